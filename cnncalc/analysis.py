@@ -1,0 +1,209 @@
+"""Walks the DAG and produces frozen per-layer rows, totals and family shares."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from fractions import Fraction
+
+from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
+from .graph import INPUT, Graph, Group
+from .layers import RF, Family, Hyper, Shape, numel
+
+
+class DType(StrEnum):
+    """Element types for activation memory."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"
+    BF16 = "bf16"
+    INT8 = "int8"
+    FP64 = "fp64"
+
+    @property
+    def bytes(self) -> int:
+        return {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp64": 8}[self.value]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One layer (or a collapsed block) with everything the tables show.
+
+    ``macs``, ``ops`` and ``activation_bytes`` are for the whole batch; params and buffers are not
+    batch-dependent. ``activation_bytes`` = output elements × bytes per element × batch.
+    """
+
+    name: str
+    type: str
+    family: Family | None
+    inputs: tuple[Shape, ...]
+    output: Shape
+    weights: int
+    bias: int
+    buffers: int
+    macs: int
+    ops: int
+    activation_bytes: int
+    rf: tuple[Fraction, Fraction]
+    jump: tuple[Fraction, Fraction]
+    hyper: Hyper
+    position: Position
+    groups: tuple[Group, ...] = ()
+    layers: int = 1
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.bias
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Column sums of a set of rows."""
+
+    params: int
+    weights: int
+    bias: int
+    buffers: int
+    macs: int
+    ops: int
+    activation_bytes: int
+    layers: int
+
+    @staticmethod
+    def of(rows: Iterable[Row]) -> Totals:
+        rs = list(rows)
+        return Totals(
+            sum(r.params for r in rs), sum(r.weights for r in rs), sum(r.bias for r in rs),
+            sum(r.buffers for r in rs), sum(r.macs for r in rs), sum(r.ops for r in rs),
+            sum(r.activation_bytes for r in rs), sum(r.layers for r in rs),
+        )
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysed network: rows in execution order, their totals, and warnings."""
+
+    model: str
+    input: Shape
+    batch: int
+    dtype: DType
+    rows: tuple[Row, ...]
+    totals: Totals
+    warnings: tuple[Diagnostic, ...] = ()
+    file: str = ""
+
+    def with_rows(self, rows: Sequence[Row]) -> Analysis:
+        """The same analysis restricted to (or regrouped into) ``rows``, totals recomputed."""
+        return replace(self, rows=tuple(rows), totals=Totals.of(rows))
+
+    def shares(self) -> dict[Family, tuple[Fraction, Fraction]]:
+        """Share of params and of MACs per layer family (only families that have some)."""
+        p, m = self.totals.params, self.totals.macs
+        acc: dict[Family, list[int]] = {}
+        for r in self.rows:
+            if r.family is not None:
+                a = acc.setdefault(r.family, [0, 0])
+                a[0] += r.params
+                a[1] += r.macs
+        return {
+            f: (Fraction(a[0], p) if p else Fraction(0), Fraction(a[1], m) if m else Fraction(0))
+            for f, a in acc.items() if a[0] or a[1]
+        }
+
+
+def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> Analysis:
+    """Propagate shapes, counts and receptive fields through the graph.
+
+    Raises SpecError listing every shape problem (each at its layer's line); layers fed by a
+    failed layer are skipped rather than reported twice.
+    """
+    if batch < 1:
+        raise UsageError(f"batch must be at least 1, got {batch}")
+    dt = DType(dtype)
+    shapes: dict[str, Shape] = {INPUT: graph.input}
+    rfs: dict[str, RF] = {INPUT: RF()}
+    rows: list[Row] = []
+    problems: list[Diagnostic] = []
+    warnings: list[Diagnostic] = []
+    for node in graph.nodes:
+        if any(i not in shapes for i in node.inputs):
+            continue
+        ins = tuple(shapes[i] for i in node.inputs)
+        layer = node.layer
+        try:
+            out = layer.output_shape(ins)
+            params = layer.params(ins)
+            rf = layer.receptive(RF.merge([rfs[i] for i in node.inputs]), ins)
+            macs = layer.macs(ins, out)
+            ops = layer.ops(ins, out)
+            notes = layer.warnings(ins)
+        except LayerShapeError as e:
+            problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): {e}"))
+            continue
+        if any(s < 1 for s in out):
+            problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): output size {out} is empty"))
+            continue
+        warnings.extend(Diagnostic(node.position, f"{node.name}: {m}", "warning") for m in notes)
+        shapes[node.name] = out
+        rfs[node.name] = rf
+        rows.append(Row(
+            node.name, node.type, layer.family, ins, out, params.weights, params.bias,
+            layer.buffers(ins), macs * batch, ops * batch, numel(out) * dt.bytes * batch,
+            rf.size, rf.jump, layer.hyper(), node.position, node.groups,
+        ))
+    if problems:
+        raise SpecError(problems)
+    return Analysis(graph.name, graph.input, batch, dt, tuple(rows), Totals.of(rows),
+                    tuple(warnings), graph.file)
+
+
+def collapse(rows: Sequence[Row], depth: int) -> list[Row]:
+    """Rows with every block nested deeper than ``depth`` folded into one summed row.
+
+    depth 0 folds every top-level block instance; the folded row takes the block's first input
+    shapes, its last layer's output and receptive field, and the sums of the counts.
+    """
+    out: list[Row] = []
+    index: dict[str, int] = {}
+    members: dict[str, list[Row]] = {}
+    for r in rows:
+        if len(r.groups) <= depth:
+            out.append(r)
+            continue
+        g = r.groups[depth]
+        if g.name not in index:
+            index[g.name] = len(out)
+            members[g.name] = []
+            out.append(r)
+        members[g.name].append(r)
+    for name, i in index.items():
+        ms = members[name]
+        g = ms[0].groups[depth]
+        t = Totals.of(ms)
+        out[i] = Row(
+            g.name, g.type, None, ms[0].inputs, ms[-1].output, t.weights, t.bias, t.buffers,
+            t.macs, t.ops, t.activation_bytes, ms[-1].rf, ms[-1].jump, Hyper(), g.position,
+            ms[0].groups[:depth], t.layers,
+        )
+    return out
+
+
+def select(rows: Sequence[Row], start: str | None, end: str | None) -> list[Row]:
+    """Rows from ``start`` to ``end`` inclusive (by name), in execution order."""
+    names = [r.name for r in rows]
+
+    def find(n: str) -> int:
+        if n in names:
+            return names.index(n)
+        close = difflib.get_close_matches(n, names, n=3)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UsageError(f"no layer named '{n}'{hint}")
+
+    i = find(start) if start else 0
+    j = find(end) if end else len(rows) - 1
+    if i > j:
+        raise UsageError(f"'{start}' comes after '{end}'")
+    return list(rows[i:j + 1])
+

@@ -1,0 +1,218 @@
+"""The typer app: thin commands over the core, one error handler, exit codes 0 / 1 / 2."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .analysis import Analysis, DType, analyse, collapse, select
+from .columns import EXACT, Units, build_table, pick
+from .errors import CnncalcError, SpecError, UsageError
+from .export import to_csv, to_json, to_markdown, write_atomic
+from .graph import build_graph
+from .spec import load_spec
+
+app = typer.Typer(
+    name="cnncalc", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Per-layer shapes, parameters, activation memory and multiply-adds of CNNs from a YAML spec.",
+)
+out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handled(fn: F) -> F:
+    """Print user errors as ``file:line:col: error: …`` on stderr and exit 2; no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as e:
+            for d in e.diagnostics:
+                err.print(str(d), markup=False)
+            n = sum(d.severity == "error" for d in e.diagnostics)
+            err.print(f"{n} error{'s' if n != 1 else ''}", markup=False, style="red")
+            raise typer.Exit(2) from None
+        except CnncalcError as e:
+            err.print(f"error: {e}", markup=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    markdown = "markdown"
+    json = "json"
+
+
+_SUFFIX = {".csv": Format.csv, ".md": Format.markdown, ".markdown": Format.markdown, ".json": Format.json}
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(x) for x in text.replace("×", ",").replace("x", ",").split(","))
+    except ValueError:
+        raise UsageError(f"{what} must be comma-separated whole numbers, e.g. 3,224,224; got '{text}'") from None
+    if any(v < 1 for v in vals) or len(vals) not in (1, 3):
+        raise UsageError(f"{what} must be C,H,W or a feature count of positive numbers; got '{text}'")
+    return vals
+
+
+def _vars(items: list[str] | None) -> dict[str, int]:
+    env: dict[str, int] = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise UsageError(f"--set wants NAME=VALUE, got '{item}'")
+        try:
+            env[key.strip()] = int(val)
+        except ValueError:
+            raise UsageError(f"--set {key}: '{val}' is not a whole number") from None
+    return env
+
+
+def _warn(analysis: Analysis) -> None:
+    for w in analysis.warnings:
+        err.print(str(w), markup=False, style="yellow")
+
+
+SpecArg = Annotated[str, typer.Argument(help="Spec file (YAML) or built-in name, e.g. alexnet_cs231n.")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size (scales memory, MACs, ops).")]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Activation element type.")]
+InputOpt = Annotated[str | None, typer.Option("--input", help="Override the input shape: C,H,W or features.")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Set a spec variable: NAME=VALUE (repeatable).")]
+OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")]
+
+
+def load_analysis(spec: str, batch: int = 1, dtype: DType = DType.FP32, input_shape: str | None = None,
+                  variables: list[str] | None = None) -> Analysis:
+    """The common front of every command that analyses a spec."""
+    shape = _ints(input_shape, "--input") if input_shape else None
+    return analyse(build_graph(load_spec(spec), _vars(variables), shape), batch, dtype)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Data to stdout, or atomically to a file."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+        err.print(f"wrote {output}", markup=False)
+
+
+@app.command()
+@handled
+def table(
+    spec: SpecArg,
+    batch: BatchOpt = 1,
+    dtype: DTypeOpt = DType.FP32,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+    fmt: Annotated[Format | None, typer.Option("--format", "-f", help="Output format (default: from -o's suffix, else table).")] = None,
+    output: OutOpt = None,
+    flops: Annotated[bool, typer.Option("--flops", help="Show FLOPs = 2 × MACs instead of MACs.")] = False,
+    si: Annotated[bool, typer.Option("--si", help="Decimal units: 1 kB = 1000 bytes (default KB = 1024).")] = False,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=0, help="Collapse blocks nested deeper than this.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First layer of the range to show and total.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last layer of the range to show and total.")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Comma-separated column keys (see --list-columns).")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Add exact params, MACs and memory bytes columns.")] = False,
+    decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of the rounded columns.")] = 0,
+    list_columns: Annotated[bool, typer.Option("--list-columns", help="List the available columns and exit.")] = False,
+) -> None:
+    """Print the per-layer table (shapes, memory, params, MACs) with totals."""
+    units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
+    if list_columns:
+        from .columns import COLUMNS
+        for c in COLUMNS:
+            out.print(f"{c.key:16} {c.header(units):12} {'(default) ' if c.default else ''}{c.doc}", markup=False)
+        return
+    cols = pick([c.strip() for c in columns.split(",") if c.strip()] if columns else None,
+                EXACT if exact else ())
+    analysis = load_analysis(spec, batch, dtype, input_shape, variables)
+    _warn(analysis)
+    rows = list(analysis.rows)
+    if depth is not None:
+        rows = collapse(rows, depth)
+    if start or end:
+        rows = select(rows, start, end)
+    view = analysis.with_rows(rows)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    data = build_table(view, cols, units)
+    if fmt is Format.csv:
+        emit(to_csv(data), output)
+    elif fmt is Format.markdown:
+        emit(to_markdown(data), output)
+    elif fmt is Format.json:
+        emit(to_json(view, units), output)
+    else:
+        from .render import rich_table, shares_line
+        if output is None:
+            out.print(rich_table(data, view))
+            out.print(shares_line(view))
+        else:
+            file_console = Console(record=True, width=200, file=open("/dev/null", "w"))
+            file_console.print(rich_table(data, view))
+            file_console.print(shares_line(view))
+            emit(file_console.export_text(), output)
+
+
+@app.command()
+@handled
+def schema(output: OutOpt = None) -> None:
+    """Print the JSON Schema of the spec format (for YAML editors)."""
+    from .spec import json_schema
+    emit(json.dumps(json_schema(), indent=2) + "\n", output)
+
+
+@app.command()
+@handled
+def zoo() -> None:
+    """List the built-in specs with their totals."""
+    from rich.table import Table
+
+    from . import analyse_spec
+    from .spec import zoo_names
+    t = Table(title="cnncalc built-in specs", header_style="bold")
+    for h in ("Name", "Input", "Params", "MACs", "Memory (MB)", "Year", "Paper / source"):
+        t.add_column(h, justify="right" if h in ("Params", "MACs", "Memory (MB)", "Year") else "left")
+    for name in zoo_names():
+        a = analyse_spec(name)
+        s = load_spec(name).spec
+        t.add_row(name, "×".join(map(str, a.input)), f"{a.totals.params:,}", f"{a.totals.macs:,}",
+                  f"{a.totals.activation_bytes / 2**20:.1f}", str(s.year or ""), s.paper or s.source or "")
+    out.print(t)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """cnncalc: the numbers of a convolutional network."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main", "UsageError"]

@@ -1,0 +1,169 @@
+"""The one table of columns (key, header, unit, value, formatter) that every renderer reads."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from .analysis import Analysis, Row, Totals
+from .errors import UsageError
+from .layers import fmt_shape
+
+Value = int | Fraction | str | None
+
+
+@dataclass(frozen=True)
+class Units:
+    """Display conventions: bytes per KB, MACs or FLOPs (2 per MAC), decimals of rounded cells."""
+
+    kb: int = 1024
+    flops: bool = False
+    decimals: int = 0
+
+    @property
+    def kb_label(self) -> str:
+        return "KB" if self.kb == 1024 else "kB"
+
+    @property
+    def work(self) -> str:
+        return "FLOPs" if self.flops else "MACs"
+
+    def work_of(self, macs: int) -> int:
+        return 2 * macs if self.flops else macs
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: ``key`` is its CSV/--columns name, ``scale`` > 1 marks a rounded column."""
+
+    key: str
+    header: Callable[[Units], str]
+    row: Callable[[Row, Units], Value]
+    total: Callable[[Totals, Units], Value] | None = None
+    scale: Callable[[Units], int] | None = None
+    default: bool = False
+    numeric: bool = True
+    doc: str = ""
+
+
+def _hw(shape: tuple[int, ...]) -> str:
+    if len(shape) != 3:
+        return ""
+    return str(shape[1]) if shape[1] == shape[2] else f"{shape[1]}×{shape[2]}"
+
+
+def _c(shapes: Sequence[tuple[int, ...]]) -> str:
+    return "+".join(str(s[0]) for s in shapes)
+
+
+def _frac2(p: tuple[Fraction, Fraction]) -> str:
+    a, b = (str(x) if x.denominator == 1 else f"{float(x):.3g}" for x in p)
+    return a if a == b else f"{a}×{b}"
+
+
+def _const(s: str) -> Callable[[Units], str]:
+    return lambda u: s
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("layer", _const("Layer"), lambda r, u: r.name, lambda t, u: "Total", default=True, numeric=False),
+    Column("type", _const("Type"), lambda r, u: r.type, numeric=False),
+    Column("c_in", _const("C_in"), lambda r, u: _c(r.inputs), default=True, numeric=False,
+           doc="input channels (or features); '+'-joined for several inputs"),
+    Column("hw_in", _const("H/W in"), lambda r, u: _hw(r.inputs[0]), default=True, numeric=False),
+    Column("filters", _const("Filters"), lambda r, u: r.hyper.filters, default=True, numeric=False),
+    Column("kernel", _const("Kernel"), lambda r, u: r.hyper.kernel, default=True, numeric=False),
+    Column("stride", _const("Stride"), lambda r, u: r.hyper.stride, default=True, numeric=False),
+    Column("pad", _const("Pad"), lambda r, u: r.hyper.pad, default=True, numeric=False),
+    Column("c_out", _const("C_out"), lambda r, u: str(r.output[0]), default=True, numeric=False),
+    Column("hw_out", _const("H'/W'"), lambda r, u: _hw(r.output), default=True, numeric=False),
+    Column("memory_kb", lambda u: f"Mem ({u.kb_label})", lambda r, u: r.activation_bytes,
+           lambda t, u: t.activation_bytes, lambda u: u.kb, default=True,
+           doc="activation memory of the output: elements × bytes × batch / KB"),
+    Column("params_k", _const("Params (k)"), lambda r, u: r.params, lambda t, u: t.params,
+           lambda u: 1000, default=True, doc="weights + bias, in thousands"),
+    Column("macs_m", lambda u: f"{u.work} (M)", lambda r, u: u.work_of(r.macs),
+           lambda t, u: u.work_of(t.macs), lambda u: 1_000_000, default=True,
+           doc="multiply-accumulates of conv/deconv/fc (bias excluded), millions; FLOPs = 2 × MACs"),
+    Column("ops_m", _const("Ops (M)"), lambda r, u: r.ops, lambda t, u: t.ops, lambda u: 1_000_000,
+           doc="other arithmetic (pooling windows, bias, BN, activations, adds), millions"),
+    Column("input_shape", _const("Input"), lambda r, u: ", ".join(fmt_shape(s) for s in r.inputs), numeric=False),
+    Column("output_shape", _const("Output"), lambda r, u: fmt_shape(r.output), numeric=False),
+    Column("receptive_field", _const("RF"), lambda r, u: _frac2(r.rf), numeric=False,
+           doc="receptive field size in input pixels"),
+    Column("jump", _const("Jump"), lambda r, u: _frac2(r.jump), numeric=False,
+           doc="cumulative stride: input pixels between neighbouring outputs"),
+    Column("params", _const("Params"), lambda r, u: r.params, lambda t, u: t.params),
+    Column("weights", _const("Weights"), lambda r, u: r.weights, lambda t, u: t.weights),
+    Column("bias", _const("Bias"), lambda r, u: r.bias, lambda t, u: t.bias),
+    Column("buffers", _const("Buffers"), lambda r, u: r.buffers, lambda t, u: t.buffers),
+    Column("macs", lambda u: u.work, lambda r, u: u.work_of(r.macs), lambda t, u: u.work_of(t.macs)),
+    Column("ops", _const("Ops"), lambda r, u: r.ops, lambda t, u: t.ops),
+    Column("memory_bytes", _const("Mem (B)"), lambda r, u: r.activation_bytes, lambda t, u: t.activation_bytes),
+)
+
+BY_KEY = {c.key: c for c in COLUMNS}
+DEFAULT = tuple(c.key for c in COLUMNS if c.default)
+#: Extra columns added by ``--exact`` (the counts as whole numbers).
+EXACT = ("params", "macs", "memory_bytes")
+
+
+def pick(keys: Sequence[str] | None = None, extra: Sequence[str] = ()) -> tuple[Column, ...]:
+    """Columns by key (default set if None), plus extras; unknown keys are a UsageError."""
+    chosen = list(keys or DEFAULT)
+    chosen += [k for k in extra if k not in chosen]
+    for k in chosen:
+        if k not in BY_KEY:
+            close = difflib.get_close_matches(k, BY_KEY, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; choose from {', '.join(BY_KEY)}"
+            raise UsageError(f"unknown column '{k}'{hint}")
+    return tuple(BY_KEY[k] for k in chosen)
+
+
+def round_half_up(x: Fraction, decimals: int = 0) -> Decimal:
+    """Round as people do by hand (253.5 → 254), not to even."""
+    q = Decimal(1).scaleb(-decimals)
+    return (Decimal(x.numerator) / Decimal(x.denominator)).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def cell_text(col: Column, value: Value, units: Units, *, grouping: bool = True) -> str:
+    """The text of one cell: rounded columns divided and rounded, counts with separators."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if col.scale is not None:
+        d = round_half_up(Fraction(value) / col.scale(units), units.decimals)
+        return f"{d:,}" if grouping else f"{d}"
+    return f"{value:,}" if grouping else str(value)
+
+
+@dataclass(frozen=True)
+class TableData:
+    """Rows of raw cell values, ready for any renderer."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Value, ...], ...]
+    totals: tuple[Value, ...]
+    units: Units
+
+    def headers(self) -> list[str]:
+        return [c.header(self.units) for c in self.columns]
+
+    def text_rows(self, *, grouping: bool = True, totals: bool = True) -> list[list[str]]:
+        out = [[cell_text(c, v, self.units, grouping=grouping) for c, v in zip(self.columns, row)]
+               for row in self.rows]
+        if totals:
+            out.append([cell_text(c, v, self.units, grouping=grouping) for c, v in zip(self.columns, self.totals)])
+        return out
+
+
+def build_table(analysis: Analysis, columns: Sequence[Column], units: Units) -> TableData:
+    """Evaluate the chosen columns on every row and on the totals."""
+    rows = tuple(tuple(c.row(r, units) for c in columns) for r in analysis.rows)
+    totals = tuple(c.total(analysis.totals, units) if c.total else None for c in columns)
+    return TableData(analysis.model, tuple(columns), rows, totals, units)

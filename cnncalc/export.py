@@ -1,0 +1,112 @@
+"""CSV / Markdown / JSON writers and the atomic file write they all go through."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .analysis import Analysis
+from .columns import TableData, Units
+from .errors import UsageError
+
+
+def to_csv(table: TableData) -> str:
+    """Header of column keys, one row per layer, then a row whose first cell is 'Total'."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([c.key for c in table.columns])
+    w.writerows(table.text_rows(grouping=False))
+    return buf.getvalue()
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def to_markdown(table: TableData) -> str:
+    """A GitHub pipe table; the totals row in bold."""
+    heads = table.headers()
+    rows = table.text_rows()
+    *body, total = rows
+    align = ["---:" if c.numeric else ":---" for c in table.columns]
+    lines = ["| " + " | ".join(_md_escape(h) for h in heads) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(_md_escape(x) for x in r) + " |" for r in body]
+    lines.append("| " + " | ".join(f"**{_md_escape(x)}**" if x else "" for x in total) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(x: Fraction) -> int | float:
+    return int(x) if x.denominator == 1 else float(x)
+
+
+def to_dict(analysis: Analysis, units: Units = Units()) -> dict[str, Any]:
+    """The JSON contract: exact integers, shapes without batch, batch-scaled MACs/ops/memory."""
+    t = analysis.totals
+    return {
+        "model": analysis.model,
+        "input": list(analysis.input),
+        "batch": analysis.batch,
+        "dtype": analysis.dtype.value,
+        "conventions": {
+            "macs": "multiply-accumulates of conv/deconv/fc, bias excluded; flops = 2 × macs",
+            "ops": "other arithmetic per layer kind (see cnncalc explain); pooling = outputs × K×K",
+            "activation_bytes": f"output elements × {analysis.dtype.bytes} bytes × batch",
+            "kb": units.kb,
+        },
+        "layers": [
+            {
+                "name": r.name, "type": r.type, "family": r.family.value if r.family else "block",
+                "inputs": [list(s) for s in r.inputs], "output": list(r.output),
+                "params": r.params, "weights": r.weights, "bias": r.bias, "buffers": r.buffers,
+                "macs": r.macs, "flops": 2 * r.macs, "ops": r.ops,
+                "activation_bytes": r.activation_bytes,
+                "receptive_field": [_num(x) for x in r.rf], "jump": [_num(x) for x in r.jump],
+                "line": r.position.line,
+                **({"layers": r.layers} if r.layers > 1 else {}),
+            }
+            for r in analysis.rows
+        ],
+        "totals": {
+            "params": t.params, "weights": t.weights, "bias": t.bias, "buffers": t.buffers,
+            "macs": t.macs, "flops": 2 * t.macs, "ops": t.ops, "activation_bytes": t.activation_bytes,
+            "layers": t.layers,
+        },
+        "shares": {
+            f.value: {"params": float(p), "macs": float(m)} for f, (p, m) in analysis.shares().items()
+        },
+        "warnings": [str(w) for w in analysis.warnings],
+    }
+
+
+def to_json(analysis: Analysis, units: Units = Units()) -> str:
+    """to_dict as indented JSON."""
+    return json.dumps(to_dict(analysis, units), indent=2) + "\n"
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename.
+
+    The target is either left as it was or replaced whole; never half-written.
+    """
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {target}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
+        raise

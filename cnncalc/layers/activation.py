@@ -1,0 +1,83 @@
+"""Element-wise activations and softmax."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .base import Family, Layer, Shape, Shapes, numel, register_layer
+
+
+class _Elementwise(Layer):
+    """An element-wise nonlinearity: output shape = input shape, no params.
+
+    - Ops: 1 per element (one evaluation of the function; the arithmetic inside exp or erf is
+      not broken down).
+    """
+
+    family = Family.ACTIVATION
+    inplace: bool = False
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return numel(out)
+
+
+@register_layer("relu")
+class ReLU(_Elementwise):
+    """max(0, x). 1 op per element."""
+
+
+@register_layer("relu6")
+class ReLU6(_Elementwise):
+    """min(max(0, x), 6). 1 op per element."""
+
+
+@register_layer("leaky_relu", "leakyrelu", "lrelu")
+class LeakyReLU(_Elementwise):
+    """max(αx, x). 1 op per element."""
+
+    negative_slope: float = 0.01
+
+
+@register_layer("sigmoid")
+class Sigmoid(_Elementwise):
+    """1 / (1 + e^−x). 1 op per element."""
+
+
+@register_layer("tanh")
+class Tanh(_Elementwise):
+    """tanh(x). 1 op per element."""
+
+
+@register_layer("gelu")
+class GELU(_Elementwise):
+    """x·Φ(x). 1 op per element."""
+
+    approximate: Literal["none", "tanh"] = "none"
+
+
+@register_layer("silu", "swish")
+class SiLU(_Elementwise):
+    """x·σ(x). 1 op per element."""
+
+
+@register_layer("hardswish", "hard_swish", "hswish")
+class Hardswish(_Elementwise):
+    """x·ReLU6(x + 3)/6. 1 op per element."""
+
+
+@register_layer("hardsigmoid", "hard_sigmoid", "hsigmoid")
+class Hardsigmoid(_Elementwise):
+    """ReLU6(x + 3)/6. 1 op per element."""
+
+
+@register_layer("softmax")
+class Softmax(Layer):
+    """Softmax over the channel (or feature) axis.
+
+    - Ops: 3 per element — exponent, sum, divide.
+    """
+
+    family = Family.ACTIVATION
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return 3 * numel(out)

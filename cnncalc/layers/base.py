@@ -1,0 +1,301 @@
+"""The layer interface, the kind registry and the shared window arithmetic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from ..errors import CnncalcError, LayerShapeError
+
+Shape = tuple[int, ...]
+Shapes = Sequence[Shape]
+
+
+class Family(StrEnum):
+    """Groups of layer kinds, for the share-of-params/MACs summary."""
+
+    CONV = "conv"
+    FC = "fc"
+    POOL = "pool"
+    NORM = "norm"
+    ACTIVATION = "activation"
+    MERGE = "merge"
+    RESHAPE = "reshape"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Params:
+    """Learnable parameters of one layer, weights and bias apart."""
+
+    weights: int = 0
+    bias: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.bias
+
+
+@dataclass(frozen=True)
+class RF:
+    """Receptive field size and jump (cumulative stride) per spatial axis (h, w)."""
+
+    size: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
+    jump: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
+
+    @staticmethod
+    def merge(rfs: Sequence[RF]) -> RF:
+        """Inputs joined by concat/add: the widest field and the coarsest jump of them."""
+        if len(rfs) == 1:
+            return rfs[0]
+        return RF(
+            (max(r.size[0] for r in rfs), max(r.size[1] for r in rfs)),
+            (max(r.jump[0] for r in rfs), max(r.jump[1] for r in rfs)),
+        )
+
+    def window(self, kernel: tuple[int, int], stride: tuple[int, int],
+               dilation: tuple[int, int] = (1, 1)) -> RF:
+        """r' = r + D·(K − 1)·j ;  j' = j·S  (per axis)."""
+        return RF(
+            tuple(r + d * (k - 1) * j for r, k, d, j in zip(self.size, kernel, dilation, self.jump)),  # type: ignore[arg-type]
+            tuple(j * s for j, s in zip(self.jump, stride)),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One formula of a layer with its numbers plugged in, e.g. W' = (227 − 11 + 2·0)/4 + 1 = 55."""
+
+    quantity: str
+    symbolic: str
+    numeric: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.quantity} = {self.symbolic} = {self.numeric} = {self.value}"
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """The hyper-parameters shown in the seed-style table (empty string when not applicable)."""
+
+    filters: str = ""
+    kernel: str = ""
+    stride: str = ""
+    pad: str = ""
+
+
+class Layer(BaseModel):
+    """Base of every layer kind: a frozen model that owns its formulas.
+
+    Counting conventions (per sample; the analysis scales by batch):
+    - ``macs``: multiply-accumulates of conv / deconv / fc only, bias excluded.
+    - ``ops``: all other arithmetic, one op per elementary operation as each kind documents.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    kind: ClassVar[str] = ""
+    family: ClassVar[Family] = Family.OTHER
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        """Shape of the output (without batch) for these input shapes."""
+        return ins[0]
+
+    def params(self, ins: Shapes) -> Params:
+        """Learnable parameters (0 unless the kind has some)."""
+        return Params()
+
+    def buffers(self, ins: Shapes) -> int:
+        """Non-trainable state kept with the model (e.g. BatchNorm running statistics)."""
+        return 0
+
+    def macs(self, ins: Shapes, out: Shape) -> int:
+        """Multiply-accumulates per sample (conv / deconv / fc only)."""
+        return 0
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        """Other arithmetic per sample, as documented by each kind."""
+        return 0
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        """Receptive field after this layer; pointwise kinds leave it unchanged."""
+        return rf
+
+    def warnings(self, ins: Shapes) -> list[str]:
+        """Non-fatal remarks, e.g. a window that does not tile its input exactly."""
+        return []
+
+    def hyper(self) -> Hyper:
+        """Hyper-parameters for the seed-style columns."""
+        return Hyper()
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        """Every formula of this layer with numbers plugged in (kind-specific ones)."""
+        return []
+
+
+# ----------------------------------------------------------------------------- registry
+
+class RegistrationError(CnncalcError):
+    """A layer kind or alias registered twice."""
+
+
+LAYER_TYPES: dict[str, type[Layer]] = {}
+ALIASES: dict[str, str] = {}
+
+L = TypeVar("L", bound=type[Layer])
+
+
+def register_layer(kind: str, *aliases: str) -> Callable[[L], L]:
+    """Class decorator: make ``cls`` the layer kind ``kind`` (and its aliases) in specs."""
+
+    def deco(cls: L) -> L:
+        for name in (kind, *aliases):
+            if name in LAYER_TYPES or name in ALIASES:
+                raise RegistrationError(f"layer type '{name}' is registered twice")
+        cls.kind = kind
+        LAYER_TYPES[kind] = cls
+        for a in aliases:
+            ALIASES[a] = kind
+        return cls
+
+    return deco
+
+
+def layer_class(name: str) -> type[Layer] | None:
+    """The class for a type name or alias as written in a spec."""
+    return LAYER_TYPES.get(ALIASES.get(name, name))
+
+
+# ----------------------------------------------------------------------------- field types
+
+def _pair(v: Any) -> Any:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return (v, v)
+    if isinstance(v, list | tuple) and len(v) == 1:
+        return (v[0], v[0])
+    return v
+
+
+PosInt = Annotated[int, Field(gt=0, strict=True)]
+NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+#: An int or [h, w]; kept as (h, w).
+Pair = Annotated[tuple[PosInt, PosInt], BeforeValidator(_pair)]
+NonNegPair = Annotated[tuple[NonNegInt, NonNegInt], BeforeValidator(_pair)]
+#: pad: an int, [ph, pw], [top, bottom, left, right], "same" or "valid".
+PadSpec = Literal["same", "valid"] | NonNegInt | Annotated[
+    tuple[NonNegInt, ...], Field(min_length=2, max_length=4)
+]
+
+Activation = Literal["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu",
+                     "hardswish", "hardsigmoid"]
+
+
+# ----------------------------------------------------------------------------- shapes
+
+def spatial(shape: Shape, what: str) -> tuple[int, int, int]:
+    """(C, H, W) of a feature map, or a clear error for a flat vector."""
+    if len(shape) != 3:
+        raise LayerShapeError(
+            f"{what} needs a C×H×W feature map, got {fmt_shape(shape)}"
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def numel(shape: Shape) -> int:
+    """Number of elements of a shape."""
+    return math.prod(shape)
+
+
+def fmt_shape(shape: Shape) -> str:
+    """96×55×55 style."""
+    return "×".join(str(s) for s in shape)
+
+
+def fmt_pair(p: tuple[int, ...]) -> str:
+    """3 for (3, 3), 1×7 for (1, 7)."""
+    return str(p[0]) if len(set(p)) == 1 else "×".join(str(x) for x in p)
+
+
+def resolve_pad(pad: PadSpec, size: tuple[int, int], kernel: tuple[int, int],
+                stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Padding per axis as (before, after).
+
+    ``same`` follows TensorFlow: output = ceil(H / S), total padding
+    max((H'−1)·S + D·(K−1) + 1 − H, 0), the odd pixel going after.
+    """
+    if pad == "valid":
+        return (0, 0), (0, 0)
+    if pad == "same":
+        out: list[tuple[int, int]] = []
+        for h, k, s, d in zip(size, kernel, stride, dilation):
+            total = max((-(-h // s) - 1) * s + d * (k - 1) + 1 - h, 0)
+            out.append((total // 2, total - total // 2))
+        return out[0], out[1]
+    if isinstance(pad, int):
+        return (pad, pad), (pad, pad)
+    if len(pad) == 2:
+        return (pad[0], pad[0]), (pad[1], pad[1])
+    if len(pad) == 4:
+        return (pad[0], pad[1]), (pad[2], pad[3])
+    raise LayerShapeError("pad must be an int, [ph, pw], [top, bottom, left, right], 'same' or 'valid'")
+
+
+def fmt_pad(pad: PadSpec) -> str:
+    """Pad as written, compact."""
+    if isinstance(pad, str | int):
+        return str(pad)
+    return fmt_pair(pad)
+
+
+@dataclass(frozen=True)
+class WindowOut:
+    """Result of the sliding-window size formula on one axis."""
+
+    size: int
+    exact: bool
+    value: Fraction
+    formula: str
+    numbers: str
+
+    def warning(self) -> str | None:
+        """The remark for a window that does not tile its input, or None."""
+        if self.exact:
+            return None
+        return f"{self.numbers} = {float(self.value):g} is not whole; rounded to {self.size}"
+
+
+def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int = 1,
+               ceil_mode: bool = False, what: str = "window") -> WindowOut:
+    """Output size of a sliding window (conv or pool) on one axis.
+
+    H' = ⌊(H + P_before + P_after − D·(K − 1) − 1) / S⌋ + 1, which for symmetric padding P and
+    D = 1 is the seeds' (H − K + 2P)/S + 1. With ``ceil_mode`` the division rounds up, except
+    that a last window starting inside the trailing padding is dropped (PyTorch's rule).
+    """
+    eff = dilation * (kernel - 1) + 1
+    num = size + pad[0] + pad[1] - eff
+    if num < 0:
+        raise LayerShapeError(
+            f"{what} {eff} is larger than the padded input {size + pad[0] + pad[1]}"
+        )
+    out = (-(-num // stride) if ceil_mode else num // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad[0]:
+        out -= 1
+    k = f"{dilation}·({kernel} − 1) − 1" if dilation != 1 else f"{kernel}"
+    if pad[0] == pad[1]:
+        numbers = f"({size} − {k} + 2·{pad[0]})/{stride} + 1" if dilation == 1 else \
+            f"({size} + 2·{pad[0]} − {k})/{stride} + 1"
+    else:
+        numbers = f"({size} − {k} + {pad[0]} + {pad[1]})/{stride} + 1"
+    formula = "(W − K + 2P)/S + 1" if dilation == 1 else "(W + 2P − D·(K − 1) − 1)/S + 1"
+    return WindowOut(out, num % stride == 0, Fraction(num, stride) + 1, formula, numbers)

@@ -1,0 +1,164 @@
+"""Convolution and transposed convolution."""
+
+from __future__ import annotations
+
+from ..errors import LayerShapeError
+from .base import (
+    RF, Activation, Family, Formula, Hyper, Layer, NonNegPair, PadSpec, Pair, Params,
+    PosInt, Shape, Shapes, WindowOut, fmt_pad, fmt_pair, numel, register_layer, resolve_pad,
+    spatial, window_out,
+)
+
+
+def _check_groups(c_in: int, filters: int, groups: int) -> None:
+    if c_in % groups:
+        raise LayerShapeError(f"input channels {c_in} are not divisible by groups={groups}")
+    if filters % groups:
+        raise LayerShapeError(f"filters {filters} are not divisible by groups={groups}")
+
+
+@register_layer("conv", "conv2d", "convolution")
+class Conv(Layer):
+    """2-D convolution, optionally grouped / depthwise / dilated, with a fused activation.
+
+    - Output: H' = ⌊(H + 2P − D·(K − 1) − 1)/S⌋ + 1 (per axis; the seeds' (W − K + 2P)/S + 1).
+    - Params: weights C_out·(C_in/G)·K_h·K_w, bias C_out.
+    - MACs: C_out·H'·W' · (C_in/G)·K_h·K_w (bias excluded).
+    - Ops: one add per output element for the bias, plus one per output element for a fused
+      activation.
+    """
+
+    family = Family.CONV
+    filters: PosInt
+    kernel: Pair
+    stride: Pair = (1, 1)
+    pad: PadSpec = 0
+    dilation: Pair = (1, 1)
+    groups: PosInt = 1
+    bias: bool = True
+    activation: Activation | None = None
+
+    def _pads(self, ins: Shapes) -> tuple[tuple[int, int], tuple[int, int]]:
+        _, h, w = spatial(ins[0], "conv")
+        return resolve_pad(self.pad, (h, w), self.kernel, self.stride, self.dilation)
+
+    def _windows(self, ins: Shapes) -> tuple[WindowOut, WindowOut]:
+        _, h, w = spatial(ins[0], "conv")
+        ph, pw = self._pads(ins)
+        return (
+            window_out(h, self.kernel[0], self.stride[0], ph, self.dilation[0], what="kernel"),
+            window_out(w, self.kernel[1], self.stride[1], pw, self.dilation[1], what="kernel"),
+        )
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, _, _ = spatial(ins[0], "conv")
+        _check_groups(c, self.filters, self.groups)
+        oh, ow = self._windows(ins)
+        return (self.filters, oh.size, ow.size)
+
+    def params(self, ins: Shapes) -> Params:
+        c = ins[0][0]
+        return Params(self.filters * (c // self.groups) * self.kernel[0] * self.kernel[1],
+                      self.filters if self.bias else 0)
+
+    def macs(self, ins: Shapes, out: Shape) -> int:
+        return numel(out) * (ins[0][0] // self.groups) * self.kernel[0] * self.kernel[1]
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return numel(out) * (int(self.bias) + int(self.activation is not None))
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        return rf.window(self.kernel, self.stride, self.dilation)
+
+    def warnings(self, ins: Shapes) -> list[str]:
+        return [m for w in dict.fromkeys(self._windows(ins)) if (m := w.warning())]
+
+    def hyper(self) -> Hyper:
+        return Hyper(str(self.filters), fmt_pair(self.kernel), fmt_pair(self.stride), fmt_pad(self.pad))
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c = ins[0][0]
+        g = self.groups
+        kh, kw = self.kernel
+        wout = self._windows(ins)[1]
+        cin = f"{c}" if g == 1 else f"({c}/{g})"
+        per = c // g * kh * kw
+        bias = f" + {self.filters}" if self.bias else ""
+        return [
+            Formula("W'", wout.formula, wout.numbers, str(out[2])),
+            Formula("Params", "C_out × C_in" + ("/G" if g > 1 else "") + " × K × K" + (" + C_out" if self.bias else ""),
+                    f"{self.filters} × {cin} × {kh} × {kw}{bias}", f"{self.params(ins).total:,}"),
+            Formula("MACs", "(C_out × H' × W') × (C_in" + ("/G" if g > 1 else "") + " × K × K)",
+                    f"({out[0]} × {out[1]} × {out[2]}) × ({cin} × {kh} × {kw}) = {numel(out):,} × {per:,}",
+                    f"{self.macs(ins, out):,}"),
+        ]
+
+
+@register_layer("deconv", "conv_transpose", "convtranspose", "transposed_conv")
+class Deconv(Layer):
+    """2-D transposed convolution ("deconvolution").
+
+    - Output: H' = (H − 1)·S − 2P + D·(K − 1) + output_padding + 1.
+    - Params: weights C_in·(C_out/G)·K_h·K_w, bias C_out.
+    - MACs: C_in·H·W · (C_out/G)·K_h·K_w — every input element is scattered through a
+      K×K×C_out/G kernel (the count PyTorch's FlopCounterMode uses).
+    - Ops: bias and fused activation, one per output element each.
+    - Receptive field: jump j' = j/S, r' = r + D·(K − 1)·j'.
+    """
+
+    family = Family.CONV
+    filters: PosInt
+    kernel: Pair
+    stride: Pair = (1, 1)
+    pad: NonNegPair = (0, 0)
+    output_padding: NonNegPair = (0, 0)
+    dilation: Pair = (1, 1)
+    groups: PosInt = 1
+    bias: bool = True
+    activation: Activation | None = None
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, h, w = spatial(ins[0], "deconv")
+        _check_groups(c, self.filters, self.groups)
+        size = []
+        for x, k, s, p, op, d in zip((h, w), self.kernel, self.stride, self.pad,
+                                     self.output_padding, self.dilation):
+            if op >= max(s, d):
+                raise LayerShapeError(f"output_padding {op} must be smaller than stride or dilation")
+            o = (x - 1) * s - 2 * p + d * (k - 1) + op + 1
+            if o <= 0:
+                raise LayerShapeError(f"padding {p} leaves no output (size {o})")
+            size.append(o)
+        return (self.filters, size[0], size[1])
+
+    def params(self, ins: Shapes) -> Params:
+        return Params(ins[0][0] * (self.filters // self.groups) * self.kernel[0] * self.kernel[1],
+                      self.filters if self.bias else 0)
+
+    def macs(self, ins: Shapes, out: Shape) -> int:
+        return numel(ins[0]) * (self.filters // self.groups) * self.kernel[0] * self.kernel[1]
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return numel(out) * (int(self.bias) + int(self.activation is not None))
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        jump = (rf.jump[0] / self.stride[0], rf.jump[1] / self.stride[1])
+        size = tuple(r + d * (k - 1) * j for r, k, d, j in zip(rf.size, self.kernel, self.dilation, jump))
+        return RF(size, jump)  # type: ignore[arg-type]
+
+    def hyper(self) -> Hyper:
+        return Hyper(str(self.filters), fmt_pair(self.kernel), fmt_pair(self.stride), fmt_pair(self.pad))
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c, h, w = ins[0]
+        (k, s, p, op, d) = (self.kernel[1], self.stride[1], self.pad[1], self.output_padding[1], self.dilation[1])
+        return [
+            Formula("W'", "(W − 1)·S − 2P + D·(K − 1) + output_padding + 1",
+                    f"({w} − 1)·{s} − 2·{p} + {d}·({k} − 1) + {op} + 1", str(out[2])),
+            Formula("Params", "C_in × C_out/G × K × K" + (" + C_out" if self.bias else ""),
+                    f"{c} × {self.filters}/{self.groups} × {self.kernel[0]} × {k}"
+                    + (f" + {self.filters}" if self.bias else ""), f"{self.params(ins).total:,}"),
+            Formula("MACs", "(C_in × H × W) × (C_out/G × K × K)",
+                    f"({c} × {h} × {w}) × ({self.filters}/{self.groups} × {self.kernel[0]} × {k})",
+                    f"{self.macs(ins, out):,}"),
+        ]

@@ -1,0 +1,81 @@
+"""Layers that join branches: concat, add, multiply."""
+
+from __future__ import annotations
+
+from .base import Family, Layer, Shape, Shapes, fmt_shape, numel, register_layer
+from ..errors import LayerShapeError
+
+
+def _shapes(ins: Shapes) -> str:
+    return ", ".join(fmt_shape(s) for s in ins)
+
+
+@register_layer("concat", "cat", "concatenate")
+class Concat(Layer):
+    """Concatenation along the channel (first) axis; every other size must agree.
+
+    - Output: (ΣC, H, W). No params, no ops (a copy).
+    """
+
+    family = Family.MERGE
+    min_inputs = 1
+    max_inputs = None
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        rest = {s[1:] for s in ins}
+        if len(rest) > 1 or len({len(s) for s in ins}) > 1:
+            raise LayerShapeError(f"concat needs equal spatial sizes, got {_shapes(ins)}")
+        return (sum(s[0] for s in ins), *ins[0][1:])
+
+
+@register_layer("add", "sum", "residual")
+class Add(Layer):
+    """Element-wise sum of inputs of equal shape (a residual join).
+
+    - Ops: (n − 1) adds per output element.
+    """
+
+    family = Family.MERGE
+    min_inputs = 2
+    max_inputs = None
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        if len(set(ins)) > 1:
+            raise LayerShapeError(f"add needs inputs of equal shape, got {_shapes(ins)}")
+        return ins[0]
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return (len(ins) - 1) * numel(out)
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    """NumPy broadcasting of two shapes aligned at the right; raise if they don't broadcast."""
+    n = max(len(a), len(b))
+    a2, b2 = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    out = []
+    for x, y in zip(a2, b2):
+        if x != y and 1 not in (x, y):
+            raise LayerShapeError(f"shapes {fmt_shape(a)} and {fmt_shape(b)} do not broadcast")
+        out.append(max(x, y))
+    return tuple(out)
+
+
+@register_layer("multiply", "mul", "scale")
+class Multiply(Layer):
+    """Element-wise product with broadcasting (squeeze-excitation: C×H×W · C×1×1).
+
+    - Ops: (n − 1) multiplies per output element.
+    """
+
+    family = Family.MERGE
+    min_inputs = 2
+    max_inputs = None
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        out = ins[0]
+        for s in ins[1:]:
+            out = broadcast(out, s)
+        return out
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return (len(ins) - 1) * numel(out)

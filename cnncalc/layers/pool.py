@@ -1,0 +1,167 @@
+"""Pooling: max / average with a window, global and adaptive."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..errors import LayerShapeError
+from .base import (
+    RF, Family, Formula, Hyper, Layer, NonNegPair, Pair, Shape, Shapes, WindowOut, fmt_pair,
+    numel, register_layer, spatial, window_out,
+)
+
+
+class _WindowPool(Layer):
+    """Max or average pooling over a K×K window.
+
+    - Output: H' = ⌊(H + 2P − K)/S⌋ + 1, or rounded up with ``ceil_mode`` (PyTorch's rule).
+      ``stride`` defaults to ``kernel``.
+    - Params: none.
+    - Ops: H'·W'·C · K_h·K_w — one compare (max) or add (avg) per window element, the seeds'
+      "No. of output elements × operations per element" (AlexNet pool1: 96×27×27×3×3 = 629,856).
+    """
+
+    family = Family.POOL
+    kernel: Pair
+    stride: Pair | None = None
+    pad: NonNegPair = (0, 0)
+    ceil_mode: bool = False
+
+    @property
+    def strides(self) -> tuple[int, int]:
+        return self.stride or self.kernel
+
+    def _windows(self, ins: Shapes) -> tuple[WindowOut, WindowOut]:
+        _, h, w = spatial(ins[0], self.kind)
+        for p, k in zip(self.pad, self.kernel):
+            if 2 * p > k:
+                raise LayerShapeError(f"pad {p} must be at most half the kernel {k}")
+        return tuple(  # type: ignore[return-value]
+            window_out(x, k, s, (p, p), 1, self.ceil_mode, what="kernel")
+            for x, k, s, p in zip((h, w), self.kernel, self.strides, self.pad)
+        )
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        oh, ow = self._windows(ins)
+        return (ins[0][0], oh.size, ow.size)
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return numel(out) * self.kernel[0] * self.kernel[1]
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        return rf.window(self.kernel, self.strides)
+
+    def warnings(self, ins: Shapes) -> list[str]:
+        msgs = [m for w in dict.fromkeys(self._windows(ins)) if (m := w.warning())]
+        if not self.ceil_mode:
+            msgs = [m + " (set ceil_mode: true to round up)" for m in msgs]
+        return msgs
+
+    def hyper(self) -> Hyper:
+        return Hyper("", fmt_pair(self.kernel), fmt_pair(self.strides), fmt_pair(self.pad))
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        w = self._windows(ins)[1]
+        rounding = "ceil" if self.ceil_mode else "floor"
+        value = str(out[2]) if w.exact else f"{float(w.value):g} → {rounding} → {out[2]}"
+        kh, kw = self.kernel
+        return [
+            Formula("W'", w.formula, w.numbers, value),
+            Formula("Params", "none (pooling has no learnable parameters)", "0", "0"),
+            Formula("Ops", "(C × H' × W') × (K × K)",
+                    f"({out[0]} × {out[1]} × {out[2]}) × ({kh} × {kw})", f"{self.ops(ins, out):,}"),
+        ]
+
+
+@register_layer("maxpool", "max_pool", "maxpool2d")
+class MaxPool(_WindowPool):
+    __doc__ = _WindowPool.__doc__
+
+
+@register_layer("avgpool", "avg_pool", "avgpool2d", "average_pool")
+class AvgPool(_WindowPool):
+    __doc__ = _WindowPool.__doc__
+
+
+class _GlobalPool(Layer):
+    """Pooling over the whole H×W: output C×1×1.
+
+    - Ops: C·H·W (one add or compare per input element; = output × K² with K = H).
+    - Receptive field: the whole input, r' = r + (H − 1)·j.
+    """
+
+    family = Family.POOL
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, _, _ = spatial(ins[0], self.kind)
+        return (c, 1, 1)
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return numel(ins[0])
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        _, h, w = ins[0]
+        return rf.window((h, w), (h, w))
+
+    def hyper(self) -> Hyper:
+        return Hyper("", "global", "", "")
+
+
+@register_layer("global_avgpool", "gap", "global_average_pool", "global_avg_pool")
+class GlobalAvgPool(_GlobalPool):
+    __doc__ = _GlobalPool.__doc__
+
+
+@register_layer("global_maxpool", "global_max_pool")
+class GlobalMaxPool(_GlobalPool):
+    __doc__ = _GlobalPool.__doc__
+
+
+def _adaptive_windows(n: int, m: int) -> list[int]:
+    """Window sizes PyTorch's adaptive pooling uses: [⌊i·n/m⌋, ⌈(i+1)·n/m⌉) for i < m."""
+    return [-(-(i + 1) * n // m) - (i * n // m) for i in range(m)]
+
+
+class _AdaptivePool(Layer):
+    """Adaptive pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d / AdaptiveMaxPool2d).
+
+    - Output: C × output[0] × output[1].
+    - Ops: C · Σ_i Σ_j |window_i|·|window_j| with PyTorch's windows
+      [⌊i·H/H'⌋, ⌈(i+1)·H/H'⌉) — the exact number of elements read.
+    - Receptive field: as a window of the largest size with stride H/H'.
+    """
+
+    family = Family.POOL
+    output: Pair
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, _, _ = spatial(ins[0], self.kind)
+        return (c, *self.output)
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        _, h, w = ins[0]
+        return ins[0][0] * sum(_adaptive_windows(h, self.output[0])) * sum(_adaptive_windows(w, self.output[1]))
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        _, h, w = ins[0]
+        k = (max(_adaptive_windows(h, self.output[0])), max(_adaptive_windows(w, self.output[1])))
+        s = (Fraction(h, self.output[0]), Fraction(w, self.output[1]))
+        return RF(
+            tuple(r + (kk - 1) * j for r, kk, j in zip(rf.size, k, rf.jump)),  # type: ignore[arg-type]
+            tuple(j * ss for j, ss in zip(rf.jump, s)),  # type: ignore[arg-type]
+        )
+
+    def hyper(self) -> Hyper:
+        return Hyper("", f"→{fmt_pair(self.output)}", "", "")
+
+
+@register_layer("adaptive_avgpool", "adaptive_avg_pool", "adaptiveavgpool2d")
+class AdaptiveAvgPool(_AdaptivePool):
+    __doc__ = _AdaptivePool.__doc__
+
+
+@register_layer("adaptive_maxpool", "adaptive_max_pool")
+class AdaptiveMaxPool(_AdaptivePool):
+    __doc__ = _AdaptivePool.__doc__
+
+

@@ -1,0 +1,86 @@
+"""Layers that move or reshape data without arithmetic: flatten, upsample, dropout, identity."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import model_validator
+
+from .base import (
+    RF, Family, Hyper, Layer, Pair, PosInt, Shape, Shapes, fmt_pair, numel, register_layer, spatial,
+)
+
+
+@register_layer("flatten")
+class Flatten(Layer):
+    """C×H×W → C·H·W (seed: 256×6×6 = 9,216). No params, no ops.
+
+    Receptive field: the next layer sees every position, r' = r + (H − 1)·j.
+    """
+
+    family = Family.RESHAPE
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        return (numel(ins[0]),)
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        if len(ins[0]) != 3:
+            return rf
+        _, h, w = ins[0]
+        return rf.window((h, w), (h, w))
+
+
+@register_layer("dropout")
+class Dropout(Layer):
+    """Dropout: identity at inference. No params, no ops."""
+
+    family = Family.OTHER
+    p: float = 0.5
+
+
+@register_layer("identity", "noop")
+class Identity(Layer):
+    """Passes its input through. No params, no ops."""
+
+    family = Family.OTHER
+
+
+@register_layer("upsample", "interpolate", "resize")
+class Upsample(Layer):
+    """Spatial resize by ``scale`` or to ``size``.
+
+    - Ops: 0 for ``nearest`` (a copy); 4 per output element for ``bilinear`` (the four taps
+      weighted and summed).
+    - Receptive field: jump j' = j·H/H'.
+    """
+
+    family = Family.RESHAPE
+    scale: PosInt | None = None
+    size: Pair | None = None
+    mode: Literal["nearest", "bilinear"] = "nearest"
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Upsample:
+        if (self.scale is None) == (self.size is None):
+            raise ValueError("give exactly one of 'scale' or 'size'")
+        return self
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, h, w = spatial(ins[0], "upsample")
+        if self.size is not None:
+            return (c, *self.size)
+        assert self.scale is not None
+        return (c, h * self.scale, w * self.scale)
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return 4 * numel(out) if self.mode == "bilinear" else 0
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        _, h, w = ins[0]
+        out = self.output_shape(ins)
+        return RF(rf.size, (rf.jump[0] * Fraction(h, out[1]), rf.jump[1] * Fraction(w, out[2])))
+
+    def hyper(self) -> Hyper:
+        return Hyper("", f"×{self.scale}" if self.scale else f"→{fmt_pair(self.size or (0, 0))}", "", "")
+

@@ -1,0 +1,124 @@
+"""YAML loading that keeps line/column of every value, rejects duplicate keys and alias bombs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Diagnostic, Position, SpecError
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: Most YAML nodes a document may expand to; a "billion laughs" alias bomb hits this first.
+MAX_NODES = 2_000_000
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """Plain data from a YAML file plus where each value (and each mapping key) was written."""
+
+    data: Any
+    file: str
+    text: str
+    values: dict[Path, Position] = field(default_factory=dict)
+    keys: dict[Path, Position] = field(default_factory=dict)
+
+    def where(self, path: Path, *, key: bool = False) -> Position:
+        """Position of ``path``, or of its nearest written ancestor."""
+        table = self.keys if key else self.values
+        p = tuple(path)
+        while p:
+            if p in table:
+                return table[p]
+            if key and p in self.values:
+                return self.values[p]
+            p = p[:-1]
+        return self.values.get((), Position(self.file, 1, 1))
+
+
+def load_yaml(text: str, file: str) -> Document:
+    """Parse ``text`` with ``yaml.safe_load`` semantics, recording positions.
+
+    Raises SpecError for syntax errors, duplicate keys, merge keys, non-scalar keys,
+    recursive aliases and documents that expand to more than MAX_NODES nodes.
+    """
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        pos = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
+        problem = e.problem or e.context or "invalid YAML"
+        raise SpecError([Diagnostic(pos, f"YAML syntax: {problem}")]) from None
+    except yaml.YAMLError as e:
+        raise SpecError([Diagnostic(Position(file, 1, 1), f"YAML: {e}")]) from None
+    builder = _Builder(file)
+    data = builder.build(root, ()) if root is not None else None
+    if builder.problems:
+        raise SpecError(builder.problems)
+    return Document(data, file, text, builder.values, builder.keys)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.values: dict[Path, Position] = {}
+        self.keys: dict[Path, Position] = {}
+        self.problems: list[Diagnostic] = []
+        self.count = 0
+        self.active: set[int] = set()
+        self.scalars = SafeConstructor()
+
+    def pos(self, node: Node) -> Position:
+        return Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def build(self, node: Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(
+                [Diagnostic(self.pos(node), f"document expands to more than {MAX_NODES:,} values "
+                            "(an alias bomb?); write it out or use blocks and repeat")]
+            )
+        self.values[path] = self.pos(node)
+        if isinstance(node, ScalarNode):
+            try:
+                return self.scalars.construct_object(node, deep=True)
+            except yaml.YAMLError as e:
+                self.problems.append(Diagnostic(self.pos(node), f"bad scalar: {e}"))
+                return None
+        if id(node) in self.active:
+            raise SpecError([Diagnostic(self.pos(node), "recursive YAML alias")])
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+            assert isinstance(node, MappingNode)
+            out: dict[Any, Any] = {}
+            for knode, vnode in node.value:
+                if knode.tag == "tag:yaml.org,2002:merge":
+                    self.problems.append(Diagnostic(
+                        self.pos(knode), "YAML merge keys ('<<') are not supported; use blocks"))
+                    continue
+                if not isinstance(knode, ScalarNode):
+                    self.problems.append(Diagnostic(self.pos(knode), "mapping keys must be plain scalars"))
+                    continue
+                key = self.scalars.construct_object(knode)
+                if not isinstance(key, str | int):
+                    key = str(key)
+                if key in out:
+                    first = self.keys.get((*path, key))
+                    self.problems.append(Diagnostic(
+                        self.pos(knode),
+                        f"duplicate key '{key}'" + (f" (first at line {first.line})" if first else ""),
+                    ))
+                    continue
+                self.keys[(*path, key)] = self.pos(knode)
+                out[key] = self.build(vnode, (*path, key))
+            return out
+        finally:
+            self.active.discard(id(node))

@@ -1,0 +1,197 @@
+"""The network spec: its pydantic model, the built-in zoo lookup and load_spec()."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Diagnostic, SpecError, UsageError
+from .source import Document, load_yaml
+
+#: Keys a layer entry may carry besides its kind's own fields.
+ENTRY_KEYS = ("type", "name", "inputs", "repeat")
+
+Scalar = int | float | bool | str | None
+Value = Scalar | list[Any]
+
+
+class BlockDef(BaseModel):
+    """A named, parameterised sub-graph used like a layer type (``type: <block name>``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    args: dict[str, Value] = Field(
+        default_factory=dict,
+        description="Arguments and their defaults; null means the argument is required.",
+    )
+    inputs: list[str] = Field(
+        default_factory=lambda: ["input"],
+        description="Names the block's layers use for the instance's inputs (default: input).",
+    )
+    layers: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    output: str | None = Field(None, description="Layer whose output is the block's (default: last).")
+    doc: str | None = None
+
+
+class Spec(BaseModel):
+    """A network: an input shape and a list of layers, with optional reusable blocks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    input: Annotated[list[int | str], Field(min_length=1, max_length=3)] = Field(
+        description="[C, H, W] for images or [features] for vectors; entries may be expressions."
+    )
+    layers: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    vars: dict[str, int] = Field(default_factory=dict, description="Default values of variables.")
+    title: str | None = None
+    description: str | None = None
+    paper: str | None = None
+    year: int | None = None
+    source: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec with the document it came from (for positions)."""
+
+    spec: Spec
+    doc: Document
+
+
+def spec_dirs() -> list[Path]:
+    """Folders of the built-in zoo: inside the installed package, or the checkout's specs/."""
+    here = Path(__file__).resolve().parent
+    return [d for d in (here / "specs", here.parent / "specs") if d.is_dir()]
+
+
+def zoo_names() -> list[str]:
+    """Names of every built-in spec."""
+    names: set[str] = set()
+    for d in spec_dirs():
+        names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
+def resolve(name_or_path: str) -> Path:
+    """A spec file from a path or a zoo name; UsageError with suggestions otherwise."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    for d in spec_dirs():
+        cand = d / f"{name_or_path}.yaml"
+        if cand.is_file():
+            return cand
+    close = difflib.get_close_matches(name_or_path, zoo_names(), n=3)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else \
+        "; run 'cnncalc zoo' to list the built-in specs"
+    raise UsageError(f"no spec file or built-in spec named '{name_or_path}'{hint}")
+
+
+def parse_spec(text: str, file: str) -> LoadedSpec:
+    """Validate YAML text as a Spec (structure only; layers are checked by the graph)."""
+    doc = load_yaml(text, file)
+    if not isinstance(doc.data, dict):
+        raise SpecError([Diagnostic(doc.where(()), "a spec must be a mapping with name, input and layers")])
+    try:
+        spec = Spec.model_validate(doc.data)
+    except ValidationError as e:
+        raise SpecError(validation_diagnostics(e, doc, ())) from None
+    return LoadedSpec(spec, doc)
+
+
+def load_spec(name_or_path: str) -> LoadedSpec:
+    """Load a spec by path or zoo name."""
+    path = resolve(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {e}") from None
+    return parse_spec(text, str(path) if Path(name_or_path).is_file() else f"{name_or_path}.yaml")
+
+
+def validation_diagnostics(e: ValidationError, doc: Document, base: tuple[str | int, ...],
+                           context: str = "") -> list[Diagnostic]:
+    """Map pydantic errors to positioned diagnostics."""
+    out = []
+    for err in e.errors(include_url=False):
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
+        path = (*base, *loc)
+        typ = err["type"]
+        where = ".".join(str(x) for x in loc)
+        if typ == "extra_forbidden":
+            pos = doc.where(path, key=True)
+            msg = f"unknown field '{loc[-1]}'"
+        elif typ == "missing":
+            pos = doc.where(path[:-1])
+            msg = f"missing required field '{loc[-1]}'"
+        else:
+            pos = doc.where(path)
+            msg = f"{where}: {err['msg'].rstrip('.')}" if where else err["msg"].rstrip(".")
+            value = err.get("input")
+            if isinstance(value, str) and value.isidentifier() and "int" in typ:
+                msg += f" (if '{value}' is a variable, define it under 'vars:' or pass --set {value}=…)"
+        out.append(Diagnostic(pos, context + msg))
+    return out
+
+
+_UNION_TAGS = {"int", "str", "float", "bool", "list", "tuple", "literal", "function-before",
+               "function-after", "constrained-int"}
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the spec format, layer entries checked per ``type`` (for YAML editors).
+
+    Every integer field also accepts a string, since sizes may be expressions (``2*C``).
+    """
+    from .layers import ALIASES, LAYER_TYPES
+
+    def loosen(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {k: loosen(v) for k, v in node.items()}
+            if node.get("type") == "integer":
+                return {"anyOf": [node, {"type": "string", "description": "expression"}]}
+            return node
+        if isinstance(node, list):
+            return [loosen(x) for x in node]
+        return node
+
+    entry_props: dict[str, Any] = {
+        "type": {"type": "string", "description": "layer type or block name"},
+        "name": {"type": "string"},
+        "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+                   "description": "earlier layer names; 'input' is the network input"},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]},
+    }
+    rules: list[dict[str, Any]] = []
+    defs: dict[str, Any] = {}
+    for kind, cls in sorted(LAYER_TYPES.items()):
+        s = loosen(cls.model_json_schema())
+        defs.update(s.pop("$defs", {}))
+        names = [kind, *sorted(a for a, k in ALIASES.items() if k == kind)]
+        rules.append({
+            "if": {"properties": {"type": {"enum": names}}, "required": ["type"]},
+            "then": {
+                "description": (cls.__doc__ or "").strip().splitlines()[0],
+                "properties": {**entry_props, **s.get("properties", {})},
+                "required": ["type", *s.get("required", [])],
+                "additionalProperties": False,
+            },
+        })
+    layer = {"type": "object", "properties": entry_props, "required": ["type"], "allOf": rules}
+    schema = Spec.model_json_schema()
+    defs.update(schema.pop("$defs", {}))
+    defs["Layer"] = layer
+    schema["properties"]["layers"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Layer"}}
+    defs["BlockDef"]["properties"]["layers"] = {"type": "array", "minItems": 1,
+                                                "items": {"$ref": "#/$defs/Layer"}}
+    schema["$defs"] = defs
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cnncalc network spec"
+    return schema
