@@ -259,19 +259,25 @@ def fmt_pad(pad: PadSpec) -> str:
 
 @dataclass(frozen=True)
 class WindowOut:
-    """Result of the sliding-window size formula on one axis."""
+    """Result of the sliding-window size formula on one axis.
+
+    ``dropped`` counts input pixels (not padding) that no window covers: the floor in
+    ⌊(H + 2P − K)/S⌋ + 1 threw them away.
+    """
 
     size: int
     exact: bool
     value: Fraction
+    dropped: int
     formula: str
     numbers: str
 
     def warning(self) -> str | None:
-        """The remark for a window that does not tile its input, or None."""
-        if self.exact:
+        """The remark for a window that leaves input pixels unused, or None."""
+        if not self.dropped:
             return None
-        return f"{self.numbers} = {float(self.value):g} is not whole; rounded to {self.size}"
+        return (f"{self.numbers} = {float(self.value):g} is not whole; rounded to {self.size}, "
+                f"so the last {self.dropped} input row(s)/column(s) are never used")
 
 
 def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int = 1,
@@ -291,6 +297,7 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
     out = (-(-num // stride) if ceil_mode else num // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + pad[0]:
         out -= 1
+    dropped = max(0, pad[0] + size - ((out - 1) * stride + eff))
     k = f"{dilation}·({kernel} − 1) − 1" if dilation != 1 else f"{kernel}"
     if pad[0] == pad[1]:
         numbers = f"({size} − {k} + 2·{pad[0]})/{stride} + 1" if dilation == 1 else \
@@ -298,4 +305,4 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
     else:
         numbers = f"({size} − {k} + {pad[0]} + {pad[1]})/{stride} + 1"
     formula = "(W − K + 2P)/S + 1" if dilation == 1 else "(W + 2P − D·(K − 1) − 1)/S + 1"
-    return WindowOut(out, num % stride == 0, Fraction(num, stride) + 1, formula, numbers)
+    return WindowOut(out, num % stride == 0, Fraction(num, stride) + 1, dropped, formula, numbers)
