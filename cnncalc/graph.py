@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import difflib
 import heapq
 from collections.abc import Mapping
@@ -21,6 +22,9 @@ MAX_REPEAT = 100_000
 MAX_LAYERS = 200_000
 
 INPUT = "input"
+
+#: Stands in a scope's table for a layer that failed, so that users of it are not reported again.
+_FAILED = object()
 
 
 @dataclass(frozen=True)
@@ -97,10 +101,10 @@ class _Builder:
         if not isinstance(v, str) or (v.strip().isidentifier() and v.strip() not in env):
             return v
         try:
-            expr.parse(v)
-        except expr.ExprError:
-            return v
-        r = expr.evaluate(v, env)
+            ast.parse(v.strip(), mode="eval")
+        except SyntaxError:
+            return v  # plain text, not an expression
+        r = expr.evaluate(v, env)  # raises ExprError for anything but arithmetic
         return int(r) if r.denominator == 1 else float(r)
 
     def count(self, v: Any, env: Mapping[str, int | Fraction], pos: Position, what: str) -> int | None:
@@ -179,10 +183,9 @@ class _Builder:
                 self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers; "
                           "check 'repeat' values")
                 raise SpecError(self.problems)
-            if out is None:
-                continue
-            table[name] = out
-            prev = out
+            table[name] = _FAILED if out is None else out
+            if out is not None:
+                prev = out
         return table
 
     def refs(self, raw: Any, table: dict[str, Any], prev: Any, path: tuple[str | int, ...],
@@ -206,7 +209,7 @@ class _Builder:
             try:
                 args[key] = self.value(v, env)
             except expr.ExprError as e:
-                self.fail(self.doc.where((*path, key)), f"{key}: {e}")
+                self.fail(self.doc.where((*path, key)), f"{_where(path)}: {key}: {e}")
                 ok = False
         return args if ok else None
 
@@ -226,7 +229,8 @@ class _Builder:
         try:
             layer = cls.model_validate(args)
         except ValidationError as e:
-            self.problems.extend(validation_diagnostics(e, self.doc, path, f"{_where(path)} ({kind}): "))
+            self.problems.extend(validation_diagnostics(
+                e, self.doc, path, f"{_where(path)} ({kind}): ", [*cls.model_fields, *ENTRY_KEYS]))
             return None
         n_in = len(refs)
         if n_in < cls.min_inputs or (cls.max_inputs is not None and n_in > cls.max_inputs):
@@ -286,6 +290,8 @@ class _Builder:
 
     def resolve(self, ref: _Ref, seen: int = 0) -> str | None:
         target = ref.table.get(ref.name)
+        if target is _FAILED:
+            return None  # already reported where it failed
         if target is None:
             known = [k for k in ref.table if k != ref.name]
             close = difflib.get_close_matches(ref.name, known, n=1)

@@ -32,7 +32,7 @@ class BlockDef(BaseModel):
         default_factory=lambda: ["input"],
         description="Names the block's layers use for the instance's inputs (default: input).",
     )
-    layers: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    layers: Annotated[list[Any], Field(min_length=1)]
     output: str | None = Field(None, description="Layer whose output is the block's (default: last).")
     doc: str | None = None
 
@@ -43,10 +43,12 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    input: Annotated[list[int | str], Field(min_length=1, max_length=3)] = Field(
+    input: Annotated[list[Any], Field(min_length=1, max_length=3)] = Field(
         description="[C, H, W] for images or [features] for vectors; entries may be expressions."
     )
-    layers: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    layers: Annotated[list[Any], Field(min_length=1)] = Field(
+        description="Layer entries in order; each a mapping with 'type' (a layer kind or block name)."
+    )
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
     vars: dict[str, int] = Field(default_factory=dict, description="Default values of variables.")
     title: str | None = None
@@ -102,7 +104,7 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
     try:
         spec = Spec.model_validate(doc.data)
     except ValidationError as e:
-        raise SpecError(validation_diagnostics(e, doc, ())) from None
+        raise SpecError(validation_diagnostics(e, doc, (), fields=list(Spec.model_fields))) from None
     return LoadedSpec(spec, doc)
 
 
@@ -117,17 +119,22 @@ def load_spec(name_or_path: str) -> LoadedSpec:
 
 
 def validation_diagnostics(e: ValidationError, doc: Document, base: tuple[str | int, ...],
-                           context: str = "") -> list[Diagnostic]:
-    """Map pydantic errors to positioned diagnostics."""
+                           context: str = "", fields: list[str] | None = None) -> list[Diagnostic]:
+    """Map pydantic errors to positioned diagnostics (one per field; ``fields`` for did-you-mean)."""
     out = []
+    seen: set[tuple[str | int, ...]] = set()
     for err in e.errors(include_url=False):
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
         path = (*base, *loc)
+        if path in seen:
+            continue  # a union reports each alternative; the first says enough
+        seen.add(path)
         typ = err["type"]
-        where = ".".join(str(x) for x in loc)
+        where = "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc).lstrip(".")
         if typ == "extra_forbidden":
             pos = doc.where(path, key=True)
-            msg = f"unknown field '{loc[-1]}'"
+            close = difflib.get_close_matches(str(loc[-1]), fields or [], n=1)
+            msg = f"unknown field '{loc[-1]}'" + (f"; did you mean '{close[0]}'?" if close else "")
         elif typ == "missing":
             pos = doc.where(path[:-1])
             msg = f"missing required field '{loc[-1]}'"
@@ -135,6 +142,8 @@ def validation_diagnostics(e: ValidationError, doc: Document, base: tuple[str | 
             pos = doc.where(path)
             msg = f"{where}: {err['msg'].rstrip('.')}" if where else err["msg"].rstrip(".")
             value = err.get("input")
+            if isinstance(value, int | float | str) and not isinstance(value, bool) and "got" not in msg:
+                msg += f", got {value!r}"
             if isinstance(value, str) and value.isidentifier() and "int" in typ:
                 msg += f" (if '{value}' is a variable, define it under 'vars:' or pass --set {value}=…)"
         out.append(Diagnostic(pos, context + msg))
