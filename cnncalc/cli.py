@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -17,7 +18,7 @@ from . import __version__
 from .analysis import Analysis, DType, analyse, collapse, select
 from .columns import EXACT, Units, build_table, pick
 from .errors import CnncalcError, SpecError, UsageError
-from .export import to_csv, to_json, to_markdown, write_atomic
+from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import build_graph
 from .spec import load_spec
 
@@ -56,9 +57,11 @@ class Format(StrEnum):
     csv = "csv"
     markdown = "markdown"
     json = "json"
+    latex = "latex"
 
 
-_SUFFIX = {".csv": Format.csv, ".md": Format.markdown, ".markdown": Format.markdown, ".json": Format.json}
+_SUFFIX = {".csv": Format.csv, ".md": Format.markdown, ".markdown": Format.markdown, ".json": Format.json,
+           ".tex": Format.latex}
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -132,6 +135,7 @@ def table(
     exact: Annotated[bool, typer.Option("--exact", help="Add exact params, MACs and memory bytes columns.")] = False,
     decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of the rounded columns.")] = 0,
     list_columns: Annotated[bool, typer.Option("--list-columns", help="List the available columns and exit.")] = False,
+    bars: Annotated[bool, typer.Option("--bars", help="Inline unicode bars beside memory/params/MACs cells.")] = False,
 ) -> None:
     """Print the per-layer table (shapes, memory, params, MACs) with totals."""
     units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
@@ -158,14 +162,16 @@ def table(
         emit(to_markdown(data), output)
     elif fmt is Format.json:
         emit(to_json(view, units), output)
+    elif fmt is Format.latex:
+        emit(to_latex(data), output)
     else:
         from .render import rich_table, shares_line
         if output is None:
-            out.print(rich_table(data, view))
+            out.print(rich_table(data, view, bars=bars))
             out.print(shares_line(view))
         else:
             file_console = Console(record=True, width=200, file=open("/dev/null", "w"))
-            file_console.print(rich_table(data, view))
+            file_console.print(rich_table(data, view, bars=bars))
             file_console.print(shares_line(view))
             emit(file_console.export_text(), output)
 
@@ -195,6 +201,107 @@ def zoo() -> None:
         t.add_row(name, "×".join(map(str, a.input)), f"{a.totals.params:,}", f"{a.totals.macs:,}",
                   f"{a.totals.activation_bytes / 2**20:.1f}", str(s.year or ""), s.paper or s.source or "")
     out.print(t)
+
+
+FromOpt = Annotated[list[str] | None, typer.Option(
+    "--from", help="First layer of the range totalled: once for every model, or once per model ('-' for none).")]
+ToOpt = Annotated[list[str] | None, typer.Option(
+    "--to", help="Last layer of the range totalled: once for every model, or once per model ('-' for none).")]
+SummaryFmtOpt = Annotated[Format | None, typer.Option(
+    "--format", "-f", help="Output format (default: from -o's suffix, else table).")]
+FlopsOpt = Annotated[bool, typer.Option("--flops", help="Show FLOPs = 2 × MACs instead of MACs.")]
+SiOpt = Annotated[bool, typer.Option("--si", help="Decimal units: 1 kB = 1000 bytes (default KB = 1024).")]
+
+
+def _emit_summaries(kind: str, summaries: list[Any], units: Units, fmt: Format | None, output: Path | None,
+                    exact: bool) -> None:
+    from .compare import compare_table, summaries_dict, sweep_table
+    data = (compare_table if kind == "compare" else sweep_table)(summaries, units, exact=exact)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.json:
+        emit(json.dumps(summaries_dict(kind, summaries, units), indent=2) + "\n", output)
+    elif fmt is not Format.table:
+        emit({Format.csv: to_csv, Format.markdown: to_markdown, Format.latex: to_latex}[fmt](data), output)
+    else:
+        from .render import summary_table
+        caption = (f"× = value / first row's · MB = {units.kb}² bytes of activations · {units.work} of "
+                   "conv/deconv/fc, bias excluded"
+                   + (" · depth = conv/deconv/fc layers · RF of the last spatial layer" if kind == "compare" else ""))
+        if output is None:
+            out.print(summary_table(data, caption))
+        else:
+            with open(os.devnull, "w") as devnull:
+                file_console = Console(record=True, width=200, file=devnull)
+                file_console.print(summary_table(data, caption))
+            emit(file_console.export_text(), output)
+
+
+@app.command()
+@handled
+def compare(
+    specs: Annotated[list[str], typer.Argument(help="Specs (files or built-in names); ratios are against the first.")],
+    batch: BatchOpt = 1,
+    dtype: DTypeOpt = DType.FP32,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    fmt: SummaryFmtOpt = None,
+    output: OutOpt = None,
+    flops: FlopsOpt = False,
+    si: SiOpt = False,
+    decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of MACs (M) and MB.")] = 1,
+    exact: Annotated[bool, typer.Option("--exact", help="Add exact MACs and memory bytes columns.")] = False,
+) -> None:
+    """Totals of several networks side by side (params, MACs, memory, depth, RF) with ratios like 5.7×."""
+    from .compare import per_model, summarise
+    froms, tos = per_model(start, len(specs), "--from"), per_model(end, len(specs), "--to")
+    summaries = []
+    for name, a, b in zip(specs, froms, tos, strict=True):
+        analysis = load_analysis(name, batch, dtype, input_shape, variables)
+        _warn(analysis)
+        summaries.append(summarise(analysis, a, b))
+    _emit_summaries("compare", summaries, Units(kb=1000 if si else 1024, flops=flops, decimals=decimals),
+                    fmt, output, exact)
+
+
+@app.command()
+@handled
+def sweep(
+    spec: SpecArg,
+    batches: Annotated[str, typer.Option("--batch", "-b", help="Batch sizes, comma-separated: 1,8,64.")] = "1",
+    sizes: Annotated[str | None, typer.Option(
+        "--input", help="Input sizes, comma-separated: R (H = W = R), HxW or CxHxW, e.g. 224,299,384.")] = None,
+    dtypes: Annotated[str, typer.Option("--dtype", help="Dtypes, comma-separated: fp32,fp16,int8.")] = "fp32",
+    variables: SetOpt = None,
+    start: Annotated[str | None, typer.Option("--from", help="First layer of the range totalled.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last layer of the range totalled.")] = None,
+    fmt: SummaryFmtOpt = None,
+    output: OutOpt = None,
+    flops: FlopsOpt = False,
+    si: SiOpt = False,
+    decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of MACs (M) and MB.")] = 1,
+    exact: Annotated[bool, typer.Option("--exact", help="Add exact MACs and memory bytes columns.")] = False,
+) -> None:
+    """How the totals grow over batch × input size × dtype (cross product), with growth against the first."""
+    from .compare import parse_batches, parse_dtypes, parse_sizes, summarise
+    loaded = load_spec(spec)
+    env = _vars(variables)
+    bs, dts = parse_batches(batches), parse_dtypes(dtypes)
+    shapes: list[tuple[int, ...] | None] = [None]
+    if sizes:
+        shapes = list(parse_sizes(sizes, build_graph(loaded, env).input))
+    summaries = []
+    for shape in shapes:
+        graph = build_graph(loaded, env, shape)
+        for b in bs:
+            for dt in dts:
+                analysis = analyse(graph, b, dt)
+                if shape is shapes[0] and b == bs[0] and dt == dts[0]:
+                    _warn(analysis)
+                summaries.append(summarise(analysis, start, end))
+    _emit_summaries("sweep", summaries, Units(kb=1000 if si else 1024, flops=flops, decimals=decimals),
+                    fmt, output, exact)
 
 
 def _version(value: bool) -> None:

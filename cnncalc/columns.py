@@ -157,7 +157,7 @@ class TableData:
     def text_rows(self, *, grouping: bool = True, totals: bool = True) -> list[list[str]]:
         out = [[cell_text(c, v, self.units, grouping=grouping) for c, v in zip(self.columns, row)]
                for row in self.rows]
-        if totals:
+        if totals and self.totals:  # compare/sweep tables have no totals row
             out.append([cell_text(c, v, self.units, grouping=grouping) for c, v in zip(self.columns, self.totals)])
         return out
 

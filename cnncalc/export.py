@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from fractions import Fraction
 from pathlib import Path
@@ -33,11 +34,12 @@ def to_markdown(table: TableData) -> str:
     """A GitHub pipe table; the totals row in bold."""
     heads = table.headers()
     rows = table.text_rows()
-    *body, total = rows
+    body, total = (rows[:-1], rows[-1]) if table.totals else (rows, None)
     align = ["---:" if c.numeric else ":---" for c in table.columns]
     lines = ["| " + " | ".join(_md_escape(h) for h in heads) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(_md_escape(x) for x in r) + " |" for r in body]
-    lines.append("| " + " | ".join(f"**{_md_escape(x)}**" if x else "" for x in total) + " |")
+    if total is not None:
+        lines.append("| " + " | ".join(f"**{_md_escape(x)}**" if x else "" for x in total) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -89,8 +91,47 @@ def to_json(analysis: Analysis, units: Units = Units()) -> str:
     return json.dumps(to_dict(analysis, units), indent=2) + "\n"
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and a rename.
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "×": r"$\times$", "→": r"$\rightarrow$", "—": "---", "–": "--",
+}
+
+
+#: Cells such as "1,134", "3×1", "96+96", "37.5", "" (shape and size columns hold numbers as text).
+_NUMBERLIKE = re.compile(r"[0-9.,×+]*")
+
+
+def latex_escape(s: str) -> str:
+    """Text safe inside a LaTeX tabular cell (specials escaped, × and → as math)."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
+
+
+def to_latex(table: TableData) -> str:
+    """A booktabs ``tabular`` (\\toprule/\\midrule/\\bottomrule), numbers right-aligned, totals after a rule.
+
+    Needs ``\\usepackage{booktabs}``; the caption is left to the paper's own ``table`` environment.
+    """
+    heads = table.headers()
+    rows = table.text_rows()
+    body, total = (rows[:-1], rows[-1]) if table.totals else (rows, None)
+    spec = "".join("r" if c.numeric or c.scale or all(_NUMBERLIKE.fullmatch(r[i]) for r in body) else "l"
+                   for i, c in enumerate(table.columns))
+
+    def line(cells: list[str]) -> str:
+        return " & ".join(latex_escape(x) for x in cells) + r" \\"
+
+    out = [f"% {latex_escape(table.title)} (cnncalc); needs \\usepackage{{booktabs}}",
+           f"\\begin{{tabular}}{{{spec}}}", r"\toprule", line(heads), r"\midrule"]
+    out += [line(r) for r in body]
+    if total is not None:
+        out += [r"\midrule", line(total)]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(out) + "\n"
+
+
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
+    """Write ``text`` (or bytes, e.g. a PNG) to ``path`` via a temporary file in the same folder and a rename.
 
     The target is either left as it was or replaced whole; never half-written.
     """
@@ -100,8 +141,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> None:
         raise UsageError(f"cannot write {target}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
