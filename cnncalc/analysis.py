@@ -5,9 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from fractions import Fraction
 
+from .compat import StrEnum
 from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
 from .graph import INPUT, Graph, Group
 from .layers import RF, Family, Hyper, Shape, numel
@@ -52,6 +52,7 @@ class Row:
     position: Position
     groups: tuple[Group, ...] = ()
     layers: int = 1
+    parts: tuple[Row, ...] = ()  # the layers a collapsed row stands for
 
     @property
     def params(self) -> int:
@@ -102,7 +103,7 @@ class Analysis:
         """Share of params and of MACs per layer family (only families that have some)."""
         p, m = self.totals.params, self.totals.macs
         acc: dict[Family, list[int]] = {}
-        for r in self.rows:
+        for r in (leaf for row in self.rows for leaf in (row.parts or (row,))):
             if r.family is not None:
                 a = acc.setdefault(r.family, [0, 0])
                 a[0] += r.params
@@ -185,7 +186,7 @@ def collapse(rows: Sequence[Row], depth: int) -> list[Row]:
         out[i] = Row(
             g.name, g.type, None, ms[0].inputs, ms[-1].output, t.weights, t.bias, t.buffers,
             t.macs, t.ops, t.activation_bytes, ms[-1].rf, ms[-1].jump, Hyper(), g.position,
-            ms[0].groups[:depth], t.layers,
+            ms[0].groups[:depth], t.layers, tuple(p for m in ms for p in (m.parts or (m,))),
         )
     return out
 

@@ -16,6 +16,8 @@ from .analysis import Analysis
 from .columns import TableData, Units
 from .errors import UsageError
 
+DEFAULT_UNITS = Units()
+
 
 def to_csv(table: TableData) -> str:
     """Header of column keys, one row per layer, then a row whose first cell is 'Total'."""
@@ -47,7 +49,7 @@ def _num(x: Fraction) -> int | float:
     return int(x) if x.denominator == 1 else float(x)
 
 
-def to_dict(analysis: Analysis, units: Units = Units()) -> dict[str, Any]:
+def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
     """The JSON contract: exact integers, shapes without batch, batch-scaled MACs/ops/memory."""
     t = analysis.totals
     return {
@@ -86,7 +88,7 @@ def to_dict(analysis: Analysis, units: Units = Units()) -> dict[str, Any]:
     }
 
 
-def to_json(analysis: Analysis, units: Units = Units()) -> str:
+def to_json(analysis: Analysis, units: Units = DEFAULT_UNITS) -> str:
     """to_dict as indented JSON."""
     return json.dumps(to_dict(analysis, units), indent=2) + "\n"
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
+from typing import Any
 
 from .errors import CnncalcError
 
 #: Results and intermediate values beyond this magnitude are refused (no runaway powers).
 LIMIT = 2**62
 
-_FUNCS = {"min": min, "max": max, "ceil": math.ceil, "floor": math.floor, "round": round}
+_FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "ceil": math.ceil, "floor": math.floor, "round": round}
 
 
 class ExprError(CnncalcError):
@@ -76,7 +77,7 @@ def _check(v: Fraction, text: str) -> Fraction:
 
 def _eval(node: ast.expr, env: Mapping[str, int | Fraction], text: str) -> Fraction:
     if isinstance(node, ast.Constant):
-        return Fraction(node.value)
+        return Fraction(node.value)  # type: ignore[arg-type]  # parse() admits int/float only
     if isinstance(node, ast.Name):
         if node.id not in env:
             known = ", ".join(sorted(env)) or "none"

@@ -117,7 +117,7 @@ class _Builder:
                         f"duplicate key '{key}'" + (f" (first at line {first.line})" if first else ""),
                     ))
                     continue
-                self.keys[(*path, key)] = self.pos(knode)
+                self.keys[path + (key,)] = self.pos(knode)
                 out[key] = self.build(vnode, (*path, key))
             return out
         finally:

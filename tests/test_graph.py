@@ -69,7 +69,7 @@ def test_select_range_and_its_totals() -> None:
     a = analyse(build_graph(parse_spec(RESNETISH, "r.yaml")))
     rows = select(a.rows, "stage_2.conv1", "stage_2.out")
     assert len(rows) == 7 and a.with_rows(rows).totals.params == 4_672
-    with pytest.raises(UsageError, match="did you mean .*'stage_2.conv1'"):
+    with pytest.raises(UsageError, match=r"did you mean .*'stage_2.conv1'"):
         select(a.rows, "stage_2.conv", None)
     with pytest.raises(UsageError, match="comes after"):
         select(a.rows, "fc1", "stage_1.conv1")
@@ -166,3 +166,8 @@ layers:
     assert rows["c"].rf == (7, 7)
     assert rows["p"].rf == (8, 8) and rows["p"].jump == (2, 2)
     assert rows["d"].rf == (12, 12)  # 8 + (3 − 1)·2
+
+
+def test_family_shares_survive_collapsing() -> None:
+    a = analyse(build_graph(parse_spec(RESNETISH, "r.yaml")))
+    assert a.with_rows(collapse(a.rows, 0)).shares() == a.shares()

@@ -88,7 +88,7 @@ def test_alexnet_family_shares_match_the_notes() -> None:
     # "Fully-connected layers contain about 95 % of parameters"; "convolutional layers ... about
     # 90-95 % of computation, only about 5 % of the parameters".
     shares = analyse_spec("alexnet_cs231n").shares()
-    fc_params, fc_macs = shares[Family.FC]
+    fc_params, _ = shares[Family.FC]
     conv_params, conv_macs = shares[Family.CONV]
     assert Fraction(93, 100) < fc_params < Fraction(96, 100)
     assert Fraction(90, 100) <= conv_macs <= Fraction(95, 100)

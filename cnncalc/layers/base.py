@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..compat import StrEnum
+from .. import symbolic as _symbolic
 from ..errors import CnncalcError, LayerShapeError
 
 Shape = tuple[int, ...]
@@ -55,8 +56,8 @@ class RF:
         if len(rfs) == 1:
             return rfs[0]
         return RF(
-            (max(r.size[0] for r in rfs), max(r.size[1] for r in rfs)),
-            (max(r.jump[0] for r in rfs), max(r.jump[1] for r in rfs)),
+            (vmax(*(r.size[0] for r in rfs)), vmax(*(r.size[1] for r in rfs))),
+            (vmax(*(r.jump[0] for r in rfs)), vmax(*(r.jump[1] for r in rfs))),
         )
 
     def window(self, kernel: tuple[int, int], stride: tuple[int, int],
@@ -216,6 +217,47 @@ def numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
+# Sizes are ints; under ``--symbolic`` they may be sympy expressions (cnncalc.symbolic). Plain
+# operators work on both; the few operations below cannot, so they take the int path first
+# and hand anything else to cnncalc.symbolic.
+
+def floor_div(a: int, b: int) -> int:
+    """⌊a / b⌋; on symbolic sizes the exact quotient unless provably fractional (see symbolic.floor_div)."""
+    if type(a) is int and type(b) is int:
+        return a // b
+    return _symbolic.floor_div(a, b)  # type: ignore[no-any-return]
+
+
+def ceil_div(a: int, b: int) -> int:
+    """⌈a / b⌉; on symbolic sizes as floor_div."""
+    if type(a) is int and type(b) is int:
+        return -(-a // b)
+    return _symbolic.ceil_div(a, b)  # type: ignore[no-any-return]
+
+
+def divisible(a: int, b: int) -> bool | None:
+    """Whether b divides a; None when symbolic sizes leave it open."""
+    if type(a) is int and type(b) is int:
+        return a % b == 0
+    return _symbolic.divisible(a, b)
+
+
+def certain(cond: object) -> bool:
+    """Whether a comparison surely holds; a symbolic one that sympy cannot decide does not."""
+    try:
+        return bool(cond)
+    except TypeError:  # sympy: "cannot determine truth value of Relational"
+        return False
+
+
+def vmax(*xs: Any) -> Any:
+    """max() that also takes symbolic sizes (sympy's Max where the order is open)."""
+    try:
+        return max(xs)
+    except TypeError:  # an undecidable symbolic comparison
+        return _symbolic.maximum(xs)
+
+
 def fmt_shape(shape: Shape) -> str:
     """96×55×55 style."""
     return "×".join(str(s) for s in shape)
@@ -271,12 +313,18 @@ class WindowOut:
     dropped: int
     formula: str
     numbers: str
+    #: Symbolic sizes only: whether the division was assumed exact (sympy could not tell).
+    assumed: bool = False
 
     def warning(self) -> str | None:
-        """The remark for a window that leaves input pixels unused, or None."""
+        """The remark for a window that leaves input pixels unused (or is assumed not to), or None."""
+        if self.assumed:
+            return (f"{self.numbers} = {self.value} is taken as whole (the windows assumed to tile "
+                    "the input); write the size as a multiple, e.g. 2*H, to avoid the assumption")
         if not self.dropped:
             return None
-        return (f"{self.numbers} = {float(self.value):g} is not whole; rounded to {self.size}, "
+        value = f"{float(self.value):g}" if isinstance(self.value, Fraction) else str(self.value)
+        return (f"{self.numbers} = {value} is not whole; rounded to {self.size}, "
                 f"so the last {self.dropped} input row(s)/column(s) are never used")
 
 
@@ -290,14 +338,14 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
     """
     eff = dilation * (kernel - 1) + 1
     num = size + pad[0] + pad[1] - eff
-    if num < 0:
+    if certain(num < 0):
         raise LayerShapeError(
             f"{what} {eff} is larger than the padded input {size + pad[0] + pad[1]}"
         )
-    out = (-(-num // stride) if ceil_mode else num // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + pad[0]:
+    out = (ceil_div(num, stride) if ceil_mode else floor_div(num, stride)) + 1
+    if ceil_mode and certain((out - 1) * stride >= size + pad[0]):
         out -= 1
-    dropped = max(0, pad[0] + size - ((out - 1) * stride + eff))
+    dropped = vmax(0, pad[0] + size - ((out - 1) * stride + eff))
     k = f"{dilation}·({kernel} − 1) − 1" if dilation != 1 else f"{kernel}"
     if pad[0] == pad[1]:
         numbers = f"({size} − {k} + 2·{pad[0]})/{stride} + 1" if dilation == 1 else \
@@ -305,4 +353,6 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
     else:
         numbers = f"({size} − {k} + {pad[0]} + {pad[1]})/{stride} + 1"
     formula = "(W − K + 2P)/S + 1" if dilation == 1 else "(W + 2P − D·(K − 1) − 1)/S + 1"
-    return WindowOut(out, num % stride == 0, Fraction(num, stride) + 1, dropped, formula, numbers)
+    tiles = divisible(num, stride)
+    value = Fraction(num, stride) + 1 if type(num) is int and type(stride) is int else num / stride + 1
+    return WindowOut(out, tiles is True, value, dropped, formula, numbers, tiles is None)
