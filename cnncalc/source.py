@@ -117,8 +117,9 @@ class _Builder:
                         f"duplicate key '{key}'" + (f" (first at line {first.line})" if first else ""),
                     ))
                     continue
-                self.keys[path + (key,)] = self.pos(knode)
-                out[key] = self.build(vnode, (*path, key))
+                kpath = (*path, key)
+                self.keys[kpath] = self.pos(knode)
+                out[key] = self.build(vnode, kpath)
             return out
         finally:
             self.active.discard(id(node))
