@@ -304,6 +304,43 @@ def sweep(
                     fmt, output, exact)
 
 
+@app.command()
+@handled
+def plot(
+    specs: Annotated[list[str], typer.Argument(help="One spec: per-layer bars; several: a compare chart.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Image file: .png, .svg or .pdf (written atomically).")],
+    batch: BatchOpt = 1,
+    dtype: DTypeOpt = DType.FP32,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=0, help="Collapse blocks nested deeper than this.")] = None,
+    flops: FlopsOpt = False,
+    si: SiOpt = False,
+) -> None:
+    """Bar charts (needs the [plot] extra): memory, params and MACs per layer, or several networks compared."""
+    from .compare import per_model, summarise
+    from .plot import compare_figure, figure_format, layers_figure
+    fmt = figure_format(output)
+    units = Units(kb=1000 if si else 1024, flops=flops)
+    froms, tos = per_model(start, len(specs), "--from"), per_model(end, len(specs), "--to")
+    analyses = [load_analysis(name, batch, dtype, input_shape, variables) for name in specs]
+    for a in analyses:
+        _warn(a)
+    if len(analyses) == 1:
+        rows = list(analyses[0].rows)
+        if depth is not None:
+            rows = collapse(rows, depth)
+        if froms[0] or tos[0]:
+            rows = select(rows, froms[0], tos[0])
+        data = layers_figure(analyses[0].with_rows(rows), units, fmt)
+    else:
+        data = compare_figure([summarise(a, f, t) for a, f, t in zip(analyses, froms, tos, strict=True)], units, fmt)
+    write_atomic(output, data)
+    err.print(f"wrote {output}", markup=False)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"cnncalc {__version__}")

@@ -132,6 +132,12 @@ def to_latex(table: TableData) -> str:
     return "\n".join(out) + "\n"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     """Write ``text`` (or bytes, e.g. a PNG) to ``path`` via a temporary file in the same folder and a rename.
 
@@ -143,6 +149,8 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
         raise UsageError(f"cannot write {target}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
+        # mkstemp makes 0600 files: give the result the mode a plain open() would (or the replaced file's)
+        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             f.flush()
