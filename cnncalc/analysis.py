@@ -11,6 +11,7 @@ from .compat import StrEnum
 from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
 from .graph import INPUT, Graph, Group
 from .layers import RF, Family, Hyper, Shape, numel
+from .layers.base import certain
 
 
 class DType(StrEnum):
@@ -143,7 +144,13 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
         except LayerShapeError as e:
             problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): {e}"))
             continue
-        if any(s < 1 for s in out):
+        except (TypeError, ValueError) as e:  # a formula that needs numbers met a symbol
+            if not graph.symbolic:
+                raise
+            problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): cannot be analysed "
+                                       f"with symbolic sizes ({e}); give the variables values with --set"))
+            continue
+        if any(certain(s < 1) for s in out):
             problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): output size {out} is empty"))
             continue
         warnings.extend(Diagnostic(node.position, f"{node.name}: {m}", "warning") for m in notes)

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import expr
+from . import symbolic as _symbolic
 from .errors import Diagnostic, Position, SpecError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
 from .spec import ENTRY_KEYS, BlockDef, LoadedSpec, validation_diagnostics
@@ -56,6 +57,8 @@ class Graph:
     input: tuple[int, ...]
     nodes: tuple[Node, ...]
     file: str
+    #: Sizes may be sympy expressions (``build_graph(..., symbolic=True)``; see cnncalc.symbolic).
+    symbolic: bool = False
 
 
 # A reference to a name in a scope, resolved once every scope is complete.
@@ -78,10 +81,11 @@ class _Pending:
 
 
 class _Builder:
-    def __init__(self, loaded: LoadedSpec, env: Mapping[str, int]) -> None:
+    def __init__(self, loaded: LoadedSpec, env: Mapping[str, int], symbolic: bool = False) -> None:
         self.spec = loaded.spec
         self.doc = loaded.doc
         self.env = dict(env)
+        self.symbolic = symbolic
         self.problems: list[Diagnostic] = []
         self.nodes: list[_Pending] = []
 
@@ -104,6 +108,8 @@ class _Builder:
             ast.parse(v.strip(), mode="eval")
         except SyntaxError:
             return v  # plain text, not an expression
+        if self.symbolic:  # unset variables stay symbols; bare words are settled per field
+            return _symbolic.evaluate(v, env)
         r = expr.evaluate(v, env)  # raises ExprError for anything but arithmetic
         return int(r) if r.denominator == 1 else float(r)
 
@@ -227,7 +233,7 @@ class _Builder:
         if args is None:
             return None
         try:
-            layer = cls.model_validate(args)
+            layer = _symbolic.build_layer(cls, args) if self.symbolic else cls.model_validate(args)
         except ValidationError as e:
             self.problems.extend(validation_diagnostics(
                 e, self.doc, path, f"{_where(path)} ({kind}): ", [*cls.model_fields, *ENTRY_KEYS]))
@@ -264,9 +270,13 @@ class _Builder:
                 ok = False
         for key, default in bdef.args.items():
             v = args.get(key, default)
+            if self.symbolic:
+                v = _symbolic.symbolize(v)
             if v is None:
                 self.fail(pos, f"{full}: block '{kind}' needs argument '{key}'")
                 ok = False
+            elif _symbolic.is_expr(v):
+                benv[key] = v
             elif isinstance(v, bool) or not isinstance(v, int | float):
                 self.fail(self.doc.where((*path, key)), f"block argument '{key}' must be a number, got {v!r}")
                 ok = False
@@ -318,9 +328,15 @@ def _where(path: tuple[str | int, ...]) -> str:
 
 
 def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
-                input_shape: tuple[int, ...] | None = None) -> Graph:
-    """Expand a loaded spec into a Graph; SpecError with every problem found, sorted by line."""
-    b = _Builder(loaded, {**loaded.spec.vars, **(env or {})})
+                input_shape: tuple[int, ...] | None = None, symbolic: bool = False) -> Graph:
+    """Expand a loaded spec into a Graph; SpecError with every problem found, sorted by line.
+
+    With ``symbolic`` (needs sympy), variables not given in ``env`` stay symbols and sizes
+    become formulas; the spec's ``vars:`` defaults are then not applied.
+    """
+    if symbolic:
+        _symbolic.require()
+    b = _Builder(loaded, {**({} if symbolic else loaded.spec.vars), **(env or {})}, symbolic)
     spec, doc = loaded.spec, loaded.doc
     shape: list[int] = []
     if input_shape is not None:
@@ -332,7 +348,11 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
             except expr.ExprError as e:
                 b.fail(doc.where(("input", i)), f"input: {e}")
                 continue
-            if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            if symbolic:
+                n = _symbolic.symbolize(n)
+            if symbolic and _symbolic.is_expr(n):
+                shape.append(n)
+            elif not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 b.fail(doc.where(("input", i)), f"input sizes must be positive whole numbers, got {v!r}")
             else:
                 shape.append(n)
@@ -348,7 +368,7 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups))
     if b.problems:
         raise SpecError(b.problems)
-    return Graph(spec.name, tuple(shape), _toposort(nodes, doc.file), doc.file)
+    return Graph(spec.name, tuple(shape), _toposort(nodes, doc.file), doc.file, symbolic)
 
 
 def _toposort(nodes: list[Node], file: str) -> tuple[Node, ...]:

@@ -10,11 +10,13 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..compat import StrEnum
 from .. import symbolic as _symbolic
+from ..compat import StrEnum
 from ..errors import CnncalcError, LayerShapeError
 
 Shape = tuple[int, ...]
+#: Receptive-field arithmetic stays in ints (fast) until a deconv or resize makes it fractional.
+Num = int | Fraction
 Shapes = Sequence[Shape]
 
 
@@ -47,8 +49,8 @@ class Params:
 class RF:
     """Receptive field size and jump (cumulative stride) per spatial axis (h, w)."""
 
-    size: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
-    jump: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
+    size: tuple[Num, Num] = (1, 1)
+    jump: tuple[Num, Num] = (1, 1)
 
     @staticmethod
     def merge(rfs: Sequence[RF]) -> RF:
@@ -354,5 +356,6 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
         numbers = f"({size} − {k} + {pad[0]} + {pad[1]})/{stride} + 1"
     formula = "(W − K + 2P)/S + 1" if dilation == 1 else "(W + 2P − D·(K − 1) − 1)/S + 1"
     tiles = divisible(num, stride)
-    value = Fraction(num, stride) + 1 if type(num) is int and type(stride) is int else num / stride + 1
+    value = Fraction(num, stride) + 1 if type(num) is int and type(stride) is int else \
+        _symbolic.quotient(num, stride) + 1
     return WindowOut(out, tiles is True, value, dropped, formula, numbers, tiles is None)

@@ -4,16 +4,37 @@ from __future__ import annotations
 
 from ..errors import LayerShapeError
 from .base import (
-    RF, Activation, Family, Formula, Hyper, Layer, NonNegPair, PadSpec, Pair, Params,
-    PosInt, Shape, Shapes, WindowOut, fmt_pad, fmt_pair, numel, register_layer, resolve_pad,
-    spatial, window_out,
+    RF,
+    Activation,
+    Family,
+    Formula,
+    Hyper,
+    Layer,
+    NonNegPair,
+    PadSpec,
+    Pair,
+    Params,
+    PosInt,
+    Shape,
+    Shapes,
+    WindowOut,
+    divisible,
+    floor_div,
+    fmt_pad,
+    fmt_pair,
+    numel,
+    register_layer,
+    resolve_pad,
+    spatial,
+    window_out,
 )
 
 
 def _check_groups(c_in: int, filters: int, groups: int) -> None:
-    if c_in % groups:
+    # ``is False``: with symbolic sizes an open question (C/4 by groups) is assumed to divide
+    if divisible(c_in, groups) is False:
         raise LayerShapeError(f"input channels {c_in} are not divisible by groups={groups}")
-    if filters % groups:
+    if divisible(filters, groups) is False:
         raise LayerShapeError(f"filters {filters} are not divisible by groups={groups}")
 
 
@@ -58,11 +79,11 @@ class Conv(Layer):
 
     def params(self, ins: Shapes) -> Params:
         c = ins[0][0]
-        return Params(self.filters * (c // self.groups) * self.kernel[0] * self.kernel[1],
+        return Params(self.filters * floor_div(c, self.groups) * self.kernel[0] * self.kernel[1],
                       self.filters if self.bias else 0)
 
     def macs(self, ins: Shapes, out: Shape) -> int:
-        return numel(out) * (ins[0][0] // self.groups) * self.kernel[0] * self.kernel[1]
+        return numel(out) * floor_div(ins[0][0], self.groups) * self.kernel[0] * self.kernel[1]
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out) * (int(self.bias) + int(self.activation is not None))
@@ -82,7 +103,7 @@ class Conv(Layer):
         kh, kw = self.kernel
         wout = self._windows(ins)[1]
         cin = f"{c}" if g == 1 else f"({c}/{g})"
-        per = c // g * kh * kw
+        per = floor_div(c, g) * kh * kw
         bias = f" + {self.filters}" if self.bias else ""
         return [
             Formula("W'", wout.formula, wout.numbers, str(out[2])),
@@ -132,11 +153,11 @@ class Deconv(Layer):
         return (self.filters, size[0], size[1])
 
     def params(self, ins: Shapes) -> Params:
-        return Params(ins[0][0] * (self.filters // self.groups) * self.kernel[0] * self.kernel[1],
+        return Params(ins[0][0] * floor_div(self.filters, self.groups) * self.kernel[0] * self.kernel[1],
                       self.filters if self.bias else 0)
 
     def macs(self, ins: Shapes, out: Shape) -> int:
-        return numel(ins[0]) * (self.filters // self.groups) * self.kernel[0] * self.kernel[1]
+        return numel(ins[0]) * floor_div(self.filters, self.groups) * self.kernel[0] * self.kernel[1]
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out) * (int(self.bias) + int(self.activation is not None))
