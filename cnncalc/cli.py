@@ -341,6 +341,30 @@ def plot(
     err.print(f"wrote {output}", markup=False)
 
 
+@app.command()
+@handled
+def report(
+    spec: SpecArg,
+    output: OutOpt = None,
+    batch: BatchOpt = 1,
+    dtype: DTypeOpt = DType.FP32,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=0, help="Collapse blocks nested deeper than this.")] = None,
+    flops: FlopsOpt = False,
+    si: SiOpt = False,
+) -> None:
+    """A self-contained HTML report: summary, charts, sortable layer table, conventions and the spec."""
+    from .report import to_html
+    loaded = load_spec(spec)
+    shape = _ints(input_shape, "--input") if input_shape else None
+    analysis = analyse(build_graph(loaded, _vars(variables), shape), batch, dtype)
+    _warn(analysis)
+    if depth is not None:
+        analysis = analysis.with_rows(collapse(list(analysis.rows), depth))
+    emit(to_html(loaded, analysis, Units(kb=1000 if si else 1024, flops=flops)), output)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"cnncalc {__version__}")
