@@ -102,7 +102,7 @@ class Layer(BaseModel):
     - ``ops``: all other arithmetic, one op per elementary operation as each kind documents.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, defer_build=True)
 
     kind: ClassVar[str] = ""
     family: ClassVar[Family] = Family.OTHER
@@ -311,12 +311,21 @@ class WindowOut:
 
     size: int
     exact: bool
-    value: Fraction
     dropped: int
     formula: str
     numbers: str
     #: Symbolic sizes only: whether the division was assumed exact (sympy could not tell).
     assumed: bool = False
+    #: The division num / stride + 1 before rounding, num = H + P_before + P_after − D·(K − 1) − 1.
+    num: int = 0
+    stride: int = 1
+
+    @property
+    def value(self) -> Fraction:
+        """The unrounded size num / S + 1 (exact; a sympy expression on symbolic sizes)."""
+        if type(self.num) is int and type(self.stride) is int:
+            return Fraction(self.num, self.stride) + 1
+        return _symbolic.quotient(self.num, self.stride) + 1  # type: ignore[no-any-return]
 
     def warning(self) -> str | None:
         """The remark for a window that leaves input pixels unused (or is assumed not to), or None."""
@@ -356,6 +365,4 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
         numbers = f"({size} − {k} + {pad[0]} + {pad[1]})/{stride} + 1"
     formula = "(W − K + 2P)/S + 1" if dilation == 1 else "(W + 2P − D·(K − 1) − 1)/S + 1"
     tiles = divisible(num, stride)
-    value = Fraction(num, stride) + 1 if type(num) is int and type(stride) is int else \
-        _symbolic.quotient(num, stride) + 1
-    return WindowOut(out, tiles is True, value, dropped, formula, numbers, tiles is None)
+    return WindowOut(out, tiles is True, dropped, formula, numbers, tiles is None, num, stride)
