@@ -56,7 +56,7 @@ class Summary:
 
 def depth_of(rows: Sequence[Row]) -> int:
     """Depth = number of conv/deconv/fc layers (weight layers, as in 'VGG-16'); collapsed blocks count their members."""
-    return sum(1 for r in rows if r.family in DEPTH_FAMILIES)
+    return sum(1 for row in rows for r in (row.parts or (row,)) if r.family in DEPTH_FAMILIES)
 
 
 def last_spatial_rf(rows: Sequence[Row]) -> tuple[Fraction, Fraction] | None:

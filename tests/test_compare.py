@@ -164,3 +164,11 @@ def test_sweep_table_and_sizes() -> None:
     assert r.exit_code == 2 and "--batch" in r.stderr
     r = CliRunner().invoke(app, ["sweep", "alexnet_cs231n", "--dtype", "fp8"])
     assert r.exit_code == 2 and "--dtype" in r.stderr
+
+
+def test_depth_counts_the_layers_inside_collapsed_blocks() -> None:
+    from cnncalc import collapse
+    from cnncalc.compare import depth_of
+    a = analyse_spec("googlenet")
+    assert depth_of(a.rows) == 58  # 57 convs + 1 fc: 3 stem convs, 9 inception modules × 6, the classifier
+    assert depth_of(collapse(list(a.rows), 0)) == 58
