@@ -1,6 +1,6 @@
 """Layer kinds: one class per kind, registered by type name; importing this loads them all."""
 
-from . import activation, conv, dense, merge, norm, pool, shape  # noqa: F401  (registration)
+from . import activation, channel, conv, dense, merge, norm, pool, shape  # noqa: F401  (registration)
 from .base import (
     ALIASES, LAYER_TYPES, RF, Family, Formula, Hyper, Layer, Params, RegistrationError, Shape,
     fmt_shape, layer_class, numel, register_layer,

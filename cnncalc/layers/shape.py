@@ -39,6 +39,19 @@ class Dropout(Layer):
     p: float = 0.5
 
 
+@register_layer("stochastic_depth", "drop_path", "droppath")
+class StochasticDepth(Layer):
+    """Stochastic depth (drop path) on a residual branch: identity at inference.
+
+    Training drops the whole branch per sample (``row``) or per batch (``batch``) with
+    probability ``p``. No params, no ops.
+    """
+
+    family = Family.OTHER
+    p: float = 0.0
+    mode: Literal["row", "batch"] = "row"
+
+
 @register_layer("identity", "noop")
 class Identity(Layer):
     """Passes its input through. No params, no ops."""

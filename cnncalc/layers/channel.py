@@ -1,0 +1,105 @@
+"""Channel-wise layers of the modern zoo: channel slice, channel shuffle, layer scale."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from ..errors import LayerShapeError
+from .base import (
+    Family,
+    Formula,
+    Hyper,
+    Layer,
+    NonNegInt,
+    Params,
+    PosInt,
+    Shape,
+    Shapes,
+    certain,
+    divisible,
+    fmt_shape,
+    numel,
+    register_layer,
+)
+
+
+@register_layer("slice", "channel_slice", "narrow")
+class Slice(Layer):
+    """Channels ``start`` to ``end`` (end excluded) of the input, as ``x[:, start:end]``.
+
+    ShuffleNet v2's ``x.chunk(2, dim=1)`` is two slices of one input: [0, C/2) and [C/2, C).
+    ``end`` defaults to C.
+
+    - Output: (end − start, H, W).
+    - Params: none. Ops: none (PyTorch returns a view; nothing is computed).
+    """
+
+    family = Family.RESHAPE
+    start: NonNegInt = 0
+    end: PosInt | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Slice:
+        if self.end is not None and certain(self.end <= self.start):
+            raise ValueError(f"end {self.end} must be greater than start {self.start}")
+        return self
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        shape = ins[0]
+        c = shape[0]
+        end = c if self.end is None else self.end
+        if certain(end > c):
+            raise LayerShapeError(f"slice end {end} is past the {c} channels of {fmt_shape(shape)}")
+        return (end - self.start, *shape[1:])
+
+    def hyper(self) -> Hyper:
+        return Hyper("", f"[{self.start}:{'' if self.end is None else self.end}]", "", "")
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        end = ins[0][0] if self.end is None else self.end
+        return [Formula("C'", "end − start", f"{end} − {self.start}", str(out[0]))]
+
+
+@register_layer("channel_shuffle", "shuffle")
+class ChannelShuffle(Layer):
+    """ShuffleNet's channel shuffle: view C as (groups, C/groups), transpose, flatten back.
+
+    - Output: the input shape (C must be divisible by ``groups``).
+    - Params: none. Ops: none (a permutation of the channels; data moves, nothing is computed).
+    """
+
+    family = Family.RESHAPE
+    groups: PosInt
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        if divisible(ins[0][0], self.groups) is False:
+            raise LayerShapeError(f"channel_shuffle: {ins[0][0]} channels are not divisible by groups={self.groups}")
+        return ins[0]
+
+    def hyper(self) -> Hyper:
+        return Hyper(f"g={self.groups}", "", "", "")
+
+
+@register_layer("layer_scale", "layerscale")
+class LayerScale(Layer):
+    """Per-channel learnable scale y = γ_c · x (ConvNeXt's ``layer_scale``, CaiT's LayerScale).
+
+    - Params: γ, one per channel: C (torchvision's ConvNeXt keeps it as a (C, 1, 1) parameter).
+    - Ops: 1 multiply per element: C·H·W.
+    ``init`` (γ's initial value, 1e-6 in ConvNeXt) does not change any count.
+    """
+
+    family = Family.OTHER
+    init: float = 1e-6
+
+    def params(self, ins: Shapes) -> Params:
+        return Params(ins[0][0], 0)
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return numel(out)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [
+            Formula("Params", "C (γ per channel)", str(ins[0][0]), str(ins[0][0])),
+            Formula("Ops", "C × H × W (one multiply each)", fmt_shape(out), f"{numel(out):,}"),
+        ]
