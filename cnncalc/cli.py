@@ -98,13 +98,16 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Activation element typ
 InputOpt = Annotated[str | None, typer.Option("--input", help="Override the input shape: C,H,W or features.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Set a spec variable: NAME=VALUE (repeatable).")]
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")]
+SymbolicOpt = Annotated[bool, typer.Option(
+    "--symbolic", help="Keep variables not given with --set as symbols: formulas such as 18·C²·H·W (needs sympy).")]
+
 
 
 def load_analysis(spec: str, batch: int = 1, dtype: DType = DType.FP32, input_shape: str | None = None,
-                  variables: list[str] | None = None) -> Analysis:
-    """The common front of every command that analyses a spec."""
+                  variables: list[str] | None = None, symbolic: bool = False) -> Analysis:
+    """The common front of every command that analyses a spec (``symbolic``: unset variables stay symbols)."""
     shape = _ints(input_shape, "--input") if input_shape else None
-    return analyse(build_graph(load_spec(spec), _vars(variables), shape), batch, dtype)
+    return analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=symbolic), batch, dtype)
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -136,8 +139,15 @@ def table(
     decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of the rounded columns.")] = 0,
     list_columns: Annotated[bool, typer.Option("--list-columns", help="List the available columns and exit.")] = False,
     bars: Annotated[bool, typer.Option("--bars", help="Inline unicode bars beside memory/params/MACs cells.")] = False,
+    symbolic: SymbolicOpt = False,
 ) -> None:
     """Print the per-layer table (shapes, memory, params, MACs) with totals."""
+    if symbolic:
+        if columns or exact or bars or list_columns:
+            raise UsageError("--symbolic shows params, MACs and memory formulas; "
+                             "--columns, --exact, --bars and --list-columns do not apply")
+        _symbolic_table(spec, batch, dtype, input_shape, variables, fmt, output, flops, depth, start, end)
+        return
     units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
     if list_columns:
         from .columns import COLUMNS
@@ -252,10 +262,14 @@ def compare(
     si: SiOpt = False,
     decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of MACs (M) and MB.")] = 1,
     exact: Annotated[bool, typer.Option("--exact", help="Add exact MACs and memory bytes columns.")] = False,
+    symbolic: SymbolicOpt = False,
 ) -> None:
     """Totals of several networks side by side (params, MACs, memory, depth, RF) with ratios like 5.7×."""
     from .compare import per_model, summarise
     froms, tos = per_model(start, len(specs), "--from"), per_model(end, len(specs), "--to")
+    if symbolic:
+        _symbolic_compare(specs, froms, tos, batch, dtype, input_shape, variables, fmt, output, flops)
+        return
     summaries = []
     for name, a, b in zip(specs, froms, tos, strict=True):
         analysis = load_analysis(name, batch, dtype, input_shape, variables)
@@ -363,6 +377,62 @@ def report(
     if depth is not None:
         analysis = analysis.with_rows(collapse(list(analysis.rows), depth))
     emit(to_html(loaded, analysis, Units(kb=1000 if si else 1024, flops=flops)), output)
+
+
+def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
+                   depth: int | None, start: str | None, end: str | None) -> Analysis:
+    analysis = load_analysis(spec, batch, dtype, input_shape, variables, symbolic=True)
+    _warn(analysis)
+    rows = list(analysis.rows)
+    if depth is not None:
+        rows = collapse(rows, depth)
+    if start or end:
+        rows = select(rows, start, end)
+    return analysis.with_rows(rows)
+
+
+def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
+                    fmt: Format | None, output: Path | None, flops: bool, depth: int | None,
+                    start: str | None, end: str | None) -> None:
+    """``table --symbolic``: the per-layer formulas; LaTeX inside Markdown and LaTeX exports."""
+    from . import symtable as st
+    t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.table:
+        _print_or_emit(st.rich_symbolic(t), output)
+    else:
+        emit({Format.csv: st.symbolic_csv, Format.markdown: st.symbolic_markdown, Format.json: st.symbolic_json,
+              Format.latex: st.symbolic_latex}[fmt](t), output)
+
+
+def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str | None], batch: int, dtype: DType,
+                      input_shape: str | None, variables: list[str] | None, fmt: Format | None,
+                      output: Path | None, flops: bool) -> None:
+    """``compare --symbolic``: total formulas, ratios against the first spec and their limits."""
+    from . import symtable as st
+    if len(specs) < 2:
+        raise UsageError("compare --symbolic needs at least two specs")
+    tables = [st.symbolic_table(_symbolic_view(s, batch, dtype, input_shape, variables, None, a, b), flops)
+              for s, a, b in zip(specs, froms, tos, strict=True)]
+    ratios = st.symbolic_ratios(tables)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.table:
+        _print_or_emit(st.rich_ratios(tables, ratios), output)
+    elif fmt is Format.csv:
+        emit(st.ratios_csv(ratios), output)
+    else:
+        emit({Format.markdown: st.ratios_markdown, Format.json: st.ratios_json,
+              Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
+
+
+def _print_or_emit(renderable: Any, output: Path | None) -> None:
+    if output is None:
+        out.print(renderable)
+        return
+    with open(os.devnull, "w") as devnull:
+        file_console = Console(record=True, width=200, file=devnull)
+        file_console.print(renderable)
+    emit(file_console.export_text(), output)
 
 
 def _version(value: bool) -> None:
