@@ -10,7 +10,6 @@ sympy is imported only when one of these functions runs, so the core works witho
 from __future__ import annotations
 
 import ast
-import math
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -191,7 +190,7 @@ def maximum(xs: Iterable[Expr]) -> Expr:
 # ----------------------------------------------------------------------------- presentation
 
 def simplify(e: Expr) -> Expr:
-    """A readable form: the shorter of the expanded and the factored polynomial (expanded on ties).
+    """A readable form: the shorter of the expanded and the factored polynomial (factored on ties).
 
     25·C² + C stays expanded; C²·H·W + 9·C·H·W becomes C·H·W·(C + 9).
     """
@@ -203,7 +202,7 @@ def simplify(e: Expr) -> Expr:
     if any(isinstance(a, sp.floor | sp.ceiling | sp.Max | sp.Min | sp.Mod) for a in sp.preorder_traversal(e)):
         return expanded
     factored = sp.factor(expanded)
-    return factored if len(str(factored)) < len(str(expanded)) else expanded
+    return factored if len(str(factored)) <= len(str(expanded)) else expanded
 
 
 _SUPER = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -283,13 +282,11 @@ def parse_answer(text: str, symbols: Iterable[Any]) -> Expr:
             tokens.append(("op", "**" if op == "^" else op))
     if not tokens:
         raise SymbolicError("empty answer")
-    out: list[str] = []
-    for i, (kind, tok) in enumerate(tokens):
-        if i and _implicit(tokens[i - 1], (kind, tok)):
-            out.append("*")
-        out.append(tok)
+    written, end = _Juxtaposed(tokens).sequence(0)
+    if end != len(tokens):  # an unmatched ')'
+        raise SymbolicError(f"cannot read '{text}' as a formula")
     try:
-        tree = expr.parse(" ".join(out))
+        tree = expr.parse(written)
     except expr.ExprError:
         raise SymbolicError(f"cannot read '{text}' as a formula") from None
     try:
@@ -314,11 +311,58 @@ def _split_word(word: str, known: Mapping[str, Any], text: str) -> list[str]:
     return parts
 
 
-def _implicit(prev: tuple[str, str], cur: tuple[str, str]) -> bool:
-    """A product is meant between ``2`` and ``C``, ``C`` and ``H``, ``)`` and ``(``, ``C`` and ``(``."""
-    left = prev[0] in ("num", "name") or prev[1] == ")"
-    right = cur[0] == "name" or cur[1] == "(" or (cur[0] == "num" and prev[0] != "num")
-    return left and right
+class _Juxtaposed:
+    """Writes tokens with explicit ``*``; a run of juxtaposed factors is bracketed as one product.
+
+    So ``9C²HW / (9C + C²)HW`` reads as 9·C²·H·W / ((9·C + C²)·H·W), as it is meant on paper:
+    juxtaposition binds tighter than an explicit ``/``.
+    """
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.t = tokens
+
+    def sequence(self, i: int) -> tuple[str, int]:
+        out: list[str] = []
+        while i < len(self.t) and self.t[i][1] != ")":
+            kind, tok = self.t[i]
+            if kind == "op" and tok != "(":
+                out.append(tok)
+                i += 1
+                continue
+            factors: list[str] = []
+            while i < len(self.t) and self._starts_factor(i, factors):
+                f, i = self.factor(i)
+                factors.append(f)
+            if not factors:  # pragma: no cover - every non-operator token starts a factor
+                break
+            out.append(factors[0] if len(factors) == 1 else "(" + "*".join(factors) + ")")
+        return " ".join(out), i
+
+    def _starts_factor(self, i: int, factors: list[str]) -> bool:
+        kind, tok = self.t[i]
+        if kind == "num" and factors and self.t[i - 1][0] == "num":
+            return False  # "2 3" is not a product; left for the parser to refuse
+        return kind in ("num", "name") or tok == "("
+
+    def factor(self, i: int) -> tuple[str, int]:
+        tok = self.t[i][1]
+        if tok == "(":
+            inner, i = self.sequence(i + 1)
+            if i >= len(self.t):
+                raise SymbolicError("unbalanced '('")
+            s, i = f"({inner})", i + 1
+        else:
+            s, i = tok, i + 1
+        if i < len(self.t) and self.t[i][1] == "**":
+            sign = ""
+            i += 1
+            if i < len(self.t) and self.t[i][1] in ("-", "+"):
+                sign, i = self.t[i][1], i + 1
+            if i >= len(self.t) or not (self.t[i][0] in ("num", "name") or self.t[i][1] == "("):
+                raise SymbolicError("an exponent is missing")
+            e, i = self.factor(i)
+            s = f"{s}**({sign}{e})"
+        return s, i
 
 
 def equivalent(a: Expr, b: Expr) -> bool:
@@ -326,6 +370,19 @@ def equivalent(a: Expr, b: Expr) -> bool:
     sp = require()
     d = sp.sympify(a) - sp.sympify(b)
     return bool(sp.expand(d) == 0 or sp.simplify(d) == 0)
+
+
+def judge(text: str, accepted: Iterable[Any], symbols: Iterable[Any]) -> bool | None:
+    """A formula answer against the accepted formulas, for the homework checker.
+
+    True / False by algebraic equivalence to any of ``accepted``; None when ``text`` is not a
+    formula in ``symbols`` (a number such as ``35k`` then goes to the numeric reader).
+    """
+    try:
+        given = parse_answer(text, symbols)
+    except SymbolicError:
+        return None
+    return any(equivalent(given, e) for e in accepted)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -394,10 +451,3 @@ def free_names(values: Sequence[Any]) -> list[str]:
         if is_expr(v):
             names.update(str(s) for s in v.free_symbols)
     return sorted(names)
-
-
-def as_text(v: Any) -> str:
-    """A count or size as plain text: ints as digits, expressions in sympy's input syntax."""
-    if isinstance(v, Fraction):
-        return str(v.numerator) if v.denominator == 1 else str(v)
-    return str(v) if not isinstance(v, float) or not math.isfinite(v) or not v.is_integer() else str(int(v))
