@@ -435,6 +435,198 @@ def _print_or_emit(renderable: Any, output: Path | None) -> None:
     emit(file_console.export_text(), output)
 
 
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class SheetFmt(StrEnum):
+    csv = "csv"
+    markdown = "markdown"
+    yaml = "yaml"
+
+
+class QuizKindOpt(StrEnum):
+    conv = "conv"
+    pool = "pool"
+    fc = "fc"
+    network = "network"
+
+
+@app.command()
+@handled
+def check(
+    spec: SpecArg,
+    answers: Annotated[Path, typer.Argument(help="Filled worksheet: CSV/TSV, Markdown pipe table or YAML.")],
+    rules_file: Annotated[Path | None, typer.Option("--rules", help="Course conventions (YAML): kb, work, points…")] = None,
+    rtol: Annotated[float | None, typer.Option("--rtol", min=0, help="Relative tolerance (PrairieLearn relabs).")] = None,
+    atol: Annotated[float | None, typer.Option("--atol", min=0, help="Absolute tolerance, in the column's units.")] = None,
+    digits: Annotated[int | None, typer.Option("--digits", min=1, max=15, help="Significant digits (PrairieLearn sigfig).")] = None,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Verdicts as a table or as JSON.")] = CheckFormat.table,
+    gradescope: Annotated[Path | None, typer.Option("--gradescope", help="Also write Gradescope's results.json here.")] = None,
+    wrong: Annotated[bool, typer.Option("--wrong", help="Show only the wrong and unanswered cells.")] = False,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """Check a filled worksheet cell by cell: ✓/✗, expected value, formula, the slip made. Exit 0 all right, 1 not."""
+    from .answers import read_sheet
+    from .check import (
+        Rules,
+        Tolerance,
+        grade,
+        gradescope_results,
+        load_rules,
+        report_dict,
+        summary_markdown,
+        verdict_table,
+    )
+    from .explain import explain_all
+    rules = load_rules(rules_file) if rules_file else Rules()
+    shape = _ints(input_shape, "--input") if input_shape else None
+    graph = build_graph(load_spec(spec), _vars(variables), shape)
+    analysis = analyse(graph, rules.batch, rules.dtype)
+    report = grade(analysis, read_sheet(answers), rules, explain_all(graph, analysis, rules.kb),
+                   {n.name: n.layer for n in graph.nodes}, Tolerance(rtol=rtol, atol=atol, digits=digits))
+    for w in report.warnings:
+        err.print(str(w), markup=False, style="yellow")
+    if gradescope is not None:
+        write_atomic(gradescope, json.dumps(gradescope_results(report), indent=2, ensure_ascii=False) + "\n")
+        err.print(f"wrote {gradescope}", markup=False)
+    if fmt is CheckFormat.json:
+        sys.stdout.write(json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.print(verdict_table(report, wrong_only=wrong))
+        out.print(summary_markdown(report, markdown=False), markup=False)
+    raise typer.Exit(0 if report.all_right else 1)
+
+
+@app.command()
+@handled
+def template(
+    spec: SpecArg,
+    columns: Annotated[str | None, typer.Option("--columns", "-c", help="Columns to ask (blank), comma-separated; default c_out,hw_out,memory_kb,params_k,macs_m.")] = None,
+    fmt: Annotated[SheetFmt, typer.Option("--format", "-f", help="Worksheet format.")] = SheetFmt.csv,
+    totals: Annotated[bool, typer.Option("--totals", help="Add a Total row to fill.")] = False,
+    output: OutOpt = None,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """A worksheet: layer names and hyper-parameters given, the asked cells blank (like the seeds' '?')."""
+    from .answers import render_worksheet, worksheet
+    analysis = load_analysis(spec, input_shape=input_shape, variables=variables)
+    asked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    emit(render_worksheet(worksheet(analysis, asked, totals=totals), fmt.value, totals), output)
+
+
+@app.command()
+@handled
+def explain(
+    spec: SpecArg,
+    layer: Annotated[str, typer.Argument(help="Layer name, as in the table.")],
+    batch: BatchOpt = 1,
+    dtype: DTypeOpt = DType.FP32,
+    si: Annotated[bool, typer.Option("--si", help="Decimal units: 1 kB = 1000 bytes (default KB = 1024).")] = False,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """Every formula of one layer with its numbers plugged in (output size, memory, params, MACs, RF)."""
+    from .explain import explain_all
+    shape = _ints(input_shape, "--input") if input_shape else None
+    graph = build_graph(load_spec(spec), _vars(variables), shape)
+    analysis = analyse(graph, batch, dtype)
+    row = select(list(analysis.rows), layer, layer)[0]
+    formulas = explain_all(graph, analysis, 1000 if si else 1024)[row.name]
+    ins = ", ".join("×".join(map(str, s)) for s in row.inputs)
+    out.print(f"{row.name} ({row.type}): {ins} → {'×'.join(map(str, row.output))}", markup=False)
+    width = max(len(f.quantity) for f in formulas)
+    for f in formulas:
+        out.print(f"  {f.quantity:<{width}} = {f.symbolic}", markup=False)
+        out.print(f"  {'':<{width}} = {f.numeric} = {f.value}", markup=False)
+
+
+@app.command()
+@handled
+def quiz(
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed; the same seed gives the same exercise.")] = None,
+    kind: Annotated[QuizKindOpt, typer.Option("--kind", help="Exercise kind.")] = QuizKindOpt.network,
+    key: Annotated[bool, typer.Option("--key/--no-key", help="Include the answer key.")] = True,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write NAME.yaml, NAME_worksheet.csv, NAME_key.csv, NAME.md here.")] = None,
+) -> None:
+    """A random exercise (spec, worksheet, answer key), reproducible with --seed."""
+    import random
+
+    from .quiz import make_quiz
+    q = make_quiz(seed if seed is not None else random.SystemRandom().randrange(10**6), kind.value)
+    if out_dir is None:
+        sys.stdout.write(q.markdown(key) + "\n")
+        return
+    if not out_dir.is_dir():
+        raise UsageError(f"--out: folder {out_dir} does not exist")
+    files = {f"{q.name}.yaml": q.spec_text, f"{q.name}_worksheet.csv": q.worksheet("csv"),
+             f"{q.name}.md": q.markdown(key)}
+    if key:
+        files[f"{q.name}_key.csv"] = q.key("csv")
+    for fname, text in files.items():
+        write_atomic(out_dir / fname, text)
+        err.print(f"wrote {out_dir / fname}", markup=False)
+
+
+def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
+                   depth: int | None, start: str | None, end: str | None) -> Analysis:
+    analysis = load_analysis(spec, batch, dtype, input_shape, variables, symbolic=True)
+    _warn(analysis)
+    rows = list(analysis.rows)
+    if depth is not None:
+        rows = collapse(rows, depth)
+    if start or end:
+        rows = select(rows, start, end)
+    return analysis.with_rows(rows)
+
+
+def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
+                    fmt: Format | None, output: Path | None, flops: bool, depth: int | None,
+                    start: str | None, end: str | None) -> None:
+    """``table --symbolic``: the per-layer formulas; LaTeX inside Markdown and LaTeX exports."""
+    from . import symtable as st
+    t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.table:
+        _print_or_emit(st.rich_symbolic(t), output)
+    else:
+        emit({Format.csv: st.symbolic_csv, Format.markdown: st.symbolic_markdown, Format.json: st.symbolic_json,
+              Format.latex: st.symbolic_latex}[fmt](t), output)
+
+
+def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str | None], batch: int, dtype: DType,
+                      input_shape: str | None, variables: list[str] | None, fmt: Format | None,
+                      output: Path | None, flops: bool) -> None:
+    """``compare --symbolic``: total formulas, ratios against the first spec and their limits."""
+    from . import symtable as st
+    if len(specs) < 2:
+        raise UsageError("compare --symbolic needs at least two specs")
+    tables = [st.symbolic_table(_symbolic_view(s, batch, dtype, input_shape, variables, None, a, b), flops)
+              for s, a, b in zip(specs, froms, tos, strict=True)]
+    ratios = st.symbolic_ratios(tables)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.table:
+        _print_or_emit(st.rich_ratios(tables, ratios), output)
+    elif fmt is Format.csv:
+        emit(st.ratios_csv(ratios), output)
+    else:
+        emit({Format.markdown: st.ratios_markdown, Format.json: st.ratios_json,
+              Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
+
+
+def _print_or_emit(renderable: Any, output: Path | None) -> None:
+    if output is None:
+        out.print(renderable)
+        return
+    with open(os.devnull, "w") as devnull:
+        file_console = Console(record=True, width=200, file=devnull)
+        file_console.print(renderable)
+    emit(file_console.export_text(), output)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"cnncalc {__version__}")

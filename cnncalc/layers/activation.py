@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Family, Layer, Shape, Shapes, numel, register_layer
+from .base import Family, Formula, Layer, Shape, Shapes, fmt_shape, numel, register_layer
 
 
 class _Elementwise(Layer):
@@ -19,6 +19,10 @@ class _Elementwise(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "input shape (element-wise)", fmt_shape(ins[0]), fmt_shape(out)),
+                Formula("Ops", "elements × 1", f"{numel(out):,} × 1", f"{self.ops(ins, out):,}")]
 
 
 @register_layer("relu")
@@ -81,3 +85,8 @@ class Softmax(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 3 * numel(out)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "input shape", fmt_shape(ins[0]), fmt_shape(out)),
+                Formula("Ops", "elements × 3 (exponent, sum, divide)", f"{numel(out):,} × 3",
+                        f"{self.ops(ins, out):,}")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Family, Layer, Shape, Shapes, fmt_shape, numel, register_layer
+from .base import Family, Formula, Layer, Shape, Shapes, fmt_shape, numel, register_layer
 from ..errors import LayerShapeError
 
 
@@ -27,6 +27,11 @@ class Concat(Layer):
             raise LayerShapeError(f"concat needs equal spatial sizes, got {_shapes(ins)}")
         return (sum(s[0] for s in ins), *ins[0][1:])
 
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        rest = "".join(f" × {d}" for d in out[1:])
+        return [Formula("Output", "(C_1 + C_2 + …)" + (" × H × W" if len(out) == 3 else ""),
+                        "(" + " + ".join(str(s[0]) for s in ins) + ")" + rest, fmt_shape(out))]
+
 
 @register_layer("add", "sum", "residual")
 class Add(Layer):
@@ -46,6 +51,11 @@ class Add(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (len(ins) - 1) * numel(out)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "the inputs' common shape", _shapes(ins), fmt_shape(out)),
+                Formula("Ops", "(inputs − 1) × elements (adds)", f"({len(ins)} − 1) × {numel(out):,}",
+                        f"{self.ops(ins, out):,}")]
 
 
 def broadcast(a: Shape, b: Shape) -> Shape:
@@ -79,3 +89,8 @@ class Multiply(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (len(ins) - 1) * numel(out)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "the inputs' shapes broadcast", _shapes(ins), fmt_shape(out)),
+                Formula("Ops", "(inputs − 1) × elements (multiplies)", f"({len(ins)} − 1) × {numel(out):,}",
+                        f"{self.ops(ins, out):,}")]

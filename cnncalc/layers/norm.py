@@ -68,6 +68,14 @@ class LayerNorm(Layer):
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (6 if self.affine else 4) * numel(out)
 
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        n = "C" if self.over == "channels" else "C × H × W"
+        k = 6 if self.affine else 4
+        return [Formula("Params", f"2 × {n} (γ, β)" if self.affine else "0 (no affine)",
+                        f"2 × {ins[0][0] if self.over == 'channels' else numel(ins[0]):,}" if self.affine else "0",
+                        f"{self.params(ins).total:,}"),
+                Formula("Ops", f"{k} × elements", f"{k} × {numel(out):,}", f"{self.ops(ins, out):,}")]
+
 
 @register_layer("lrn", "local_response_norm")
 class LRN(Layer):
@@ -85,3 +93,7 @@ class LRN(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (self.size + 3) * numel(out)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Ops", "(size + 3) × elements", f"({self.size} + 3) × {numel(out):,}",
+                        f"{self.ops(ins, out):,}")]

@@ -99,6 +99,12 @@ class _GlobalPool(Layer):
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(ins[0])
 
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c, h, w = ins[0]
+        return [Formula("Output", "C × 1 × 1", f"{c} × 1 × 1", f"{c}×1×1"),
+                Formula("Ops", "C × H × W (every input element read once)", f"{c} × {h} × {w}",
+                        f"{self.ops(ins, out):,}")]
+
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         _, h, w = ins[0]
         return rf.window((h, w), (h, w))
@@ -141,6 +147,13 @@ class _AdaptivePool(Layer):
     def ops(self, ins: Shapes, out: Shape) -> int:
         _, h, w = ins[0]
         return ins[0][0] * sum(_adaptive_windows(h, self.output[0])) * sum(_adaptive_windows(w, self.output[1]))
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c, h, w = ins[0]
+        sh, sw = sum(_adaptive_windows(h, self.output[0])), sum(_adaptive_windows(w, self.output[1]))
+        return [Formula("Output", "C × H' × W' (as asked)", f"{c} × {out[1]} × {out[2]}", f"{c}×{out[1]}×{out[2]}"),
+                Formula("Ops", "C × Σ window heights × Σ window widths", f"{c} × {sh} × {sw}",
+                        f"{self.ops(ins, out):,}")]
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         _, h, w = ins[0]

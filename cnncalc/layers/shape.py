@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import model_validator
 
 from .base import (
-    RF, Family, Hyper, Layer, Pair, PosInt, Shape, Shapes, fmt_pair, numel, register_layer, spatial,
+    RF, Family, Formula, Hyper, Layer, Pair, PosInt, Shape, Shapes, fmt_pair, fmt_shape, numel,
+    register_layer, spatial,
 )
 
 
@@ -24,6 +25,10 @@ class Flatten(Layer):
     def output_shape(self, ins: Shapes) -> Shape:
         return (numel(ins[0]),)
 
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "C × H × W" if len(ins[0]) == 3 else "features",
+                        " × ".join(map(str, ins[0])), f"{out[0]:,}")]
+
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         if len(ins[0]) != 3:
             return rf
@@ -37,6 +42,9 @@ class Dropout(Layer):
 
     family = Family.OTHER
     p: float = 0.5
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "input shape (identity at inference)", fmt_shape(ins[0]), fmt_shape(out))]
 
 
 @register_layer("stochastic_depth", "drop_path", "droppath")
@@ -57,6 +65,9 @@ class Identity(Layer):
     """Passes its input through. No params, no ops."""
 
     family = Family.OTHER
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "input shape", fmt_shape(ins[0]), fmt_shape(out))]
 
 
 @register_layer("upsample", "interpolate", "resize")
@@ -88,6 +99,14 @@ class Upsample(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 4 * numel(out) if self.mode == "bilinear" else 0
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c, h, w = ins[0]
+        size = (f"C × (H·{self.scale}) × (W·{self.scale})", f"{c} × ({h}·{self.scale}) × ({w}·{self.scale})") \
+            if self.scale else ("C × size", f"{c} × {fmt_shape(out[1:])}")
+        ops = (f"elements × {4 if self.mode == 'bilinear' else 0} ({self.mode})",
+               f"{numel(out):,} × {4 if self.mode == 'bilinear' else 0}")
+        return [Formula("Output", *size, fmt_shape(out)), Formula("Ops", *ops, f"{self.ops(ins, out):,}")]
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         _, h, w = ins[0]
