@@ -8,7 +8,6 @@ from ..errors import LayerShapeError
 from .base import (
     Family,
     Formula,
-    Hyper,
     Layer,
     NonNegInt,
     Params,
@@ -52,9 +51,6 @@ class Slice(Layer):
             raise LayerShapeError(f"slice end {end} is past the {c} channels of {fmt_shape(shape)}")
         return (end - self.start, *shape[1:])
 
-    def hyper(self) -> Hyper:
-        return Hyper("", f"[{self.start}:{'' if self.end is None else self.end}]", "", "")
-
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         end = ins[0][0] if self.end is None else self.end
         return [Formula("C'", "end − start", f"{end} − {self.start}", str(out[0]))]
@@ -75,9 +71,6 @@ class ChannelShuffle(Layer):
         if divisible(ins[0][0], self.groups) is False:
             raise LayerShapeError(f"channel_shuffle: {ins[0][0]} channels are not divisible by groups={self.groups}")
         return ins[0]
-
-    def hyper(self) -> Hyper:
-        return Hyper(f"g={self.groups}", "", "", "")
 
 
 @register_layer("layer_scale", "layerscale")
