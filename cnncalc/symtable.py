@@ -216,12 +216,20 @@ def symbolic_ratios(tables: Sequence[SymTable]) -> list[Ratio]:
     return out
 
 
-def _limits(r: Ratio, fmt: Callable[[Expr], str], arrow: str) -> str:
-    return ", ".join(f"{fmt(v)} ({k}{arrow})" for k, v in r.limits.items() if v != r.ratio)
+def _limits(r: Ratio, fmt: Callable[[Expr], str], where: Callable[[str], str]) -> str:
+    return ", ".join(f"{fmt(v)} ({where(k)})" for k, v in r.limits.items() if v != r.ratio)
 
 
-def _ratio_cells(r: Ratio, fmt: Callable[[Expr], str], arrow: str) -> list[str]:
-    return [r.quantity, fmt(r.first), r.model, fmt(r.other), fmt(r.ratio), _limits(r, fmt, arrow)]
+def _ratio_cells(r: Ratio, fmt: Callable[[Expr], str], where: Callable[[str], str]) -> list[str]:
+    return [r.quantity, fmt(r.first), r.model, fmt(r.other), fmt(r.ratio), _limits(r, fmt, where)]
+
+
+def _arrow(k: str) -> str:
+    return f"{k} → ∞"
+
+
+def _latex_arrow(k: str) -> str:
+    return f"${sym.latex(sym.symbol(k))} \\to \\infty$"
 
 
 def _ratio_heads(tables: Sequence[SymTable]) -> list[str]:
@@ -235,14 +243,14 @@ def rich_ratios(tables: Sequence[SymTable], ratios: Sequence[Ratio]) -> Table:
     for i, h in enumerate(_ratio_heads(tables)):
         tab.add_column(h, justify="left" if i in (0, 2) else "right")
     for r in ratios:
-        tab.add_row(*_ratio_cells(r, sym.pretty, " → ∞"))
+        tab.add_row(*_ratio_cells(r, sym.pretty, _arrow))
     return tab
 
 
 def ratios_markdown(tables: Sequence[SymTable], ratios: Sequence[Ratio]) -> str:
     """Pipe table of the ratios, LaTeX formulas."""
     lines = ["| " + " | ".join(_ratio_heads(tables)) + " |", "| :--- | ---: | :--- | ---: | ---: | ---: |"]
-    lines += ["| " + " | ".join(_ratio_cells(r, _dollars, r" $\to \infty$")) + " |" for r in ratios]
+    lines += ["| " + " | ".join(_ratio_cells(r, _dollars, _latex_arrow)) + " |" for r in ratios]
     return "\n".join(lines) + "\n"
 
 
@@ -253,7 +261,7 @@ def ratios_latex(tables: Sequence[SymTable], ratios: Sequence[Ratio]) -> str:
     out = ["% cnncalc compare --symbolic; needs \\usepackage{booktabs}", r"\begin{tabular}{lrlrrr}", r"\toprule",
            line([latex_escape(h) for h in _ratio_heads(tables)]), r"\midrule"]
     for r in ratios:
-        c = _ratio_cells(r, _dollars, r" $\to \infty$")
+        c = _ratio_cells(r, _dollars, _latex_arrow)
         out.append(line([latex_escape(c[0]), c[1], latex_escape(c[2]), *c[3:]]))
     out += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(out) + "\n"
