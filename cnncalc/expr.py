@@ -82,7 +82,10 @@ def _eval(node: ast.expr, env: Mapping[str, int | Fraction], text: str) -> Fract
         if node.id not in env:
             known = ", ".join(sorted(env)) or "none"
             raise ExprError(f"unknown variable '{node.id}' in '{text}' (known: {known})")
-        return Fraction(env[node.id])
+        bound = env[node.id]
+        if isinstance(bound, str):
+            raise ExprError(f"'{node.id}' is the word '{bound}', not a number, in '{text}'")
+        return Fraction(bound)
     if isinstance(node, ast.UnaryOp):
         v = _eval(node.operand, env, text)
         return -v if isinstance(node.op, ast.USub) else v

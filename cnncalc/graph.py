@@ -16,6 +16,7 @@ from . import expr
 from . import symbolic as _symbolic
 from .errors import Diagnostic, Position, SpecError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
+from .source import without_gc
 from .spec import ENTRY_KEYS, BlockDef, LoadedSpec, validation_diagnostics
 
 #: Largest ``repeat`` of one entry and most layers a spec may expand to.
@@ -102,8 +103,12 @@ class _Builder:
         """
         if isinstance(v, list):
             return [self.value(x, env) for x in v]
-        if not isinstance(v, str) or (v.strip().isidentifier() and v.strip() not in env):
+        if not isinstance(v, str):
             return v
+        if v.strip().isidentifier():
+            bound = env.get(v.strip())
+            if bound is None or isinstance(bound, str | bool):
+                return v if bound is None else bound  # a bare word, or a block's word/flag argument
         try:
             ast.parse(v.strip(), mode="eval")
         except SyntaxError:
@@ -277,8 +282,11 @@ class _Builder:
                 ok = False
             elif _symbolic.is_expr(v):
                 benv[key] = v
-            elif isinstance(v, bool) or not isinstance(v, int | float):
-                self.fail(self.doc.where((*path, key)), f"block argument '{key}' must be a number, got {v!r}")
+            elif isinstance(v, str | bool):
+                benv[key] = v  # type: ignore[assignment]  # a word or flag, substituted as a whole value
+            elif not isinstance(v, int | float):
+                self.fail(self.doc.where((*path, key)),
+                          f"block argument '{key}' must be a number, word or true/false, got {v!r}")
                 ok = False
             else:
                 benv[key] = Fraction(v)
@@ -327,6 +335,7 @@ def _where(path: tuple[str | int, ...]) -> str:
     return f"layers[{path[1]}]"
 
 
+@without_gc
 def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
                 input_shape: tuple[int, ...] | None = None, symbolic: bool = False) -> Graph:
     """Expand a loaded spec into a Graph; SpecError with every problem found, sorted by line.

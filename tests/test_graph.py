@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cnncalc import analyse, build_graph, collapse, parse_spec, select
-from cnncalc.errors import UsageError
+from cnncalc.errors import SpecError, UsageError
 
 RESNETISH = """
 name: tiny-res
@@ -171,3 +171,38 @@ layers:
 def test_family_shares_survive_collapsing() -> None:
     a = analyse(build_graph(parse_spec(RESNETISH, "r.yaml")))
     assert a.with_rows(collapse(a.rows, 0)).shares() == a.shares()
+
+
+def test_block_word_and_flag_arguments() -> None:
+    spec = """
+name: words
+input: [8, 8, 8]
+blocks:
+  unit:
+    args: {c: null, act: relu, bias: false}
+    layers:
+      - {name: conv, type: conv, filters: c, kernel: 1, activation: act, bias: bias}
+layers:
+  - {name: a, type: unit, c: 8}
+  - {name: b, type: unit, c: 8, act: hardswish, bias: true}
+"""
+    g = build_graph(parse_spec(spec, "w.yaml"))
+    layers = {n.name: n.layer for n in g.nodes}
+    assert (layers["a.conv"].activation, layers["a.conv"].bias) == ("relu", False)  # type: ignore[attr-defined]
+    assert (layers["b.conv"].activation, layers["b.conv"].bias) == ("hardswish", True)  # type: ignore[attr-defined]
+
+
+def test_word_argument_in_arithmetic_is_an_error() -> None:
+    spec = """
+name: words
+input: [8, 8, 8]
+blocks:
+  unit:
+    args: {act: relu}
+    layers:
+      - {type: conv, filters: 2*act, kernel: 1}
+layers:
+  - {type: unit}
+"""
+    with pytest.raises(SpecError, match="'act' is the word 'relu', not a number"):
+        build_graph(parse_spec(spec, "w.yaml"))

@@ -41,7 +41,7 @@ def test_conv_fc_layers_match_in_order(name: str) -> None:
         assert list(r.inputs[0]) == x["in"] or r.family is Family.FC, x["name"]
 
 
-@pytest.mark.xfail(reason="zoo specs still being written (lead: remove this mark when complete)", strict=False)
+
 def test_reference_models_are_all_in_the_zoo() -> None:
     missing = sorted(set(REF) - set(zoo_names()))
     assert not missing, f"zoo lacks reference models: {missing}"
