@@ -190,3 +190,9 @@ def test_window_formula_matches_brute_force(h: int, k: int, s: int, p: int, d: i
     # count the window starts that fit, by enumeration
     starts = [x for x in range(0, h + 2 * p) if x + eff <= h + 2 * p and x % s == 0]
     assert window_out(h, k, s, (p, p), d).size == len(starts)
+
+
+def test_strided_1x1_subsampling_is_not_a_warning() -> None:
+    # ResNet's 1×1 stride-2 shortcut skips every other pixel by design
+    assert window_out(56, 1, 2, (0, 0)).warning() is None
+    assert window_out(56, 3, 2, (0, 0)).warning() is not None

@@ -401,7 +401,8 @@ def window_out(size: int, kernel: int, stride: int, pad: tuple[int, int], dilati
     out = (ceil_div(num, stride) if ceil_mode else floor_div(num, stride)) + 1
     if ceil_mode and certain((out - 1) * stride >= size + pad[0]):
         out -= 1
-    dropped = vmax(0, pad[0] + size - ((out - 1) * stride + eff))
+    # a strided 1×1 (kernel < stride) skips pixels by design: only a border loss is remarked
+    dropped = vmax(0, pad[0] + size - ((out - 1) * stride + eff)) if certain(eff >= stride) else 0
     k = f"{dilation}·({kernel} − 1) − 1" if dilation != 1 else f"{kernel}"
     if pad[0] == pad[1]:
         numbers = f"({size} − {k} + 2·{pad[0]})/{stride} + 1" if dilation == 1 else \
