@@ -20,7 +20,7 @@ from rich.text import Text
 from .analysis import Analysis, DType, Row
 from .answers import AnswerRow, AnswerSheet, Cell, is_blank, parse_number, parse_shape
 from .columns import BY_KEY, round_half_up
-from .errors import Diagnostic, Position, SpecError, UsageError
+from .errors import CnncalcError, Diagnostic, Position, SpecError, UsageError
 from .explain import fmt_number
 from .layers import Family, Formula, Layer, Shape, fmt_shape, numel
 from .layers.base import resolve_pad, window_out
@@ -767,8 +767,35 @@ def _given_text_match(given: str, expected: str) -> bool:
 
 class _Grader:
     def __init__(self, analysis: Analysis, rules: Rules, formulas: Mapping[str, Sequence[Formula]],
-                 layers: Mapping[str, Layer], tolerance: Tolerance) -> None:
+                 layers: Mapping[str, Layer], tolerance: Tolerance,
+                 symbolic: Callable[[], Analysis] | None = None) -> None:
         self.a, self.rules, self.formulas, self.layers, self.tol = analysis, rules, formulas, layers, tolerance
+        self.symbolic = symbolic
+        self._sym: Analysis | None = None
+
+    def formula_answer(self, key: str, row: Row | None, text: str) -> tuple[bool, str] | None:
+        """A formula answer (``18C²HW``) judged by algebraic equivalence with the same count on the
+        spec read with symbols (cnncalc.symbolic); None when ``text`` is no formula or there are none.
+        Formulas are in the quantity's own unit; memory may be given in bytes or in elements (the
+        notes' 4HWC); H'/W' may be either side."""
+        if self.symbolic is None or not any(ch.isalpha() for ch in text):
+            return None
+        from . import symbolic as sym
+        try:
+            self._sym = self._sym or self.symbolic()
+            a = self._sym
+            srow = next(r for r in a.rows if r.name == row.name) if row else None
+            if key in SHAPES:
+                if key not in ("c_out", "hw_out") or srow is None or (key == "hw_out" and len(srow.output) != 3):
+                    return None
+                accepted = [srow.output[0]] if key == "c_out" else list(dict.fromkeys(srow.output[1:]))
+            else:
+                c = Counts.of_row(srow, a) if srow else Counts.of_all(a)
+                accepted = [expected_count(key, c, self.rules), *([c.elements] if key in _MEMORY else [])]
+            verdict = sym.judge(text, accepted, sym.free_names([*accepted, *a.input]))
+        except (CnncalcError, StopIteration, TypeError, ValueError):  # no sympy, no such row, a count needing numbers
+            return None
+        return None if verdict is None else (verdict, " or ".join(sym.pretty(sym.simplify(e)) for e in accepted))
 
     def points(self, key: str, total: bool) -> float:
         by_rules = self.rules.points(key)
@@ -810,6 +837,9 @@ class _Grader:
                 return result(Status.UNANSWERED, exp_txt, formula)
             num = parse_number(text, self.rules.kb)
             given = (num.value,) if num is not None and not num.absolute else parse_shape(text)
+            if given is None and (judged := self.formula_answer(key, row, text)) is not None:
+                return result(Status.RIGHT if judged[0] else Status.WRONG, exp_txt, formula,
+                              note=f"formula answer; expected {judged[1]}")
             if given is None:
                 return result(Status.WRONG, exp_txt, formula, note=f"cannot read '{text}' as a size")
             given = _square(given, key)
@@ -834,6 +864,9 @@ class _Grader:
             return result(Status.UNANSWERED, exp_txt, formula,
                           tol=_tol_text(allowed(key, exp_val, Fraction(1, 2), self.tol)))
         num = parse_number(text, self.rules.kb)
+        if num is None and (judged := self.formula_answer(key, row, text)) is not None:
+            return result(Status.RIGHT if judged[0] else Status.WRONG, exp_txt, formula,
+                          note=f"formula answer; expected {judged[1]}")
         if num is None:
             return result(Status.WRONG, exp_txt, formula, note=f"cannot read '{text}' as a number")
         value, half = num.in_units(scale)
@@ -873,16 +906,18 @@ class _Grader:
 
 def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
           formulas: Mapping[str, Sequence[Formula]] | None = None, layers: Mapping[str, Layer] | None = None,
-          tolerance: Tolerance | None = None) -> Report:
+          tolerance: Tolerance | None = None, symbolic: Callable[[], Analysis] | None = None) -> Report:
     """Check every answer cell of ``sheet`` against ``analysis``; pure, no printing.
 
     ``formulas`` (by layer name, see explain.explain_all) supply the plugged-in formula shown with
     each verdict; ``layers`` (by name) let the ceil/floor and padding slips recompute sizes.
     ``tolerance`` overrides the rules' tolerance (the --rtol/--atol/--digits options).
+    ``symbolic``, called at the first formula answer, gives the same spec analysed with symbols
+    (build_graph(..., symbolic=True)); formula answers are then judged by algebraic equivalence.
     """
     rules = rules or Rules()
     tol = tolerance if tolerance is not None and not tolerance.default else rules.tolerance
-    g = _Grader(analysis, rules, formulas or {}, layers or {}, tol)
+    g = _Grader(analysis, rules, formulas or {}, layers or {}, tol, symbolic)
     pairs, match_warnings = match_rows(sheet, analysis.rows)
     columns = [k for k in sheet.columns if k in BY_KEY and k != "layer"]
     if rules.columns is not None:

@@ -162,33 +162,6 @@ def symbolic_json(t: SymTable) -> str:
     return json.dumps(symbolic_dict(t), indent=2) + "\n"
 
 
-def expected_formulas(analysis: Analysis) -> dict[str, dict[str, tuple[Expr, ...]]]:
-    """For the homework checker: per row name (and ``Total``), per column key, the formulas a
-    symbolic answer may equal (see :func:`cnncalc.symbolic.judge`).
-
-    A formula is written in the quantity's own unit, so ``params_k`` takes the parameter count
-    (18·C², not 18·C²/1000), ``macs_m`` the MACs, and ``memory_kb`` / ``memory_bytes`` either the
-    element count (the seeds' 4HWC) or the bytes.
-    """
-    per = analysis.dtype.bytes
-
-    def keys(params: Expr, weights: Expr, bias: Expr, macs: Expr, act: Expr) -> dict[str, tuple[Expr, ...]]:
-        memory = (sym.quotient(act, per), act)
-        return {"params": (params,), "params_k": (params,), "weights": (weights,), "bias": (bias,),
-                "macs": (macs,), "macs_m": (macs,), "memory_bytes": memory, "memory_kb": memory}
-
-    out: dict[str, dict[str, tuple[Expr, ...]]] = {}
-    for r in analysis.rows:
-        k = keys(r.params, r.weights, r.bias, r.macs, r.activation_bytes)
-        k["c_out"] = (r.output[0],)
-        if len(r.output) == 3:
-            k["hw_out"] = (r.output[1],) if r.output[1] == r.output[2] else ()
-        out[r.name] = k
-    t = analysis.totals
-    out["Total"] = keys(t.params, t.weights, t.bias, t.macs, t.activation_bytes)
-    return out
-
-
 # ----------------------------------------------------------------------------- ratios
 
 @dataclass(frozen=True)
