@@ -462,17 +462,19 @@ def read_sheet(path: str | Path) -> AnswerSheet:
 # ----------------------------------------------------------------------------- worksheets
 
 def worksheet(analysis: Analysis, asked: Sequence[str] | None = None, units: Units | None = None,
-              totals: bool = False) -> TableData:
+              totals: bool = False, columns: Sequence[str] | None = None) -> TableData:
     """The table with the asked columns blank (default: output size, memory, params, MACs).
 
-    The worksheet's columns are the default table's plus any asked ones; every other cell is
-    filled from the analysis, as the seeds' exercise tables give the hyper-parameters.
+    The worksheet's columns are ``columns`` (default: the default table's) plus any asked ones;
+    every other cell is filled from the analysis, as the seeds' exercise tables give the
+    hyper-parameters.
     """
     ask = list(asked) if asked else list(ASKED)
     pick(ask)  # unknown keys → UsageError with did-you-mean
     if "layer" in ask:
         raise UsageError("the layer column names the rows; it cannot be asked")
-    cols = pick(list(DEFAULT), [k for k in ask if k not in DEFAULT])
+    base = list(columns or DEFAULT)
+    cols = pick(base, [k for k in ask if k not in base])
     data = build_table(analysis, cols, units or Units())
     blank = [c.key in ask for c in cols]
     # A cell that does not apply (H'/W' of an fc layer) stays empty rather than asked.
@@ -484,7 +486,7 @@ def worksheet(analysis: Analysis, asked: Sequence[str] | None = None, units: Uni
 
 def render_worksheet(data: TableData, fmt: SheetFormat, totals: bool = False, mark: str = "") -> str:
     """CSV (column keys), Markdown (human headers; blanks as ``mark`` or '?') or YAML (nulls to fill)."""
-    text_rows = data.text_rows(grouping=False, totals=totals)
+    text_rows = data.text_rows(grouping=fmt == "markdown", totals=totals)
     keys = [c.key for c in data.columns]
     if fmt == "csv":
         buf = io.StringIO()
