@@ -574,62 +574,6 @@ def quiz(
         err.print(f"wrote {out_dir / fname}", markup=False)
 
 
-def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
-                   depth: int | None, start: str | None, end: str | None) -> Analysis:
-    analysis = load_analysis(spec, batch, dtype, input_shape, variables, symbolic=True)
-    _warn(analysis)
-    rows = list(analysis.rows)
-    if depth is not None:
-        rows = collapse(rows, depth)
-    if start or end:
-        rows = select(rows, start, end)
-    return analysis.with_rows(rows)
-
-
-def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
-                    fmt: Format | None, output: Path | None, flops: bool, depth: int | None,
-                    start: str | None, end: str | None) -> None:
-    """``table --symbolic``: the per-layer formulas; LaTeX inside Markdown and LaTeX exports."""
-    from . import symtable as st
-    t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
-    if fmt is Format.table:
-        _print_or_emit(st.rich_symbolic(t), output)
-    else:
-        emit({Format.csv: st.symbolic_csv, Format.markdown: st.symbolic_markdown, Format.json: st.symbolic_json,
-              Format.latex: st.symbolic_latex}[fmt](t), output)
-
-
-def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str | None], batch: int, dtype: DType,
-                      input_shape: str | None, variables: list[str] | None, fmt: Format | None,
-                      output: Path | None, flops: bool) -> None:
-    """``compare --symbolic``: total formulas, ratios against the first spec and their limits."""
-    from . import symtable as st
-    if len(specs) < 2:
-        raise UsageError("compare --symbolic needs at least two specs")
-    tables = [st.symbolic_table(_symbolic_view(s, batch, dtype, input_shape, variables, None, a, b), flops)
-              for s, a, b in zip(specs, froms, tos, strict=True)]
-    ratios = st.symbolic_ratios(tables)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
-    if fmt is Format.table:
-        _print_or_emit(st.rich_ratios(tables, ratios), output)
-    elif fmt is Format.csv:
-        emit(st.ratios_csv(ratios), output)
-    else:
-        emit({Format.markdown: st.ratios_markdown, Format.json: st.ratios_json,
-              Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
-
-
-def _print_or_emit(renderable: Any, output: Path | None) -> None:
-    if output is None:
-        out.print(renderable)
-        return
-    with open(os.devnull, "w") as devnull:
-        file_console = Console(record=True, width=200, file=devnull)
-        file_console.print(renderable)
-    emit(file_console.export_text(), output)
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"cnncalc {__version__}")
