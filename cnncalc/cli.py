@@ -498,7 +498,8 @@ def check(
     if fmt is CheckFormat.json:
         sys.stdout.write(json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n")
     else:
-        out.print(verdict_table(report, wrong_only=wrong))
+        if (table_ := verdict_table(report, wrong_only=wrong)).row_count:
+            out.print(table_)
         out.print(summary_markdown(report, markdown=False), markup=False)
     raise typer.Exit(0 if report.all_right else 1)
 
