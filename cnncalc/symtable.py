@@ -139,7 +139,7 @@ def symbolic_csv(t: SymTable) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["layer", "type", "output", "params", t.work.lower(), "memory_elements"])
     for r in (*t.rows, t.total):
-        w.writerow([r.name, r.type, "x".join(str(d) for d in r.output), str(r.params), str(r.work), str(r.memory)])
+        w.writerow([r.name, r.type, " x ".join(str(d) for d in r.output), str(r.params), str(r.work), str(r.memory)])
     return buf.getvalue()
 
 

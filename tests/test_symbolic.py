@@ -116,6 +116,14 @@ def test_seed_bottleneck_arithmetic_at_256_maps() -> None:
     assert plain.subs(C, 256) == 256 * 256 * 3 * 3 == 589_824
 
 
+def test_resnext_seed_examples_cost_about_a_bottleneck() -> None:
+    """Seed: G(4HWcC + 9HWc² + 4HWcC) = 17HWC² for C = 64 with G = 4, c = 24 or G = 32, c = 4 (≈, within 1 %)."""
+    bottleneck = table("resnet_bottleneck_block").total.work.subs(C, 64)
+    for g, width in ((4, 24), (32, 4)):
+        resnext = table("resnext_block", G=g, c=width).total.work.subs(C, 64)
+        assert abs(resnext / bottleneck - 1) < sp.Rational(1, 100)
+
+
 def test_depthwise_separable_speed_up_tends_to_nine() -> None:
     (r_params, r_macs, r_mem) = symbolic_ratios([table("depthwise_separable"), table("standard_conv")])
     assert same(r_macs.ratio, 9 * C**2 * H * W / ((9 * C + C**2) * H * W))
