@@ -10,6 +10,7 @@ from fractions import Fraction
 from .compat import StrEnum
 from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
 from .graph import INPUT, Graph, Group
+from .source import without_gc
 from .layers import RF, Family, Hyper, Shape, numel
 from .layers.base import certain
 
@@ -115,6 +116,7 @@ class Analysis:
         }
 
 
+@without_gc
 def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> Analysis:
     """Propagate shapes, counts and receptive fields through the graph.
 
