@@ -275,8 +275,6 @@ class _Builder:
                 ok = False
         for key, default in bdef.args.items():
             v = args.get(key, default)
-            if self.symbolic:
-                v = _symbolic.symbolize(v)
             if v is None:
                 self.fail(pos, f"{full}: block '{kind}' needs argument '{key}'")
                 ok = False

@@ -108,10 +108,14 @@ def _to_sympy(node: ast.expr, env: Mapping[str, Any], text: str) -> Expr:
         v = node.value
         return sp.Integer(v) if isinstance(v, int) else sp.Rational(str(v))
     if isinstance(node, ast.Name):
-        if node.id in env:
-            v = env[node.id]
-            return sp.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else sp.sympify(v)
-        return symbol(node.id)
+        v = env.get(node.id)
+        if v is None or (isinstance(v, str) and v.isidentifier()):  # unset, or a block's word argument (c: C)
+            return symbol(node.id if v is None else v)
+        if isinstance(v, Fraction):
+            return sp.Rational(v.numerator, v.denominator)
+        if isinstance(v, int | float) and not isinstance(v, bool) or is_expr(v):
+            return sp.sympify(v)
+        raise expr.ExprError(f"'{text}': '{node.id}' is {v!r}, not a number")
     if isinstance(node, ast.UnaryOp):
         v = _to_sympy(node.operand, env, text)
         return -v if isinstance(node.op, ast.USub) else v
@@ -157,6 +161,8 @@ def _call(name: str, args: list[Expr], text: str) -> Expr:
 
 def divisible(a: Expr, b: Expr) -> bool | None:
     """Whether b divides a: True / False when sympy can tell, None when it depends on the variables."""
+    if b == 1:  # every size is a whole number, even one sympy cannot prove whole ((H + 1)/2)
+        return True
     q = require().sympify(a) / b
     return None if q.is_integer is None else bool(q.is_integer)
 
@@ -174,7 +180,7 @@ def floor_div(a: Expr, b: Expr) -> Expr:
     """
     sp = require()
     q = sp.sympify(a) / b
-    return sp.floor(q) if q.is_integer is False else q
+    return sp.floor(q) if q.is_integer is False and b != 1 else q
 
 
 def ceil_div(a: Expr, b: Expr) -> Expr:

@@ -167,6 +167,30 @@ layers:
     assert len(a.warnings) == 1 and "assumed" in a.warnings[0].message and "w.yaml:5:5" in str(a.warnings[0])
 
 
+def test_blocks_take_symbols_and_words_and_assumptions_do_not_cascade() -> None:
+    text = """
+name: b
+input: [4*C, H, W]
+blocks:
+  bneck:
+    args: {c: null, act: relu, stride: 1}
+    layers:
+      - {type: conv, filters: c, kernel: 1, bias: false, activation: act}
+      - {type: conv, filters: c, kernel: 3, pad: 1, stride: stride, bias: false, activation: act}
+      - {type: conv, filters: 4*c, kernel: 1, bias: false}
+layers:
+  - {type: bneck, c: C, act: relu6}
+  - {type: bneck, c: C, stride: 2}
+"""
+    a = analyse(build_graph(parse_spec(text, "b.yaml"), symbolic=True))
+    rows = {r.name: r for r in a.rows}
+    assert same(a.totals.params, 2 * 17 * C**2)
+    assert rows["bneck1.conv1"].hyper.filters == "C"
+    assert same(rows["bneck2.conv3"].output[1], (H + 1) / 2)
+    # only the strided 3×3 assumes divisibility; the 1×1 after it does not warn again
+    assert {w.message.split(":")[0] for w in a.warnings} == {"bneck2.conv2"}
+
+
 def test_channel_splits_are_exact_and_groups_may_be_symbolic() -> None:
     text = """
 name: g
