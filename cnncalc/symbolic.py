@@ -113,7 +113,7 @@ def _to_sympy(node: ast.expr, env: Mapping[str, Any], text: str) -> Expr:
             return symbol(node.id if v is None else v)
         if isinstance(v, Fraction):
             return sp.Rational(v.numerator, v.denominator)
-        if isinstance(v, int | float) and not isinstance(v, bool) or is_expr(v):
+        if (isinstance(v, int | float) and not isinstance(v, bool)) or isinstance(v, sp.Basic):
             return sp.sympify(v)
         raise expr.ExprError(f"'{text}': '{node.id}' is {v!r}, not a number")
     if isinstance(node, ast.UnaryOp):
