@@ -17,6 +17,7 @@ from rich.console import Console
 from . import __version__
 from .analysis import Analysis, DType, analyse, collapse, select
 from .columns import EXACT, Units, build_table, pick
+from .conventions import ConventionName
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import build_graph
@@ -98,6 +99,8 @@ DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Activation element typ
 InputOpt = Annotated[str | None, typer.Option("--input", help="Override the input shape: C,H,W or features.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Set a spec variable: NAME=VALUE (repeatable).")]
 OutOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")]
+ConventionOpt = Annotated[ConventionName | None, typer.Option(
+    "--convention", help="Also count as this tool does (torchinfo, fvcore, ptflops, thop, torch) and say what differs.")]
 SymbolicOpt = Annotated[bool, typer.Option(
     "--symbolic", help="Keep variables not given with --set as symbols: formulas such as 18·C²·H·W (needs sympy).")]
 
@@ -140,6 +143,7 @@ def table(
     list_columns: Annotated[bool, typer.Option("--list-columns", help="List the available columns and exit.")] = False,
     bars: Annotated[bool, typer.Option("--bars", help="Inline unicode bars beside memory/params/MACs cells.")] = False,
     symbolic: SymbolicOpt = False,
+    convention: ConventionOpt = None,
 ) -> None:
     """Print the per-layer table (shapes, memory, params, MACs) with totals."""
     if symbolic:
@@ -165,13 +169,23 @@ def table(
         rows = select(rows, start, end)
     view = analysis.with_rows(rows)
     fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    rec = _reconciled(convention, spec, view, input_shape, variables)
+    if rec is not None:
+        from .conventions import convention_column
+        cols = (*cols, convention_column(rec, view.rows))
     data = build_table(view, cols, units)
     if fmt is Format.csv:
         emit(to_csv(data), output)
     elif fmt is Format.markdown:
         emit(to_markdown(data), output)
     elif fmt is Format.json:
-        emit(to_json(view, units), output)
+        if rec is None:
+            emit(to_json(view, units), output)
+        else:
+            from .conventions import convention_dict
+            from .export import to_dict
+            emit(json.dumps({**to_dict(view, units), "convention": convention_dict(rec, view.rows)}, indent=2) + "\n",
+                 output)
     elif fmt is Format.latex:
         emit(to_latex(data), output)
     else:
@@ -179,10 +193,14 @@ def table(
         if output is None:
             out.print(rich_table(data, view, bars=bars))
             out.print(shares_line(view))
+            for line in rec.summary() if rec else []:
+                out.print(line, markup=False)
         else:
             file_console = Console(record=True, width=200, file=open("/dev/null", "w"))
             file_console.print(rich_table(data, view, bars=bars))
             file_console.print(shares_line(view))
+            for line in rec.summary() if rec else []:
+                file_console.print(line, markup=False)
             emit(file_console.export_text(), output)
 
 
@@ -263,6 +281,7 @@ def compare(
     decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of MACs (M) and MB.")] = 1,
     exact: Annotated[bool, typer.Option("--exact", help="Add exact MACs and memory bytes columns.")] = False,
     symbolic: SymbolicOpt = False,
+    convention: ConventionOpt = None,
 ) -> None:
     """Totals of several networks side by side (params, MACs, memory, depth, RF) with ratios like 5.7×."""
     from .compare import per_model, summarise
@@ -274,7 +293,13 @@ def compare(
     for name, a, b in zip(specs, froms, tos, strict=True):
         analysis = load_analysis(name, batch, dtype, input_shape, variables)
         _warn(analysis)
-        summaries.append(summarise(analysis, a, b))
+        view = analysis.with_rows(select(analysis.rows, a, b)) if a or b else analysis
+        rec = _reconciled(convention, name, view, input_shape, variables)
+        if rec is None:
+            summaries.append(summarise(analysis, a, b))
+        else:
+            from .conventions import convention_extra
+            summaries.append(summarise(analysis, a, b, [convention_extra(rec)]))
     _emit_summaries("compare", summaries, Units(kb=1000 if si else 1024, flops=flops, decimals=decimals),
                     fmt, output, exact)
 
@@ -573,6 +598,46 @@ def quiz(
     for fname, text in files.items():
         write_atomic(out_dir / fname, text)
         err.print(f"wrote {out_dir / fname}", markup=False)
+
+
+def _reconciled(convention: ConventionName | None, spec: str, view: Analysis, input_shape: str | None,
+                variables: list[str] | None) -> Any:
+    """What the tool ``--convention`` names counts for the rows of ``view`` (None without the option)."""
+    if convention is None:
+        return None
+    from .conventions import reconcile
+    shape = _ints(input_shape, "--input") if input_shape else None
+    graph = build_graph(load_spec(spec), _vars(variables), shape)
+    return reconcile(convention.value, view, {n.name: n.layer for n in graph.nodes})
+
+
+@app.command("import")
+@handled
+def import_(
+    model: Annotated[str | None, typer.Argument(help="An .onnx file (needs the [onnx] extra).")] = None,
+    torch_ref: Annotated[str | None, typer.Option(
+        "--torch", help="package.module:factory returning a PyTorch nn.Module (needs the [torch] extra).")] = None,
+    output: OutOpt = None,
+    input_shape: Annotated[str | None, typer.Option(
+        "--input", help="Input C,H,W to trace --torch models with (default 3,224,224).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The spec's name (default: from the file or class).")] = None,
+    flat: Annotated[bool, typer.Option("--flat", help="One entry per layer: no blocks, no repeat.")] = False,
+) -> None:
+    """Write a spec from an ONNX graph or a PyTorch module: names kept, weights ignored, repeats folded."""
+    from .importers import onnx_spec_text, torch_spec_text
+    if (model is None) == (torch_ref is None):
+        raise UsageError("give an .onnx file or --torch package.module:factory (one of them)")
+    if model is not None:
+        if input_shape:
+            raise UsageError("--input applies to --torch; an ONNX graph has its own input shape")
+        if not Path(model).is_file():
+            raise UsageError(f"no such file: {model}")
+        text = onnx_spec_text(model, fold=not flat, name=name or "")
+    else:
+        assert torch_ref is not None
+        shape = _ints(input_shape, "--input") if input_shape else (3, 224, 224)
+        text = torch_spec_text(torch_ref, shape, fold=not flat, name=name or "")
+    emit(text, output)
 
 
 def _version(value: bool) -> None:

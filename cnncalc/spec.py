@@ -109,8 +109,11 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
 
 
 def load_spec(name_or_path: str) -> LoadedSpec:
-    """Load a spec by path or zoo name."""
+    """Load a spec by path or zoo name; an .onnx file is imported first (the [onnx] extra)."""
     path = resolve(name_or_path)
+    if path.suffix.lower() == ".onnx":
+        from .importers import onnx_spec_text  # lazy: the core never needs onnx
+        return parse_spec(onnx_spec_text(path), f"{path} (imported)")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -29,15 +29,21 @@ class _Elementwise(Layer):
 class ReLU(_Elementwise):
     """max(0, x). 1 op per element."""
 
+    torch_module = "ReLU"
+
 
 @register_layer("relu6")
 class ReLU6(_Elementwise):
     """min(max(0, x), 6). 1 op per element."""
 
+    torch_module = "ReLU6"
+
 
 @register_layer("leaky_relu", "leakyrelu", "lrelu")
 class LeakyReLU(_Elementwise):
     """max(αx, x). 1 op per element."""
+
+    torch_module = "LeakyReLU"
 
     negative_slope: float = 0.01
 
@@ -46,15 +52,21 @@ class LeakyReLU(_Elementwise):
 class Sigmoid(_Elementwise):
     """1 / (1 + e^−x). 1 op per element."""
 
+    torch_module = "Sigmoid"
+
 
 @register_layer("tanh")
 class Tanh(_Elementwise):
     """tanh(x). 1 op per element."""
 
+    torch_module = "Tanh"
+
 
 @register_layer("gelu")
 class GELU(_Elementwise):
     """x·Φ(x). 1 op per element."""
+
+    torch_module = "GELU"
 
     approximate: Literal["none", "tanh"] = "none"
 
@@ -63,15 +75,21 @@ class GELU(_Elementwise):
 class SiLU(_Elementwise):
     """x·σ(x). 1 op per element."""
 
+    torch_module = "SiLU"
+
 
 @register_layer("hardswish", "hard_swish", "hswish")
 class Hardswish(_Elementwise):
     """x·ReLU6(x + 3)/6. 1 op per element."""
 
+    torch_module = "Hardswish"
+
 
 @register_layer("hardsigmoid", "hard_sigmoid", "hsigmoid")
 class Hardsigmoid(_Elementwise):
     """ReLU6(x + 3)/6. 1 op per element."""
+
+    torch_module = "Hardsigmoid"
 
 
 @register_layer("softmax")
@@ -82,6 +100,7 @@ class Softmax(Layer):
     """
 
     family = Family.ACTIVATION
+    torch_module = "Softmax"
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 3 * numel(out)

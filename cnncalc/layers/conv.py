@@ -91,6 +91,12 @@ class Conv(Layer):
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         return rf.window(self.kernel, self.stride, self.dilation)
 
+    torch_module = "Conv2d"
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """(C_out, C_in/G, K_h, K_w), as nn.Conv2d stores it."""
+        return (self.filters, floor_div(ins[0][0], self.groups), *self.kernel)
+
     def warnings(self, ins: Shapes) -> list[str]:
         return [m for w in dict.fromkeys(self._windows(ins)) if (m := w.warning())]
 
@@ -161,6 +167,12 @@ class Deconv(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out) * (int(self.bias) + int(self.activation is not None))
+
+    torch_module = "ConvTranspose2d"
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """(C_in, C_out/G, K_h, K_w), as nn.ConvTranspose2d stores it."""
+        return (ins[0][0], floor_div(self.filters, self.groups), *self.kernel)
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         jump = (rf.jump[0] / self.stride[0], rf.jump[1] / self.stride[1])

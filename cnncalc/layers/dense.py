@@ -44,6 +44,12 @@ class FC(Layer):
     def hyper(self) -> Hyper:
         return Hyper(str(self.units), "", "", "")
 
+    torch_module = "Linear"
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """(C_out, C_in), as nn.Linear stores it."""
+        return (self.units, numel(ins[0]))
+
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         c = numel(ins[0])
         bias = f" + {self.units}" if self.bias else ""

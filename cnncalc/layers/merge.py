@@ -18,6 +18,7 @@ class Concat(Layer):
     """
 
     family = Family.MERGE
+    torch_module = "cat"
     min_inputs = 1
     max_inputs = None
 
@@ -41,6 +42,7 @@ class Add(Layer):
     """
 
     family = Family.MERGE
+    torch_module = "add"
     min_inputs = 2
     max_inputs = None
 
@@ -78,6 +80,7 @@ class Multiply(Layer):
     """
 
     family = Family.MERGE
+    torch_module = "mul"
     min_inputs = 2
     max_inputs = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Family, Formula, Layer, Params, PosInt, Shape, Shapes, numel, register_layer
+from .base import Family, Formula, Layer, Params, PosInt, Shape, Shapes, TorchCall, numel, register_layer
 
 
 @register_layer("batchnorm", "bn", "batchnorm2d", "batch_norm")
@@ -29,6 +29,12 @@ class BatchNorm(Layer):
 
     def buffers(self, ins: Shapes) -> int:
         return 2 * ins[0][0] + 1 if self.track_running_stats else 0
+
+    torch_module = "BatchNorm2d"
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """γ: (C,) with ``affine``."""
+        return (ins[0][0],) if self.affine else ()
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 2 * numel(out)
@@ -68,6 +74,14 @@ class LayerNorm(Layer):
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (6 if self.affine else 4) * numel(out)
 
+    torch_module = "LayerNorm"
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """γ over the normalised shape, with ``affine``."""
+        if not self.affine:
+            return ()
+        return (ins[0][0],) if self.over == "channels" else tuple(ins[0])
+
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         n = "C" if self.over == "channels" else "C × H × W"
         k = 6 if self.affine else 4
@@ -86,6 +100,7 @@ class LRN(Layer):
     """
 
     family = Family.NORM
+    torch_module = "LocalResponseNorm"
     size: PosInt = 5
     alpha: float = 1e-4
     beta: float = 0.75
@@ -93,6 +108,9 @@ class LRN(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (self.size + 3) * numel(out)
+
+    def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
+        return (TorchCall(self.torch_module, tuple(ins), out, window=self.size),)
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Ops", "(size + 3) × elements", f"({self.size} + 3) × {numel(out):,}",

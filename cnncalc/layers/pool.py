@@ -76,11 +76,13 @@ class _WindowPool(Layer):
 @register_layer("maxpool", "max_pool", "maxpool2d")
 class MaxPool(_WindowPool):
     __doc__ = _WindowPool.__doc__
+    torch_module = "MaxPool2d"
 
 
 @register_layer("avgpool", "avg_pool", "avgpool2d", "average_pool")
 class AvgPool(_WindowPool):
     __doc__ = _WindowPool.__doc__
+    torch_module = "AvgPool2d"
 
 
 class _GlobalPool(Layer):
@@ -116,11 +118,13 @@ class _GlobalPool(Layer):
 @register_layer("global_avgpool", "gap", "global_average_pool", "global_avg_pool")
 class GlobalAvgPool(_GlobalPool):
     __doc__ = _GlobalPool.__doc__
+    torch_module = "mean"  # x.mean((2, 3)); nn.AdaptiveAvgPool2d(1) is adaptive_avgpool
 
 
 @register_layer("global_maxpool", "global_max_pool")
 class GlobalMaxPool(_GlobalPool):
     __doc__ = _GlobalPool.__doc__
+    torch_module = "amax"  # x.amax((2, 3)); nn.AdaptiveMaxPool2d(1) is adaptive_maxpool
 
 
 def _adaptive_windows(n: int, m: int) -> list[int]:
@@ -171,10 +175,12 @@ class _AdaptivePool(Layer):
 @register_layer("adaptive_avgpool", "adaptive_avg_pool", "adaptiveavgpool2d")
 class AdaptiveAvgPool(_AdaptivePool):
     __doc__ = _AdaptivePool.__doc__
+    torch_module = "AdaptiveAvgPool2d"
 
 
 @register_layer("adaptive_maxpool", "adaptive_max_pool")
 class AdaptiveMaxPool(_AdaptivePool):
     __doc__ = _AdaptivePool.__doc__
+    torch_module = "AdaptiveMaxPool2d"
 
 

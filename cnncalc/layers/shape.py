@@ -21,6 +21,7 @@ class Flatten(Layer):
     """
 
     family = Family.RESHAPE
+    torch_module = "flatten"
 
     def output_shape(self, ins: Shapes) -> Shape:
         return (numel(ins[0]),)
@@ -41,6 +42,7 @@ class Dropout(Layer):
     """Dropout: identity at inference. No params, no ops."""
 
     family = Family.OTHER
+    torch_module = "Dropout"
     p: float = 0.5
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
@@ -65,6 +67,7 @@ class Identity(Layer):
     """Passes its input through. No params, no ops."""
 
     family = Family.OTHER
+    torch_module = "Identity"
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "input shape", fmt_shape(ins[0]), fmt_shape(out))]
@@ -80,6 +83,7 @@ class Upsample(Layer):
     """
 
     family = Family.RESHAPE
+    torch_module = "Upsample"
     scale: PosInt | None = None
     size: Pair | None = None
     mode: Literal["nearest", "bilinear"] = "nearest"

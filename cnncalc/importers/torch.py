@@ -1,0 +1,685 @@
+"""PyTorch → spec: a module traced with torch.fx becomes a readable spec (weights ignored).
+
+:func:`torch_to_spec` traces with ``torch.fx.symbolic_trace``'s tracer, extended to remember
+which module each operation ran in (for names and blocks), runs ``ShapeProp`` on a zero input
+of the given shape, and maps every ``torch.nn`` module call and tensor function/operator to a
+cnncalc layer: ``layer1.0.conv1`` keeps its name, ``out + identity`` inside ``layer1.0``
+becomes ``layer1.0.add``, a module called twice gets ``_1`` on its second call (as PyTorch's
+ONNX export names it). Repeated module scopes fold into blocks named after the module class.
+Anything without a cnncalc kind is listed in one UsageError.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import operator
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..errors import CnncalcError, UsageError
+from ..layers import layer_class
+from .common import Op, build_spec, pair
+
+try:  # the [torch] extra
+    import torch
+    import torch.nn.functional as F
+    from torch import fx, nn
+    from torch.fx.passes.shape_prop import ShapeProp
+except ImportError:  # pragma: no cover - exercised only without the extra
+    torch = None
+
+_INPUT = "input"
+
+
+def require() -> None:
+    """UsageError unless PyTorch (the [torch] extra) is installed."""
+    if torch is None:
+        raise UsageError("importing a PyTorch module needs torch: pip install 'cnncalc[torch]'")
+
+
+def load_factory(ref: str) -> Any:
+    """The module named by ``package.module:factory`` (a factory is called without arguments).
+
+    The current directory is searched first, as ``python -m`` would.
+    """
+    require()
+    mod_name, sep, attr = ref.partition(":")
+    if not sep or not mod_name or not attr:
+        raise UsageError(f"--torch wants package.module:factory, got '{ref}'")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise UsageError(f"cannot import '{mod_name}': {e}") from None
+    obj = mod
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"'{mod_name}' has no attribute '{attr}'")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        return obj
+    if not callable(obj):
+        raise UsageError(f"'{ref}' is neither an nn.Module nor a factory")
+    try:
+        model = obj()
+    except Exception as e:  # the user's factory; any failure is theirs to see
+        raise UsageError(f"calling {ref}() failed: {type(e).__name__}: {e}") from None
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"{ref}() returned {type(model).__name__}, not an nn.Module")
+    return model
+
+
+class _Unsupported(Exception):
+    """An operation without a cnncalc kind; the reason is kept for the message."""
+
+
+if torch is not None:
+    class _ScopeTracer(fx.Tracer):  # type: ignore[misc]
+        """symbolic_trace's tracer that also records the module each node was created in."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.where = ""
+            self.classes: dict[str, str] = {}
+
+        def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
+            path = self.path_of_module(m)
+            self.classes[path] = type(m).__name__
+            outer, self.where = self.where, path
+            try:
+                return super().call_module(m, forward, args, kwargs)
+            finally:
+                self.where = outer
+
+        def create_node(self, *args: Any, **kwargs: Any) -> Any:
+            node = super().create_node(*args, **kwargs)
+            node.meta["cnncalc_scope"] = self.where
+            return node
+
+
+def _ref(src: Any) -> str:
+    """An op's input before naming: the network input, or ``#k`` for the k-th layer."""
+    return _INPUT if src == _INPUT else f"#{src}"
+
+
+def _arg(node: Any, i: int, key: str, default: Any = None) -> Any:
+    if key in node.kwargs:
+        return node.kwargs[key]
+    return node.args[i] if len(node.args) > i else default
+
+
+def _shape(meta: Any) -> tuple[int, ...]:
+    return tuple(int(x) for x in meta.shape)
+
+
+def _pad(p: Any) -> Any:
+    if isinstance(p, str):
+        return None if p == "valid" else p
+    return None if not any(p) else pair(p)
+
+
+def _not1(v: Sequence[int]) -> Any:
+    return None if set(v) == {1} else pair(v)
+
+
+def _act(kind: str, **attrs: str) -> Callable[[_Importer, Any, Any], None]:
+    """A handler for an activation module: its kind, and fields read from the module's attributes."""
+    def handler(self: _Importer, node: Any, m: Any) -> None:
+        fields = {f: getattr(m, a) for f, a in attrs.items()}
+        if fields.get("negative_slope") == 0.01:
+            fields["negative_slope"] = None
+        if fields.get("approximate") == "none":
+            fields["approximate"] = None
+        self.emit(node, kind, fields, [self.x(node)], kind)
+    return handler
+
+
+class _Fake:
+    """Stands for an fx node where one operation becomes two layers (mean → pool + flatten)."""
+
+    op = "call_function"
+
+    def __init__(self, node: Any) -> None:
+        self.meta = node.meta
+        self.name = node.name
+
+
+class _Importer:
+    def __init__(self, model: Any, input_shape: Sequence[int]) -> None:
+        self.model = model
+        self.input_shape = tuple(input_shape)
+        self.ops: list[Op] = []
+        self.meta: list[tuple[tuple[str, ...], str, str]] = []
+        self.live: dict[Any, Any] = {}  # fx node → op index, "input", or a tuple of them (chunk)
+        self.shapes: dict[Any, Any] = {}
+        self.calls: dict[tuple[tuple[str, ...], str], int] = {}
+        self.problems: list[tuple[str, str, str]] = []
+        self.failed: set[Any] = set()
+        self.skip: set[Any] = set()
+        self.classes: dict[tuple[str, ...], str] = {}
+
+    def trace(self) -> Any:
+        tracer = _ScopeTracer()
+        try:
+            graph = tracer.trace(self.model)
+        except Exception as e:  # fx raises TraceError and plain errors for data-dependent code
+            raise UsageError(f"torch.fx cannot trace the model ({type(e).__name__}: {e}); "
+                             "export it to ONNX and import that instead") from None
+        gm = fx.GraphModule(tracer.root, graph)
+        self.classes = {tuple(k.split(".")): v for k, v in tracer.classes.items() if k}
+        try:
+            with torch.no_grad():
+                ShapeProp(gm).propagate(torch.zeros(1, *self.input_shape))
+        except Exception as e:  # a forward pass error from the user's model at this input size
+            raise UsageError(f"running the model on a 1×{'×'.join(map(str, self.input_shape))} input failed: "
+                             f"{type(e).__name__}: {e}") from None
+        return gm
+
+    def run(self) -> list[Op]:
+        gm = self.trace()
+        self.gm = gm
+        self.users = {n: list(n.users) for n in gm.graph.nodes}
+        for node in gm.graph.nodes:
+            meta = node.meta.get("tensor_meta")
+            if meta is not None and hasattr(meta, "shape"):
+                self.shapes[node] = _shape(meta)
+            elif isinstance(meta, tuple | list):
+                self.shapes[node] = tuple(_shape(m) if hasattr(m, "shape") else None for m in meta)
+        for node in gm.graph.nodes:
+            if node in self.skip:
+                continue
+            if node.op == "placeholder":
+                if self.live:
+                    raise UsageError("the model takes more than one input; cnncalc specs take one")
+                self.live[node] = _INPUT
+                continue
+            if node.op in ("output", "get_attr"):
+                continue
+            deps = [a for a in node.all_input_nodes]
+            if any(d in self.failed for d in deps):
+                self.failed.add(node)
+                continue
+            if not any(d in self.live for d in deps):
+                continue
+            if node not in self.shapes:
+                continue  # x.size(), x.shape: metadata, not a feature map
+            try:
+                self.convert(node)
+            except _Unsupported as e:
+                self.problems.append((self.what(node), node.name, str(e)))
+                self.failed.add(node)
+        if self.problems:
+            raise UsageError(_problem_text(self.problems))
+        return self.name_ops()
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def what(self, node: Any) -> str:
+        if node.op == "call_module":
+            return type(self.gm.get_submodule(node.target)).__name__
+        if node.op == "call_method":
+            return f"Tensor.{node.target}"
+        return getattr(node.target, "__name__", str(node.target))
+
+    def src(self, node: Any) -> Any:
+        if node not in self.live:
+            raise _Unsupported(f"its input '{node}' is a constant or parameter, not a feature map")
+        return self.live[node]
+
+    def emit(self, node: Any, kind: str, fields: dict[str, Any], inputs: Sequence[Any], tag: str) -> None:
+        """Add a layer; cnncalc's output shape must agree with the traced one (a check on the mapping)."""
+        fields = {k: v for k, v in fields.items() if v is not None}
+        cls = layer_class(kind)
+        assert cls is not None, kind
+        ins = [self.shapes[i] for i in inputs]
+        try:
+            got = cls.model_validate(fields).output_shape([s[1:] for s in ins])
+        except (ValidationError, CnncalcError) as e:
+            raise _Unsupported(f"as {kind} {fields}: {e}") from None
+        want = self.shapes.get(node)
+        if isinstance(want, tuple) and want and isinstance(want[0], int) and tuple(want[1:]) != tuple(got):
+            raise _Unsupported(f"as {kind} {fields} it would give {list(got)}, but PyTorch gives {list(want[1:])}")
+        if node.op == "call_module":
+            parts = tuple(node.target.split("."))
+            path, local = parts[:-1], parts[-1]
+            key = (parts, "")
+            n = self.calls.get(key, 0)
+            self.calls[key] = n + 1
+            self.meta.append((path, local, f"_{n}" if n else ""))
+        else:
+            scope = tuple(p for p in node.meta.get("cnncalc_scope", "").split(".") if p)
+            key = (scope, tag)
+            n = self.calls.get(key, 0)
+            self.calls[key] = n + 1
+            self.meta.append((scope, tag, f"_{n}" if n else ""))
+        self.ops.append(Op((), "", kind, fields, [_ref(self.src(i)) for i in inputs]))
+        self.live[node] = len(self.ops) - 1
+
+    def alias(self, node: Any, source: Any) -> None:
+        self.live[node] = self.src(source)
+
+    def name_ops(self) -> list[Op]:
+        taken: set[str] = set()
+        names: list[str] = []
+        for op, (path, local, suffix) in zip(self.ops, self.meta):
+            op.path, op.local = path, local + suffix
+            base, k = op.local, 1
+            while op.name in taken:
+                k += 1
+                op.local = f"{base}_{k}"
+            taken.add(op.name)
+            names.append(op.name)
+        for op in self.ops:
+            op.inputs = [_INPUT if s == _INPUT else names[int(s[1:])] for s in op.inputs]
+        return self.ops
+
+    # -- dispatch -------------------------------------------------------------------------
+
+    def convert(self, node: Any) -> None:
+        if node.op == "call_module":
+            mod = self.gm.get_submodule(node.target)
+            handler = getattr(self, f"_m_{type(mod).__name__}", None)
+            if handler is None:
+                for base in type(mod).__mro__[1:]:  # a subclass such as torchvision's LayerNorm2d
+                    handler = getattr(self, f"_m_{base.__name__}", None)
+                    if handler is not None:
+                        break
+            if handler is None:
+                raise _Unsupported("no cnncalc layer kind for this module")
+            handler(node, mod)
+            return
+        name = _METHOD_ALIASES.get(node.target, node.target) if node.op == "call_method" else \
+            _FUNCTIONS.get(node.target)
+        handler = getattr(self, f"_f_{name}", None) if isinstance(name, str) else None
+        if handler is None:
+            raise _Unsupported("no cnncalc layer kind for this operation")
+        handler(node)
+
+    def x(self, node: Any) -> Any:
+        first = node.args[0] if node.args else next(iter(node.kwargs.values()))
+        return first
+
+    # -- modules --------------------------------------------------------------------------
+
+    def _m_Conv2d(self, node: Any, m: Any) -> None:
+        self.emit(node, "conv", {"filters": m.out_channels, "kernel": pair(m.kernel_size),
+                                 "stride": _not1(m.stride), "pad": _pad(m.padding), "dilation": _not1(m.dilation),
+                                 "groups": m.groups if m.groups != 1 else None,
+                                 "bias": None if m.bias is not None else False}, [self.x(node)], "conv")
+
+    def _m_ConvTranspose2d(self, node: Any, m: Any) -> None:
+        self.emit(node, "deconv", {"filters": m.out_channels, "kernel": pair(m.kernel_size),
+                                   "stride": _not1(m.stride), "pad": _pad(m.padding),
+                                   "output_padding": _pad(m.output_padding), "dilation": _not1(m.dilation),
+                                   "groups": m.groups if m.groups != 1 else None,
+                                   "bias": None if m.bias is not None else False}, [self.x(node)], "deconv")
+
+    def _m_Linear(self, node: Any, m: Any) -> None:
+        if len(self.shapes[self.x(node)]) != 2:
+            raise _Unsupported("Linear on a tensor that is not N × features")
+        self.emit(node, "fc", {"units": m.out_features, "bias": None if m.bias is not None else False},
+                  [self.x(node)], "linear")
+
+    def _m_BatchNorm2d(self, node: Any, m: Any) -> None:
+        self.emit(node, "batchnorm", {"eps": None if m.eps == 1e-5 else m.eps,
+                                      "momentum": None if m.momentum in (0.1, None) else m.momentum,
+                                      "affine": None if m.affine else False,
+                                      "track_running_stats": None if m.track_running_stats else False},
+                  [self.x(node)], "batchnorm")
+
+    _m_BatchNorm1d = _m_BatchNorm2d
+
+    def _m_LayerNorm(self, node: Any, m: Any) -> None:
+        s = self.shapes[self.x(node)]
+        shape = tuple(m.normalized_shape)
+        if shape == (s[1],) and (len(s) == 2 or (len(s) == 4 and type(m).__name__ == "LayerNorm2d")):
+            over = "channels"  # a flat vector, or torchvision's LayerNorm2d (permutes C last)
+        elif shape == s[1:]:
+            over = "all"
+        else:
+            raise _Unsupported(f"LayerNorm over {list(shape)} of a {list(s[1:])} tensor")
+        self.emit(node, "layernorm", {"over": None if over == "channels" else over,
+                                      "affine": None if m.elementwise_affine else False,
+                                      "eps": m.eps}, [self.x(node)], "layernorm")
+
+    def _m_LocalResponseNorm(self, node: Any, m: Any) -> None:
+        self.emit(node, "lrn", {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}, [self.x(node)], "lrn")
+
+    _m_ReLU = _act("relu")
+    _m_ReLU6 = _act("relu6")
+    _m_LeakyReLU = _act("leaky_relu", negative_slope="negative_slope")
+    _m_Sigmoid = _act("sigmoid")
+    _m_Tanh = _act("tanh")
+    _m_GELU = _act("gelu", approximate="approximate")
+    _m_SiLU = _act("silu")
+    _m_Hardswish = _act("hardswish")
+    _m_Hardsigmoid = _act("hardsigmoid")
+
+    def _m_Softmax(self, node: Any, m: Any) -> None:
+        self._softmax(node, m.dim)
+
+    def _pool(self, node: Any, kind: str, kernel: Any, stride: Any, padding: Any, dilation: Any,
+              ceil_mode: bool) -> None:
+        if dilation not in (None, 1, (1, 1), [1, 1]):
+            raise _Unsupported("dilated pooling")
+        k = pair(kernel if isinstance(kernel, Sequence) else (kernel, kernel))
+        s = None if stride in (None, [], ()) else pair(stride if isinstance(stride, Sequence) else (stride, stride))
+        p = pair(padding if isinstance(padding, Sequence) else (padding, padding))
+        self.emit(node, kind, {"kernel": k, "stride": None if s == k else s, "pad": p or None,
+                               "ceil_mode": True if ceil_mode else None}, [self.x(node)], kind)
+
+    def _m_MaxPool2d(self, node: Any, m: Any) -> None:
+        self._pool(node, "maxpool", m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode)
+
+    def _m_AvgPool2d(self, node: Any, m: Any) -> None:
+        self._pool(node, "avgpool", m.kernel_size, m.stride, m.padding, 1, m.ceil_mode)
+
+    def _adaptive(self, node: Any, kind: str, size: Any) -> None:
+        s = self.shapes[self.x(node)]
+        out = size if isinstance(size, Sequence) else (size, size)
+        out = tuple(s[2 + i] if v is None else v for i, v in enumerate(out))
+        self.emit(node, kind, {"output": pair(out)}, [self.x(node)], kind)
+
+    def _m_AdaptiveAvgPool2d(self, node: Any, m: Any) -> None:
+        self._adaptive(node, "adaptive_avgpool", m.output_size)
+
+    def _m_AdaptiveMaxPool2d(self, node: Any, m: Any) -> None:
+        self._adaptive(node, "adaptive_maxpool", m.output_size)
+
+    def _m_Flatten(self, node: Any, m: Any) -> None:
+        self._flatten(node, m.start_dim, m.end_dim)
+
+    def _m_Dropout(self, node: Any, m: Any) -> None:
+        self.emit(node, "dropout", {"p": None if m.p == 0.5 else m.p}, [self.x(node)], "dropout")
+
+    _m_Dropout2d = _m_Dropout
+
+    def _m_Identity(self, node: Any, m: Any) -> None:
+        self.alias(node, self.x(node))
+
+    def _m_Upsample(self, node: Any, m: Any) -> None:
+        self._upsample(node, m.mode)
+
+    def _m_ChannelShuffle(self, node: Any, m: Any) -> None:
+        self.emit(node, "channel_shuffle", {"groups": m.groups}, [self.x(node)], "channel_shuffle")
+
+    # -- functions and methods ------------------------------------------------------------
+
+    def _softmax(self, node: Any, dim: Any) -> None:
+        s = self.shapes[self.x(node)]
+        if dim is None or int(dim) % len(s) != 1:
+            raise _Unsupported(f"softmax over dim {dim} (cnncalc's softmax is over channels/features)")
+        self.emit(node, "softmax", {}, [self.x(node)], "softmax")
+
+    def _flatten(self, node: Any, start: int, end: int) -> None:
+        s = self.shapes[self.x(node)]
+        if start % len(s) != 1 or end % len(s) != len(s) - 1:
+            raise _Unsupported(f"flatten of dims {start}…{end} (flatten keeps the batch dim only)")
+        if len(s) == 2:
+            self.alias(node, self.x(node))
+            return
+        self.emit(node, "flatten", {}, [self.x(node)], "flatten")
+
+    def _upsample(self, node: Any, mode: str) -> None:
+        s, o = self.shapes[self.x(node)], self.shapes[node]
+        if mode not in ("nearest", "bilinear"):
+            raise _Unsupported(f"upsampling mode {mode}")
+        fields: dict[str, Any]
+        if o[2] % s[2] == 0 and o[3] % s[3] == 0 and o[2] // s[2] == o[3] // s[3]:
+            fields = {"scale": o[2] // s[2]}
+        else:
+            fields = {"size": pair(o[2:])}
+        fields["mode"] = "bilinear" if mode == "bilinear" else None
+        self.emit(node, "upsample", fields, [self.x(node)], "upsample")
+
+    def _tensors(self, node: Any) -> list[Any]:
+        return [a for a in node.args if isinstance(a, fx.Node) and a in self.shapes]
+
+    def _f_add(self, node: Any) -> None:
+        xs = self._tensors(node)
+        if len(xs) != 2 or any(x not in self.live for x in xs):
+            raise _Unsupported("adding a constant (only the sum of two feature maps is a layer)")
+        if self.shapes[xs[0]] != self.shapes[xs[1]]:
+            raise _Unsupported(f"broadcasting add of {self.shapes[xs[0]]} and {self.shapes[xs[1]]}")
+        self.emit(node, "add", {}, xs, "add")
+
+    def _f_mul(self, node: Any) -> None:
+        xs = self._tensors(node)
+        if len(xs) == 2 and all(x in self.live for x in xs):
+            a, b = xs
+            for x, gate in ((a, b), (b, a)):
+                # x · σ(x) written out is silu: take back the sigmoid layer just made
+                if gate.op in ("call_function", "call_method") and _FUNCTIONS.get(gate.target, gate.target) == \
+                        "sigmoid" and gate.args[0] is x and self.live.get(gate) == len(self.ops) - 1 \
+                        and len(self.users[gate]) == 1:
+                    self.ops.pop()
+                    path, tag, _ = self.meta.pop()
+                    self.calls[(path, tag)] -= 1
+                    self.emit(node, "silu", {}, [x], "silu")
+                    return
+            self.emit(node, "multiply", {}, xs, "mul")
+            return
+        live = [x for x in xs if x in self.live]
+        const = [x for x in xs if x not in self.live]
+        if len(live) == 1 and len(const) == 1:
+            s, c = self.shapes[live[0]], self.shapes[const[0]]
+            if len(s) == 4 and math.prod(c) == s[1] and c[-2:] == (1, 1):
+                self.emit(node, "layer_scale", {}, live, "layer_scale")
+                return
+        raise _Unsupported("multiplying by a constant (only a per-channel scale is a layer)")
+
+    def _f_cat(self, node: Any) -> None:
+        xs = list(_arg(node, 0, "tensors"))
+        dim = _arg(node, 1, "dim", 0)
+        if int(dim) % len(self.shapes[xs[0]]) != 1:
+            raise _Unsupported(f"cat over dim {dim} (concat joins channels)")
+        self.emit(node, "concat", {}, xs, "concat")
+
+    def _f_flatten(self, node: Any) -> None:
+        self._flatten(node, _arg(node, 1, "start_dim", 0), _arg(node, 2, "end_dim", -1))
+
+    def _f_view(self, node: Any) -> None:
+        s, o = self.shapes[self.x(node)], self.shapes[node]
+        if s == o:
+            self.alias(node, self.x(node))
+        elif len(o) == 2 and o[1] == math.prod(s[1:]):
+            self.emit(node, "flatten", {}, [self.x(node)], "flatten")
+        elif (shuffle := self._shuffle(node)) is not None:
+            groups, last = shuffle
+            self.emit(last, "channel_shuffle", {"groups": groups}, [self.x(node)], "channel_shuffle")
+        else:
+            raise _Unsupported(f"reshape from {list(s)} to {list(o)}")
+
+    _f_reshape = _f_view
+
+    def _shuffle(self, node: Any) -> tuple[int, Any] | None:
+        """view (N, g, C/g, H, W) → transpose(1, 2) → [contiguous] → view (N, C, H, W): (g, last node)."""
+        s, o = self.shapes[self.x(node)], self.shapes[node]
+        if len(s) != 4 or len(o) != 5 or o[1] * o[2] != s[1]:
+            return None
+        chain, cur = [], node
+        while len(self.users[cur]) == 1:
+            cur = next(iter(self.users[cur]))
+            name = cur.target if cur.op == "call_method" else _FUNCTIONS.get(cur.target)
+            chain.append((name, cur))
+            if name in ("view", "reshape", "flatten"):
+                break
+        names = [n for n, _ in chain]
+        if names and names[0] == "transpose" and names[-1] in ("view", "reshape", "flatten") \
+                and set(names[1:-1]) <= {"contiguous"} and self.shapes.get(chain[-1][1]) == s:
+            self.skip.update(c for _, c in chain)
+            return o[1], chain[-1][1]
+        return None
+
+    def _f_identity(self, node: Any) -> None:
+        self.alias(node, self.x(node))
+
+    _f_contiguous = _f_identity
+    _f_clone = _f_identity
+    _f_detach = _f_identity
+    _f_to = _f_identity
+
+    def _f_relu(self, node: Any) -> None:
+        self.emit(node, "relu", {}, [self.x(node)], "relu")
+
+    def _f_relu6(self, node: Any) -> None:
+        self.emit(node, "relu6", {}, [self.x(node)], "relu6")
+
+    def _f_sigmoid(self, node: Any) -> None:
+        self.emit(node, "sigmoid", {}, [self.x(node)], "sigmoid")
+
+    def _f_tanh(self, node: Any) -> None:
+        self.emit(node, "tanh", {}, [self.x(node)], "tanh")
+
+    def _f_silu(self, node: Any) -> None:
+        self.emit(node, "silu", {}, [self.x(node)], "silu")
+
+    def _f_gelu(self, node: Any) -> None:
+        approx = _arg(node, 1, "approximate", "none")
+        self.emit(node, "gelu", {"approximate": None if approx == "none" else approx}, [self.x(node)], "gelu")
+
+    def _f_hardswish(self, node: Any) -> None:
+        self.emit(node, "hardswish", {}, [self.x(node)], "hardswish")
+
+    def _f_hardsigmoid(self, node: Any) -> None:
+        self.emit(node, "hardsigmoid", {}, [self.x(node)], "hardsigmoid")
+
+    def _f_leaky_relu(self, node: Any) -> None:
+        slope = _arg(node, 1, "negative_slope", 0.01)
+        self.emit(node, "leaky_relu", {"negative_slope": None if slope == 0.01 else slope}, [self.x(node)],
+                  "leaky_relu")
+
+    def _f_softmax(self, node: Any) -> None:
+        self._softmax(node, _arg(node, 1, "dim"))
+
+    def _f_dropout(self, node: Any) -> None:
+        p = _arg(node, 1, "p", 0.5)
+        self.emit(node, "dropout", {"p": None if p == 0.5 else p}, [self.x(node)], "dropout")
+
+    def _f_adaptive_avg_pool2d(self, node: Any) -> None:
+        self._adaptive(node, "adaptive_avgpool", _arg(node, 1, "output_size"))
+
+    def _f_adaptive_max_pool2d(self, node: Any) -> None:
+        self._adaptive(node, "adaptive_maxpool", _arg(node, 1, "output_size"))
+
+    def _f_max_pool2d(self, node: Any) -> None:
+        self._pool(node, "maxpool", _arg(node, 1, "kernel_size"), _arg(node, 2, "stride"), _arg(node, 3, "padding", 0),
+                   _arg(node, 4, "dilation", 1), _arg(node, 5, "ceil_mode", False))
+
+    def _f_avg_pool2d(self, node: Any) -> None:
+        self._pool(node, "avgpool", _arg(node, 1, "kernel_size"), _arg(node, 2, "stride"), _arg(node, 3, "padding", 0),
+                   1, _arg(node, 4, "ceil_mode", False))
+
+    def _f_mean(self, node: Any) -> None:
+        s = self.shapes[self.x(node)]
+        dims = _arg(node, 1, "dim")
+        keep = _arg(node, 2, "keepdim", False)
+        if len(s) != 4 or dims is None or sorted(int(d) % 4 for d in (dims if isinstance(dims, Sequence) else [dims])) \
+                != [2, 3]:
+            raise _Unsupported(f"mean over dims {dims} (only the spatial mean is a layer)")
+        if keep:
+            self.emit(node, "global_avgpool", {}, [self.x(node)], "mean")
+            return
+        # two layers: global pooling, then the flatten that dropping the dims amounts to
+        pooled = _Fake(node)
+        self.shapes[pooled] = (s[0], s[1], 1, 1)
+        self.emit(pooled, "global_avgpool", {}, [self.x(node)], "mean")
+        self.emit(node, "flatten", {}, [pooled], "flatten")
+
+    def _f_interpolate(self, node: Any) -> None:
+        self._upsample(node, _arg(node, 4, "mode", "nearest"))
+
+    def _f_channel_shuffle(self, node: Any) -> None:
+        self.emit(node, "channel_shuffle", {"groups": int(_arg(node, 1, "groups"))}, [self.x(node)], "channel_shuffle")
+
+    def _f_chunk(self, node: Any) -> None:
+        src = self.x(node)
+        s = self.shapes[src]
+        dim = _arg(node, 2, "dim", 0)
+        if int(dim) % len(s) != 1:
+            raise _Unsupported(f"splitting dim {dim} (only channel splits are layers)")
+        self.live[node] = ("split", src)
+
+    _f_split = _f_chunk
+    _f_tensor_split = _f_chunk
+
+    def _f_getitem(self, node: Any) -> None:
+        base, index = node.args[0], node.args[1]
+        holder = self.live.get(base)
+        if isinstance(holder, tuple) and holder and holder[0] == "split":
+            src = holder[1]
+            sizes = [p[1] if p else 0 for p in self.shapes[base]]
+            start = sum(sizes[:index])
+            end = start + sizes[index]
+            c = self.shapes[src][1]
+            self.emit(node, "slice", {"start": start or None, "end": None if end == c else end}, [src], "slice")
+            return
+        if base in self.live and isinstance(index, tuple) and len(index) >= 2 and index[0] == slice(None) \
+                and isinstance(index[1], slice) and all(i == slice(None) for i in index[2:]):
+            sl = index[1]
+            c = self.shapes[base][1]
+            if sl.step not in (None, 1):
+                raise _Unsupported("a strided channel slice")
+            start, end, _ = sl.indices(c)
+            self.emit(node, "slice", {"start": start or None, "end": None if end == c else end}, [base], "slice")
+            return
+        raise _Unsupported(f"indexing {index!r} (only channel ranges are layers)")
+
+
+_FUNCTIONS: dict[Any, str] = {}
+#: Tensor methods share the handlers' names (x.relu(), x.view(...), x.chunk(2, 1)); in-place ones too.
+_METHOD_ALIASES = {"add_": "add", "mul_": "mul", "relu_": "relu", "sigmoid_": "sigmoid", "__add__": "add",
+                   "__mul__": "mul"}
+if torch is not None:
+    _FUNCTIONS.update({
+        operator.add: "add", operator.iadd: "add", torch.add: "add",
+        operator.mul: "mul", operator.imul: "mul", torch.mul: "mul",
+        torch.cat: "cat", torch.concat: "cat", torch.flatten: "flatten", torch.reshape: "reshape",
+        F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid",
+        torch.tanh: "tanh", F.tanh: "tanh", F.silu: "silu", F.gelu: "gelu", F.hardswish: "hardswish",
+        F.hardsigmoid: "hardsigmoid", F.leaky_relu: "leaky_relu", F.softmax: "softmax", torch.softmax: "softmax",
+        F.dropout: "dropout", F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
+        F.adaptive_max_pool2d: "adaptive_max_pool2d", F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
+        torch.mean: "mean", F.interpolate: "interpolate", F.channel_shuffle: "channel_shuffle",
+        torch.channel_shuffle: "channel_shuffle", torch.chunk: "chunk", torch.split: "split",
+        torch.tensor_split: "tensor_split", operator.getitem: "getitem", torch.transpose: "transpose",
+    })
+
+
+def _problem_text(problems: list[tuple[str, str, str]]) -> str:
+    by_op: dict[str, list[tuple[str, str]]] = {}
+    for op, name, why in problems:
+        by_op.setdefault(op, []).append((name, why))
+    parts = []
+    for op, items in by_op.items():
+        names = ", ".join(n for n, _ in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+        parts.append(f"{op} ({names}): {items[0][1]}")
+    n = len(problems)
+    return f"cannot import {n} operation{'s' if n != 1 else ''} of the PyTorch model — " + "; ".join(parts)
+
+
+def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: str = "", *, fold: bool = True,
+                  source: str = "") -> dict[str, Any]:
+    """A spec dict for an ``nn.Module`` traced at ``input_shape`` (C, H, W); UsageError for what cannot map."""
+    require()
+    was_training = model.training
+    model.eval()
+    try:
+        imp = _Importer(model, input_shape)
+        ops = imp.run()
+    finally:
+        model.train(was_training)
+    name = name or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(model).__name__).lower()
+    return build_spec(name, input_shape, ops, source=source or f"PyTorch {type(model).__name__} (torch.fx)",
+                      classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
+                      fold=fold)
+
+
+__all__ = ["load_factory", "require", "torch_to_spec"]
