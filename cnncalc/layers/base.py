@@ -110,31 +110,6 @@ class TorchCall:
 
 
 @dataclass(frozen=True)
-class TorchCall:
-    """One PyTorch call a layer stands for, as the counting tools see it (``--convention``).
-
-    ``module`` is the ``torch.nn`` class name (``Conv2d``) or, for what PyTorch code writes as an
-    operator or function, its name in lower case (``add`` for ``a + b``, ``cat``). ``weight`` is the
-    weight tensor's shape as PyTorch stores it (``()``: none), ``bias`` the bias elements (0: none),
-    ``mode`` an interpolation mode, ``window`` LocalResponseNorm's size. Shapes are per sample,
-    without the batch dimension.
-    """
-
-    module: str
-    ins: tuple[Shape, ...]
-    out: Shape
-    weight: Shape = ()
-    bias: int = 0
-    mode: str = ""
-    window: int = 0
-
-    @property
-    def is_module(self) -> bool:
-        """An nn.Module call (what torchinfo, ptflops and thop hook), not an operator or function."""
-        return self.module[:1].isupper()
-
-
-@dataclass(frozen=True)
 class Hyper:
     """The hyper-parameters shown in the seed-style table (empty string when not applicable)."""
 
@@ -194,26 +169,6 @@ class Layer(BaseModel):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         """Every formula of this layer with numbers plugged in (kind-specific ones)."""
         return []
-
-    #: The torch.nn class this kind is in PyTorch code (or the operator's name, lower case, for
-    #: kinds without a module, e.g. ``add``); ``--convention`` counts by it as the tools do.
-    torch_module: ClassVar[str] = ""
-
-    def torch_weight(self, ins: Shapes) -> Shape:
-        """Shape of the weight tensor as PyTorch stores it; () for kinds without one."""
-        return ()
-
-    def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
-        """The PyTorch calls this layer stands for: its module, then a fused ``activation``'s.
-
-        A fused activation is a module of its own in PyTorch, so tools count it apart.
-        """
-        mode = getattr(self, "mode", "")
-        call = TorchCall(self.torch_module, tuple(ins), out, self.torch_weight(ins), self.params(ins).bias,
-                         mode if isinstance(mode, str) else "")
-        act = getattr(self, "activation", None)
-        cls = layer_class(act) if isinstance(act, str) else None
-        return (call, TorchCall(cls.torch_module, (out,), out)) if cls else (call,)
 
     #: The torch.nn class this kind is in PyTorch code (or the operator's name, lower case, for
     #: kinds without a module, e.g. ``add``); ``--convention`` counts by it as the tools do.
