@@ -19,14 +19,16 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import Analysis, Row
 from .columns import Column
-from .compare import Extra
 from .compat import StrEnum
 from .layers import Layer
 from .layers.base import TorchCall
+
+if TYPE_CHECKING:
+    from .compare import Extra
 
 #: One rule: the count of one call for a batch of ``n`` (a fraction where the tool divides by the batch).
 Count = Callable[[TorchCall, int], int | Fraction]
@@ -465,5 +467,6 @@ def convention_dict(rec: Reconciled, rows: Sequence[Row]) -> dict[str, Any]:
 
 def convention_extra(rec: Reconciled) -> Extra:
     """The tool's figure as a compare-table column."""
+    from .compare import Extra  # only compare needs it; keeps `cnncalc table` start-up lean
     c = rec.convention
     return Extra(c.name, f"{c.name} ({c.unit})", Fraction(rec.total), f"{rec.total:,}")
