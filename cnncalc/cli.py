@@ -614,9 +614,9 @@ def _reconciled(convention: ConventionName | None, spec: str, view: Analysis, in
 @app.command("import")
 @handled
 def import_(
-    model: Annotated[str | None, typer.Argument(help="An .onnx file (needs the [onnx] extra).")] = None,
+    model: Annotated[str | None, typer.Argument(help="An .onnx file (needs the onnx extra).")] = None,
     torch_ref: Annotated[str | None, typer.Option(
-        "--torch", help="package.module:factory returning a PyTorch nn.Module (needs the [torch] extra).")] = None,
+        "--torch", help="package.module:factory returning a PyTorch nn.Module (needs the torch extra).")] = None,
     output: OutOpt = None,
     input_shape: Annotated[str | None, typer.Option(
         "--input", help="Input C,H,W to trace --torch models with (default 3,224,224).")] = None,
