@@ -415,3 +415,20 @@ def spec_yaml(spec: Mapping[str, Any], header: str = "") -> str:
         else:
             lines.append(f"{key}: {_scalar(value)}")
     return "\n".join(lines) + "\n"
+
+
+def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str) -> str:
+    """One message for every unsupported node: grouped by operation, three names each at most.
+
+    ``problems`` holds (operation, node name, why); ``what`` names the items ("node",
+    "operation") and ``source`` the model ("the ONNX graph").
+    """
+    by_op: dict[str, list[tuple[str, str]]] = {}
+    for op, name, why in problems:
+        by_op.setdefault(op, []).append((name, why))
+    parts = []
+    for op, items in by_op.items():
+        names = ", ".join(n for n, _ in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+        parts.append(f"{op} ({names}): {items[0][1]}")
+    n = len(problems)
+    return f"cannot import {n} {what}{'s' if n != 1 else ''} of {source} — " + "; ".join(parts)

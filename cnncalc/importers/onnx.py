@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
-from .common import Op, build_spec, pair, unique_name
+from .common import Op, build_spec, pair, problem_text, unique_name
 
 try:  # the [onnx] extra
     import numpy as np
@@ -314,7 +314,7 @@ class _Importer:
                 self.problems.append((node.op_type, node.name or f"#{index}", str(e)))
                 self.failed.update(node.output)
         if self.problems:
-            raise UsageError(_problem_text(self.problems))
+            raise UsageError(problem_text(self.problems, "node", "the ONNX graph"))
         return self.name_ops()
 
     def name_ops(self) -> list[Op]:
@@ -810,17 +810,6 @@ class _Importer:
 
     _Upsample = _Resize
 
-
-def _problem_text(problems: list[tuple[str, str, str]]) -> str:
-    by_op: dict[str, list[tuple[str, str]]] = {}
-    for op, name, why in problems:
-        by_op.setdefault(op, []).append((name, why))
-    parts = []
-    for op, items in by_op.items():
-        names = ", ".join(n for n, _ in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
-        parts.append(f"{op} ({names}): {items[0][1]}")
-    n = len(problems)
-    return (f"cannot import {n} node{'s' if n != 1 else ''} of the ONNX graph — " + "; ".join(parts))
 
 
 def onnx_to_spec(model: Any, name: str = "", *, fold: bool = True, source: str = "") -> dict[str, Any]:

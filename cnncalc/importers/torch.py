@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
-from .common import Op, build_spec, pair
+from .common import Op, build_spec, pair, problem_text
 
 try:  # the [torch] extra
     import torch
@@ -216,7 +216,7 @@ class _Importer:
                 self.problems.append((self.what(node), node.name, str(e)))
                 self.failed.add(node)
         if self.problems:
-            raise UsageError(_problem_text(self.problems))
+            raise UsageError(problem_text(self.problems, "operation", "the PyTorch model"))
         return self.name_ops()
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -652,17 +652,6 @@ if torch is not None:
         torch.tensor_split: "tensor_split", operator.getitem: "getitem", torch.transpose: "transpose",
     })
 
-
-def _problem_text(problems: list[tuple[str, str, str]]) -> str:
-    by_op: dict[str, list[tuple[str, str]]] = {}
-    for op, name, why in problems:
-        by_op.setdefault(op, []).append((name, why))
-    parts = []
-    for op, items in by_op.items():
-        names = ", ".join(n for n, _ in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
-        parts.append(f"{op} ({names}): {items[0][1]}")
-    n = len(problems)
-    return f"cannot import {n} operation{'s' if n != 1 else ''} of the PyTorch model — " + "; ".join(parts)
 
 
 def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: str = "", *, fold: bool = True,
