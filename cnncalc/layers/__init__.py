@@ -2,8 +2,20 @@
 
 from . import activation, channel, conv, dense, merge, norm, pool, shape  # noqa: F401  (registration)
 from .base import (
-    ALIASES, LAYER_TYPES, RF, Family, Formula, Hyper, Layer, Params, RegistrationError, Shape,
-    fmt_shape, layer_class, numel, register_layer,
+    ALIASES,
+    LAYER_TYPES,
+    RF,
+    Family,
+    Formula,
+    Hyper,
+    Layer,
+    Params,
+    RegistrationError,
+    Shape,
+    fmt_shape,
+    layer_class,
+    numel,
+    register_layer,
 )
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from .base import Family, Formula, Layer, Shape, Shapes, fmt_shape, numel, register_layer
+from .base import Family, Formula, Layer, Saved, Shape, Shapes, fmt_shape, numel, register_layer
 
 
 class _Elementwise(Layer):
@@ -16,6 +16,21 @@ class _Elementwise(Layer):
 
     family = Family.ACTIVATION
     inplace: bool = False
+    #: What PyTorch's derivative formula reads: the result (relu, sigmoid, tanh) or the input.
+    saves: ClassVar[Literal["input", "output"]] = "input"
+    #: Whether the in-place variant's backward reads the result instead (leaky_relu_, whose
+    #: backward has ``self_is_result``); otherwise in place keeps a clone of the input.
+    inplace_saves_output: ClassVar[bool] = False
+
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        return "inplace" if self.inplace else "new"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The result or the input, as the derivative needs; an in-place op whose derivative
+        needs the input keeps a copy of it (autograd's original_self clone)."""
+        if self.saves == "output" or (self.inplace and self.inplace_saves_output):
+            return (Saved("output"),)
+        return (Saved("new", numel=numel(out)),) if self.inplace else (Saved("input"),)
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out)
@@ -30,6 +45,7 @@ class ReLU(_Elementwise):
     """max(0, x). 1 op per element."""
 
     torch_module = "ReLU"
+    saves = "output"
 
 
 @register_layer("relu6")
@@ -37,6 +53,7 @@ class ReLU6(_Elementwise):
     """min(max(0, x), 6). 1 op per element."""
 
     torch_module = "ReLU6"
+    # relu6_ is hardtanh_, whose backward reads the original input: autograd keeps a clone
 
 
 @register_layer("leaky_relu", "leakyrelu", "lrelu")
@@ -44,6 +61,7 @@ class LeakyReLU(_Elementwise):
     """max(αx, x). 1 op per element."""
 
     torch_module = "LeakyReLU"
+    inplace_saves_output = True
 
     negative_slope: float = 0.01
 
@@ -53,6 +71,7 @@ class Sigmoid(_Elementwise):
     """1 / (1 + e^−x). 1 op per element."""
 
     torch_module = "Sigmoid"
+    saves = "output"
 
 
 @register_layer("tanh")
@@ -60,6 +79,7 @@ class Tanh(_Elementwise):
     """tanh(x). 1 op per element."""
 
     torch_module = "Tanh"
+    saves = "output"
 
 
 @register_layer("gelu")
@@ -101,6 +121,9 @@ class Softmax(Layer):
 
     family = Family.ACTIVATION
     torch_module = "Softmax"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return (Saved("output"),)
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 3 * numel(out)

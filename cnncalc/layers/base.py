@@ -119,6 +119,72 @@ class Hyper:
     pad: str = ""
 
 
+#: Element type of a tensor in the cost models' terms: ``float`` is the context's floating type
+#: (the activation dtype for activations, the parameter dtype for parameters and buffers).
+ElemKind = Literal["float", "fp32", "int64", "bool"]
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A tensor that PyTorch eager autograd keeps from a layer's forward for its backward.
+
+    ``source`` says which tensor: ``input`` (the layer's input number ``index``), ``output``, or
+    ``new``, a tensor the forward allocates besides its output (max-pool indices, a dropout mask,
+    BatchNorm's saved mean) of ``numel`` elements of ``elem`` type, per sample when
+    ``per_sample`` (scaled by the batch), else in total. Parameters are never listed: they are
+    alive anyway.
+    """
+
+    source: Literal["input", "output", "new"]
+    index: int = 0
+    numel: int = 0
+    elem: ElemKind = "float"
+    per_sample: bool = True
+
+
+class KernelClass(StrEnum):
+    """Efficiency classes of device kernels; device files rate each one (cnncalc.cost)."""
+
+    CONV = "conv"                  # dense convolution (implicit GEMM on tensor cores)
+    CONV_GROUPED = "conv_grouped"  # grouped / depthwise convolution
+    MATMUL = "matmul"              # fully connected (GEMM)
+    ELEMENTWISE = "elementwise"    # activations, adds, bias adds, dropout
+    NORM = "norm"                  # batch / layer / response normalisation
+    POOL = "pool"                  # windowed pooling
+    REDUCE = "reduce"              # global pooling and other reductions
+    COPY = "copy"                  # concat, shuffles: data movement only
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One device kernel that a layer's forward runs in PyTorch eager mode, for time models.
+
+    Counts are per sample except ``weights``: ``macs`` multiply-accumulates, ``reads`` and
+    ``writes`` activation elements (of the activation dtype), ``extra_bytes`` other traffic
+    (int64 indices, bool masks), ``weights`` parameter elements read once per batch.
+    ``channels`` is the reduction depth per tap (C_in / groups of a convolution, the inputs of
+    a GEMM), which tensor cores consume in fixed-size chunks; ``window`` the taps (K_h·K_w).
+    """
+
+    cls: KernelClass
+    macs: int = 0
+    reads: int = 0
+    writes: int = 0
+    weights: int = 0
+    extra_bytes: int = 0
+    channels: int = 0
+    window: int = 1
+
+
+def _fused_activation(layer: Layer) -> Layer | None:
+    """The activation a conv / fc applies in place after its output (PyTorch's inplace=True)."""
+    act = getattr(layer, "activation", None)
+    cls = layer_class(act) if isinstance(act, str) else None
+    if cls is None:
+        return None
+    return cls.model_validate({"inplace": True}) if "inplace" in cls.model_fields else cls()
+
+
 class Layer(BaseModel):
     """Base of every layer kind: a frozen model that owns its formulas.
 
@@ -189,6 +255,49 @@ class Layer(BaseModel):
         act = getattr(self, "activation", None)
         cls = layer_class(act) if isinstance(act, str) else None
         return (call, TorchCall(cls.torch_module, (out,), out)) if cls else (call,)
+
+    # -- what PyTorch eager does at run time, for the cost models (cnncalc.cost) --------------
+
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        """How the forward produces its output: a new tensor, input 0 modified in place, or a
+        view sharing input 0's storage."""
+        return "new"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """Tensors autograd keeps for this layer's backward (training); default: every input,
+        which is what most operators' derivative formulas read."""
+        return tuple(Saved("input", i) for i in range(len(ins)))
+
+    def inference_scratch(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """Temporaries (``new``) the forward allocates beside its output and drops at once when
+        no gradient is wanted (max-pool indices on CUDA)."""
+        return ()
+
+    def grad_passthrough(self) -> bool:
+        """Whether the backward hands the output's gradient to the inputs unchanged (add, views),
+        allocating nothing."""
+        return self.output_storage(True) == "view"
+
+    def param_tensors(self, ins: Shapes) -> tuple[int, ...]:
+        """Element counts of the separate trainable tensors (weight, bias), as PyTorch allocates them."""
+        p = self.params(ins)
+        return tuple(n for n in (p.weights, p.bias) if n)
+
+    def buffer_tensors(self, ins: Shapes) -> tuple[tuple[int, ElemKind], ...]:
+        """Non-trainable tensors kept with the model: (elements, element type) each."""
+        n = self.buffers(ins)
+        return ((n, "float"),) if n else ()
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """The device kernels of the forward (without a fused activation's); default: one
+        element-wise pass reading the inputs and writing the output, none for a view."""
+        if self.output_storage(train) == "view":
+            return ()
+        return (Kernel(KernelClass.ELEMENTWISE, reads=sum(numel(s) for s in ins), writes=numel(out)),)
+
+    def fused_activation(self) -> Layer | None:
+        """The activation fused into this row (conv/fc ``activation:``), run in place after it."""
+        return _fused_activation(self)
 
 
 # ----------------------------------------------------------------------------- registry

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import model_validator
 
 from ..errors import LayerShapeError
 from .base import (
     Family,
     Formula,
+    Kernel,
+    KernelClass,
     Layer,
     NonNegInt,
     Params,
     PosInt,
+    Saved,
     Shape,
     Shapes,
     certain,
@@ -36,6 +41,16 @@ class Slice(Layer):
     family = Family.RESHAPE
     start: NonNegInt = 0
     end: PosInt | None = None
+
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        return "view"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
+
+    def grad_passthrough(self) -> bool:
+        """No: the backward writes the gradient into zeros of the input's size."""
+        return False
 
     @model_validator(mode="after")
     def _ordered(self) -> Slice:
@@ -66,6 +81,13 @@ class ChannelShuffle(Layer):
 
     family = Family.RESHAPE
     groups: PosInt
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """view → transpose → contiguous: one copy."""
+        return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
 
     def output_shape(self, ins: Shapes) -> Shape:
         if divisible(ins[0][0], self.groups) is False:

@@ -9,6 +9,8 @@ from .base import (
     Family,
     Formula,
     Hyper,
+    Kernel,
+    KernelClass,
     Layer,
     NonNegPair,
     PadSpec,
@@ -93,6 +95,13 @@ class Conv(Layer):
 
     torch_module = "Conv2d"
 
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """The cuDNN convolution, then PyTorch's separate in-place bias add (at::_convolution)."""
+        conv = Kernel(KernelClass.CONV if self.groups == 1 else KernelClass.CONV_GROUPED, self.macs(ins, out),
+                      numel(ins[0]), numel(out), self.params(ins).weights,
+                      channels=floor_div(ins[0][0], self.groups), window=self.kernel[0] * self.kernel[1])
+        return (conv, Kernel(KernelClass.ELEMENTWISE, reads=numel(out), writes=numel(out))) if self.bias else (conv,)
+
     def torch_weight(self, ins: Shapes) -> Shape:
         """(C_out, C_in/G, K_h, K_w), as nn.Conv2d stores it."""
         return (self.filters, floor_div(ins[0][0], self.groups), *self.kernel)
@@ -169,6 +178,13 @@ class Deconv(Layer):
         return numel(out) * (int(self.bias) + int(self.activation is not None))
 
     torch_module = "ConvTranspose2d"
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """The cuDNN transposed convolution (a backward-data pass), then the in-place bias add."""
+        conv = Kernel(KernelClass.CONV if self.groups == 1 else KernelClass.CONV_GROUPED, self.macs(ins, out),
+                      numel(ins[0]), numel(out), self.params(ins).weights,
+                      channels=floor_div(self.filters, self.groups), window=self.kernel[0] * self.kernel[1])
+        return (conv, Kernel(KernelClass.ELEMENTWISE, reads=numel(out), writes=numel(out))) if self.bias else (conv,)
 
     def torch_weight(self, ins: Shapes) -> Shape:
         """(C_in, C_out/G, K_h, K_w), as nn.ConvTranspose2d stores it."""

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from ..errors import LayerShapeError
 from .base import (
-    Activation, Family, Formula, Hyper, Layer, Params, PosInt, Shape, Shapes, fmt_shape, numel,
+    Activation,
+    Family,
+    Formula,
+    Hyper,
+    Kernel,
+    KernelClass,
+    Layer,
+    Params,
+    PosInt,
+    Shape,
+    Shapes,
+    fmt_shape,
+    numel,
     register_layer,
 )
-from ..errors import LayerShapeError
 
 
 @register_layer("fc", "linear", "dense", "fully_connected")
@@ -45,6 +57,11 @@ class FC(Layer):
         return Hyper(str(self.units), "", "", "")
 
     torch_module = "Linear"
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """One GEMM (cuBLASLt adds the bias in its epilogue)."""
+        c = numel(ins[0])
+        return (Kernel(KernelClass.MATMUL, self.macs(ins, out), c, self.units, self.params(ins).weights, channels=c),)
 
     def torch_weight(self, ins: Shapes) -> Shape:
         """(C_out, C_in), as nn.Linear stores it."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .base import Family, Formula, Layer, Shape, Shapes, fmt_shape, numel, register_layer
 from ..errors import LayerShapeError
+from .base import Family, Formula, Kernel, KernelClass, Layer, Saved, Shape, Shapes, fmt_shape, numel, register_layer
 
 
 def _shapes(ins: Shapes) -> str:
@@ -19,6 +19,16 @@ class Concat(Layer):
 
     family = Family.MERGE
     torch_module = "cat"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """Nothing: the backward slices the gradient (views)."""
+        return ()
+
+    def grad_passthrough(self) -> bool:
+        return True
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
     min_inputs = 1
     max_inputs = None
 
@@ -43,6 +53,13 @@ class Add(Layer):
 
     family = Family.MERGE
     torch_module = "add"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """Nothing: every input receives the output's gradient as it is."""
+        return ()
+
+    def grad_passthrough(self) -> bool:
+        return True
     min_inputs = 2
     max_inputs = None
 

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .base import Family, Formula, Layer, Params, PosInt, Shape, Shapes, TorchCall, numel, register_layer
+from .base import (
+    ElemKind,
+    Family,
+    Formula,
+    Kernel,
+    KernelClass,
+    Layer,
+    Params,
+    PosInt,
+    Saved,
+    Shape,
+    Shapes,
+    TorchCall,
+    numel,
+    register_layer,
+)
 
 
 @register_layer("batchnorm", "bn", "batchnorm2d", "batch_norm")
@@ -31,6 +46,22 @@ class BatchNorm(Layer):
         return 2 * ins[0][0] + 1 if self.track_running_stats else 0
 
     torch_module = "BatchNorm2d"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The input, and the batch mean and inverse std (C fp32 each) that the forward computed."""
+        c = ins[0][0]
+        return (Saved("input"), Saved("new", numel=c, elem="fp32", per_sample=False),
+                Saved("new", numel=c, elem="fp32", per_sample=False))
+
+    def buffer_tensors(self, ins: Shapes) -> tuple[tuple[int, ElemKind], ...]:
+        """running_mean, running_var (C each) and the int64 num_batches_tracked."""
+        c = ins[0][0]
+        return ((c, "float"), (c, "float"), (1, "int64")) if self.track_running_stats else ()
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """Training reads the input twice (statistics, then normalisation)."""
+        n = numel(ins[0])
+        return (Kernel(KernelClass.NORM, reads=2 * n if train else n, writes=n),)
 
     def torch_weight(self, ins: Shapes) -> Shape:
         """γ: (C,) with ``affine``."""
@@ -76,6 +107,14 @@ class LayerNorm(Layer):
 
     torch_module = "LayerNorm"
 
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The input and the fp32 mean and rstd of every normalised group."""
+        groups = numel(ins[0]) // ins[0][0] if self.over == "channels" else 1
+        return (Saved("input"), Saved("new", numel=groups, elem="fp32"), Saved("new", numel=groups, elem="fp32"))
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.NORM, reads=numel(ins[0]), writes=numel(out)),)
+
     def torch_weight(self, ins: Shapes) -> Shape:
         """γ over the normalised shape, with ``affine``."""
         if not self.affine:
@@ -111,6 +150,17 @@ class LRN(Layer):
 
     def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
         return (TorchCall(self.torch_module, tuple(ins), out, window=self.size),)
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """F.local_response_norm is a chain of operators (square, pad, avg_pool3d, mul, add,
+        pow, div); autograd keeps the input and about three intermediates of its size."""
+        n = numel(out)
+        return (Saved("input"), *(Saved("new", numel=n) for _ in range(3)))
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """Six element-wise passes (square, pad, window average, scale-shift, power, divide)."""
+        n = numel(out)
+        return tuple(Kernel(KernelClass.ELEMENTWISE, reads=n, writes=n) for _ in range(6))
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Ops", "(size + 3) × elements", f"({self.size} + 3) × {numel(out):,}",

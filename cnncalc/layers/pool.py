@@ -6,8 +6,24 @@ from fractions import Fraction
 
 from ..errors import LayerShapeError
 from .base import (
-    RF, Family, Formula, Hyper, Layer, NonNegPair, Pair, Shape, Shapes, WindowOut, fmt_pair,
-    numel, register_layer, spatial, window_out,
+    RF,
+    Family,
+    Formula,
+    Hyper,
+    Kernel,
+    KernelClass,
+    Layer,
+    NonNegPair,
+    Pair,
+    Saved,
+    Shape,
+    Shapes,
+    WindowOut,
+    fmt_pair,
+    numel,
+    register_layer,
+    spatial,
+    window_out,
 )
 
 
@@ -78,11 +94,25 @@ class MaxPool(_WindowPool):
     __doc__ = _WindowPool.__doc__
     torch_module = "MaxPool2d"
 
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The input and the int64 argmax indices (one per output element)."""
+        return (Saved("input"), Saved("new", numel=numel(out), elem="int64"))
+
+    def inference_scratch(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """On CUDA max_pool2d always goes through max_pool2d_with_indices: the indices are made and dropped."""
+        return (Saved("new", numel=numel(out), elem="int64"),)
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.POOL, reads=numel(ins[0]), writes=numel(out), extra_bytes=8 * numel(out)),)
+
 
 @register_layer("avgpool", "avg_pool", "avgpool2d", "average_pool")
 class AvgPool(_WindowPool):
     __doc__ = _WindowPool.__doc__
     torch_module = "AvgPool2d"
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.POOL, reads=numel(ins[0]), writes=numel(out)),)
 
 
 class _GlobalPool(Layer):
@@ -114,17 +144,28 @@ class _GlobalPool(Layer):
     def hyper(self) -> Hyper:
         return Hyper("", "global", "", "")
 
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.REDUCE, reads=numel(ins[0]), writes=numel(out)),)
+
 
 @register_layer("global_avgpool", "gap", "global_average_pool", "global_avg_pool")
 class GlobalAvgPool(_GlobalPool):
     __doc__ = _GlobalPool.__doc__
     torch_module = "mean"  # x.mean((2, 3)); nn.AdaptiveAvgPool2d(1) is adaptive_avgpool
 
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """Nothing: the mean's backward needs only the input's shape."""
+        return ()
+
 
 @register_layer("global_maxpool", "global_max_pool")
 class GlobalMaxPool(_GlobalPool):
     __doc__ = _GlobalPool.__doc__
     torch_module = "amax"  # x.amax((2, 3)); nn.AdaptiveMaxPool2d(1) is adaptive_maxpool
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The input and the result (the gradient goes where input == result)."""
+        return (Saved("input"), Saved("output"))
 
 
 def _adaptive_windows(n: int, m: int) -> list[int]:
@@ -171,16 +212,32 @@ class _AdaptivePool(Layer):
     def hyper(self) -> Hyper:
         return Hyper("", f"→{fmt_pair(self.output)}", "", "")
 
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.REDUCE if out[1:] == (1, 1) else KernelClass.POOL,
+                       reads=numel(ins[0]), writes=numel(out)),)
+
 
 @register_layer("adaptive_avgpool", "adaptive_avg_pool", "adaptiveavgpool2d")
 class AdaptiveAvgPool(_AdaptivePool):
     __doc__ = _AdaptivePool.__doc__
     torch_module = "AdaptiveAvgPool2d"
 
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """To 1×1 PyTorch takes the mean (its backward needs only the shape); otherwise
+        _adaptive_avg_pool2d, whose backward reads the input."""
+        return () if self.output == (1, 1) else (Saved("input"),)
+
 
 @register_layer("adaptive_maxpool", "adaptive_max_pool")
 class AdaptiveMaxPool(_AdaptivePool):
     __doc__ = _AdaptivePool.__doc__
     torch_module = "AdaptiveMaxPool2d"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The input and the int64 indices."""
+        return (Saved("input"), Saved("new", numel=numel(out), elem="int64"))
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.POOL, reads=numel(ins[0]), writes=numel(out), extra_bytes=8 * numel(out)),)
 
 

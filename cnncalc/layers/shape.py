@@ -8,8 +8,23 @@ from typing import Literal
 from pydantic import model_validator
 
 from .base import (
-    RF, Family, Formula, Hyper, Layer, Pair, PosInt, Shape, Shapes, fmt_pair, fmt_shape, numel,
-    register_layer, spatial,
+    RF,
+    Family,
+    Formula,
+    Hyper,
+    Kernel,
+    KernelClass,
+    Layer,
+    Pair,
+    PosInt,
+    Saved,
+    Shape,
+    Shapes,
+    fmt_pair,
+    fmt_shape,
+    numel,
+    register_layer,
+    spatial,
 )
 
 
@@ -22,6 +37,12 @@ class Flatten(Layer):
 
     family = Family.RESHAPE
     torch_module = "flatten"
+
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        return "view"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
 
     def output_shape(self, ins: Shapes) -> Shape:
         return (numel(ins[0]),)
@@ -45,6 +66,19 @@ class Dropout(Layer):
     torch_module = "Dropout"
     p: float = 0.5
 
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        """Training makes a new tensor; evaluation returns the input itself."""
+        return "new" if train and self.p > 0 else "view"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The bool keep-mask (native_dropout), one byte per element."""
+        return (Saved("new", numel=numel(out), elem="bool"),)
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        if self.output_storage(train) == "view":
+            return ()
+        return (Kernel(KernelClass.ELEMENTWISE, reads=numel(out), writes=numel(out), extra_bytes=numel(out)),)
+
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "input shape (identity at inference)", fmt_shape(ins[0]), fmt_shape(out))]
 
@@ -61,6 +95,13 @@ class StochasticDepth(Layer):
     p: float = 0.0
     mode: Literal["row", "batch"] = "row"
 
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        return "new" if train and self.p > 0 else "view"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The per-sample keep/scale noise (input * noise saves only the noise)."""
+        return (Saved("new", numel=1),)
+
 
 @register_layer("identity", "noop")
 class Identity(Layer):
@@ -68,6 +109,12 @@ class Identity(Layer):
 
     family = Family.OTHER
     torch_module = "Identity"
+
+    def output_storage(self, train: bool) -> Literal["new", "inplace", "view"]:
+        return "view"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "input shape", fmt_shape(ins[0]), fmt_shape(out))]
@@ -84,6 +131,10 @@ class Upsample(Layer):
 
     family = Family.RESHAPE
     torch_module = "Upsample"
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """Nothing: the backward needs only the sizes."""
+        return ()
     scale: PosInt | None = None
     size: Pair | None = None
     mode: Literal["nearest", "bilinear"] = "nearest"
