@@ -21,6 +21,9 @@ from .conventions import ConventionName
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import build_graph
+from .cost.base import Amp as CostAmp
+from .cost.base import Mode as CostMode
+from .cost.base import Optimizer as CostOptimizer
 from .spec import load_spec
 
 app = typer.Typer(
@@ -637,6 +640,130 @@ def import_(
         assert torch_ref is not None
         shape = _ints(input_shape, "--input") if input_shape else (3, 224, 224)
         text = torch_spec_text(torch_ref, shape, fold=not flat, name=name or "")
+    emit(text, output)
+
+
+# ----------------------------------------------------------------------------- cost models
+
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", help="Device preset (see 'cnncalc devices') or a device YAML file.")]
+ModeOpt = Annotated[CostMode, typer.Option("--mode", help="infer: one forward; train: forward, backward, optimizer step.")]
+CostDTypeOpt = Annotated[DType, typer.Option("--dtype", help="Dtype of weights and activations: fp32, fp16 or bf16.")]
+AmpOpt = Annotated[CostAmp | None, typer.Option("--amp", help="torch.autocast precision (weights stay fp32).")]
+OptimizerOpt = Annotated[CostOptimizer, typer.Option(
+    "--optimizer", help="sgd (plain), momentum (SGD with a momentum buffer), adam, adamw.")]
+CostModelOpt = Annotated[str, typer.Option("--model", help="Cost model plug-in (see 'cnncalc devices').")]
+ChannelsLastOpt = Annotated[bool, typer.Option(
+    "--channels-last", help="NHWC memory format: no cuDNN layout transforms.")]
+
+
+class CostFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _cost_inputs(spec: str, device: str, model: str, input_shape: str | None,
+                 variables: list[str] | None) -> tuple[Any, Any, Any]:
+    from .cost import load, load_device
+    shape = _ints(input_shape, "--input") if input_shape else None
+    graph = build_graph(load_spec(spec), _vars(variables), shape)
+    return graph, load_device(device), load(model)
+
+
+def _print_all(renderables: list[Any], output: Path | None) -> None:
+    from rich.console import Group
+    _print_or_emit(Group(*renderables), output)
+
+
+@app.command()
+@handled
+def cost(
+    spec: SpecArg,
+    device: DeviceOpt,
+    mode: ModeOpt = CostMode.INFER,
+    batch: BatchOpt = 1,
+    dtype: CostDTypeOpt = DType.FP32,
+    amp: AmpOpt = None,
+    optimizer: OptimizerOpt = CostOptimizer.SGD,
+    model: CostModelOpt = "roofline",
+    channels_last: ChannelsLastOpt = False,
+    fmt: Annotated[CostFormat, typer.Option("--format", "-f", help="Tables, or JSON (peak_memory_bytes, time_ms, throughput, …).")] = CostFormat.table,
+    output: OutOpt = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N slowest layers.")] = None,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """Predicted peak device memory (with breakdown) and time per batch, per layer with its bound."""
+    from .cost import Workload
+    from .cost.report import layer_table, memory_table, summary_lines
+    graph, dev, cost_model = _cost_inputs(spec, device, model, input_shape, variables)
+    report = cost_model.predict(graph, dev, Workload(mode, batch, dtype, amp, optimizer, channels_last))
+    if fmt is CostFormat.json:
+        emit(json.dumps(report.to_dict(), indent=2) + "\n", output)
+        return
+    _print_all([*summary_lines(report), memory_table(report), layer_table(report, top)], output)
+
+
+@app.command("fit")
+@handled
+def fit_batch(
+    spec: SpecArg,
+    device: DeviceOpt,
+    mode: ModeOpt = CostMode.TRAIN,
+    dtype: CostDTypeOpt = DType.FP32,
+    amp: AmpOpt = None,
+    optimizer: OptimizerOpt = CostOptimizer.SGD,
+    model: CostModelOpt = "roofline",
+    channels_last: ChannelsLastOpt = False,
+    headroom: Annotated[float, typer.Option(
+        "--headroom", min=0.0, max=0.99, help="Share of device memory kept free (CUDA context, fragmentation).")] = 0.0,
+    fmt: Annotated[CostFormat, typer.Option("--format", "-f", help="Text or JSON.")] = CostFormat.table,
+    output: OutOpt = None,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """The largest batch whose predicted peak memory fits the device (training by default)."""
+    from .cost import Workload, largest_batch
+    from .cost.report import fit_dict, fit_lines
+    graph, dev, cost_model = _cost_inputs(spec, device, model, input_shape, variables)
+    found = largest_batch(cost_model, graph, dev, Workload(mode, 1, dtype, amp, optimizer, channels_last), headroom)
+    if fmt is CostFormat.json:
+        emit(json.dumps(fit_dict(found, dev), indent=2) + "\n", output)
+    else:
+        emit("\n".join(fit_lines(found, dev)) + "\n", output)
+
+
+@app.command()
+@handled
+def devices(
+    fmt: Annotated[CostFormat, typer.Option("--format", "-f", help="Tables, or JSON.")] = CostFormat.table,
+    output: OutOpt = None,
+) -> None:
+    """The device presets (peak FLOP/s, memory, bandwidth) and the cost models on offer."""
+    from .cost import discover, load_device, preset_names
+    from .cost.report import devices_table, models_table
+    devs = [load_device(n) for n in preset_names()]
+    if fmt is CostFormat.json:
+        emit(json.dumps({"devices": [d.model_dump(mode="json") for d in devs],
+                         "cost_models": {p.name: p.value for p in discover().values()}}, indent=2) + "\n", output)
+        return
+    _print_all([devices_table(devs), models_table(discover())], output)
+
+
+@app.command()
+@handled
+def calibrate(
+    device: Annotated[str, typer.Option(
+        "--device", help="Preset (or file) giving the datasheet peaks and bandwidth to start from.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Device YAML file to write (atomically).")],
+    name: Annotated[str | None, typer.Option("--name", help="Name of the new device (default: the preset's).")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer probes and repetitions (a rough fit).")] = False,
+) -> None:
+    """Time single-layer and small-network probes with PyTorch on a CUDA GPU; write a fitted device file ([torch] extra)."""
+    from .cost import load_device
+    from .cost.calibrate import calibrate as run_calibration
+    text = run_calibration(load_device(device), name=name, quick=quick,
+                           progress=lambda msg: err.print(msg, markup=False))
     emit(text, output)
 
 

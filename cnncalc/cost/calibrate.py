@@ -1,0 +1,256 @@
+"""``cnncalc calibrate``: time and memory probes with PyTorch on a CUDA GPU, fitted into a device file.
+
+Needs the [torch] extra and a CUDA GPU; without either it stops with a UsageError saying so.
+The probes: single layers (the convolution, GEMM, pooling and element-wise shapes of the zoo,
+fp32 and fp16), two small conv-BN-ReLU networks (inference at batch 1 and 64, training at 64),
+and memory: what stays allocated after the first GEMM (cuBLAS workspaces) and the cuDNN
+workspace of a 3×3 and a 1×1 convolution. The device's datasheet peaks and bandwidth come from
+the preset named by ``--device``; the fit (cnncalc.cost.fit) sets the efficiencies and overheads.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from ..analysis import DType, analyse
+from ..errors import UsageError
+from ..graph import Graph, build_graph
+from ..layers import Layer, layer_class
+from ..layers.base import TorchCall
+from ..spec import parse_spec
+from .base import Mode, Optimizer, Workload
+from .devices import Device
+from .fit import LayerTiming, Measurement, ModelTiming, fit_device
+
+#: Single-layer probes: (kind, fields, input C,H,W or (F,)), each timed in fp32 and fp16 at batch 64.
+LAYER_PROBES: list[tuple[str, dict[str, Any], tuple[int, ...]]] = [
+    ("conv", {"filters": 96, "kernel": 11, "stride": 4}, (3, 227, 227)),
+    ("conv", {"filters": 64, "kernel": 7, "stride": 2, "pad": 3}, (3, 224, 224)),
+    ("conv", {"filters": 64, "kernel": 3, "pad": 1}, (64, 224, 224)),
+    ("conv", {"filters": 128, "kernel": 3, "pad": 1}, (128, 112, 112)),
+    ("conv", {"filters": 256, "kernel": 3, "pad": 1}, (256, 56, 56)),
+    ("conv", {"filters": 512, "kernel": 3, "pad": 1}, (512, 28, 28)),
+    ("conv", {"filters": 256, "kernel": 1}, (64, 56, 56)),
+    ("conv", {"filters": 64, "kernel": 1}, (256, 56, 56)),
+    ("conv", {"filters": 512, "kernel": 1}, (2048, 7, 7)),
+    ("conv", {"filters": 128, "kernel": 3, "pad": 1, "groups": 32}, (128, 56, 56)),
+    ("conv", {"filters": 144, "kernel": 3, "pad": 1, "groups": 144}, (144, 56, 56)),
+    ("fc", {"units": 4096}, (9216,)),
+    ("fc", {"units": 4096}, (4096,)),
+    ("fc", {"units": 1000}, (2048,)),
+    ("maxpool", {"kernel": 3, "stride": 2, "pad": 1}, (64, 112, 112)),
+    ("global_avgpool", {}, (2048, 7, 7)),
+    ("relu", {}, (64, 112, 112)),
+    ("batchnorm", {}, (64, 112, 112)),
+]
+
+#: Small networks for the overheads and the backward: a plain and a residual-free conv-BN-ReLU stack.
+NETWORK_PROBES: dict[str, str] = {
+    "probe_vgg": """
+name: probe_vgg
+input: [3, 112, 112]
+layers:
+  - {type: conv, filters: 64, kernel: 3, pad: 1, activation: relu}
+  - {type: conv, filters: 64, kernel: 3, pad: 1, activation: relu}
+  - {type: maxpool, kernel: 2}
+  - {type: conv, filters: 128, kernel: 3, pad: 1, activation: relu}
+  - {type: maxpool, kernel: 2}
+  - {type: global_avgpool}
+  - {type: flatten}
+  - {type: fc, units: 1000}
+""",
+    "probe_bn": """
+name: probe_bn
+input: [3, 112, 112]
+blocks:
+  cbr:
+    args: {c: null, k: 3, g: 1}
+    layers:
+      - {type: conv, filters: c, kernel: k, pad: (k-1)/2, groups: g, bias: false}
+      - {type: batchnorm}
+      - {type: relu, inplace: true}
+layers:
+  - {type: cbr, c: 32}
+  - {type: cbr, c: 96, k: 1}
+  - {type: cbr, c: 96, g: 96}
+  - {type: cbr, c: 32, k: 1}
+  - {type: cbr, c: 32, k: 1, repeat: 6}
+  - {type: global_avgpool}
+  - {type: flatten}
+  - {type: fc, units: 1000}
+""",
+}
+
+
+def require_torch() -> Any:
+    """The torch module, if it is installed and sees a CUDA GPU; a UsageError saying what is missing otherwise."""
+    try:
+        import torch
+    except ImportError:
+        raise UsageError("cnncalc calibrate needs PyTorch: pip install 'cnncalc[torch]' (a CUDA build), "
+                         "then run it on the machine whose GPU you want to calibrate") from None
+    if not torch.cuda.is_available():
+        raise UsageError("cnncalc calibrate needs a CUDA GPU, and PyTorch sees none "
+                         "(torch.cuda.is_available() is False); nothing was measured")
+    return torch
+
+
+def torch_module(torch: Any, call: TorchCall, layer: Layer) -> Any:
+    """The torch.nn module for one PyTorch call of a layer (as ``Layer.torch_calls`` names it)."""
+    nn = torch.nn
+    f = layer.model_dump()
+    m = call.module
+    if m == "Conv2d":
+        return nn.Conv2d(call.ins[0][0], f["filters"], f["kernel"], f["stride"], _pad(f["pad"]),
+                         groups=f["groups"], bias=f["bias"])
+    if m == "Linear":
+        return nn.Sequential(nn.Flatten(), nn.Linear(call.weight[1], call.weight[0], bias=call.bias > 0))
+    if m == "MaxPool2d":
+        return nn.MaxPool2d(f["kernel"], f["stride"] or f["kernel"], f["pad"], ceil_mode=f["ceil_mode"])
+    if m == "BatchNorm2d":
+        return nn.BatchNorm2d(call.ins[0][0])
+    if m in ("ReLU", "ReLU6"):
+        return getattr(nn, m)(inplace=bool(f.get("inplace", True)))
+    if m in ("mean", "AdaptiveAvgPool2d"):
+        return nn.AdaptiveAvgPool2d(1 if m == "mean" else f["output"])
+    if m in ("flatten", "Flatten"):
+        return nn.Flatten()
+    raise UsageError(f"calibrate has no PyTorch probe for {m}")
+
+
+def _pad(pad: Any) -> Any:
+    return tuple(pad) if isinstance(pad, list | tuple) else pad
+
+
+def torch_network(torch: Any, graph: Graph) -> Any:
+    """A torch.nn.Sequential for a chain-shaped graph (every layer reading the one before)."""
+    analysis = analyse(graph, 1)
+    mods = []
+    for node, row in zip(graph.nodes, analysis.rows):
+        for call in node.layer.torch_calls(row.inputs, row.output):
+            mods.append(torch_module(torch, call, node.layer) if call.module[:1].isupper() or call.module in (
+                "mean", "flatten") else None)
+    return torch.nn.Sequential(*[m for m in mods if m is not None])
+
+
+def _timer(torch: Any, reps: int, warm: int) -> Callable[[Callable[[], Any]], float]:
+    def run(fn: Callable[[], Any]) -> float:
+        for _ in range(warm):
+            fn()
+        torch.cuda.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            fn()
+        end.record()
+        torch.cuda.synchronize()
+        return float(start.elapsed_time(end)) / reps / 1e3
+    return run
+
+
+def _memory_rules(torch: Any) -> dict[str, Any]:
+    """Framework allocations and conv workspaces, from torch.cuda.memory_allocated.
+
+    The workspace of a 1×1 conv gives the output share (a_out = ws / output bytes), that of a
+    3×3 conv with input = output size the input share (a_in = ws / input bytes − a_out).
+    """
+    cuda = torch.device("cuda")
+    torch.backends.cudnn.benchmark = False
+    torch.cuda.empty_cache()
+    base = torch.cuda.memory_allocated()
+    a = torch.randn(256, 256, device=cuda)
+    with torch.inference_mode():
+        (a @ a).sum().item()  # the first GEMM creates the cuBLAS / cuBLASLt workspaces, which stay
+    framework = torch.cuda.memory_allocated() - base - a.numel() * a.element_size()
+    del a
+    ws = {}
+    for k in (1, 3):
+        conv = torch.nn.Conv2d(64, 64, k, padding=k // 2, bias=False).to(cuda)
+        x = torch.randn(16, 64, 112, 112, device=cuda)
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.inference_mode():
+            y = conv(x)
+        ws[k] = (torch.cuda.max_memory_allocated() - before - y.numel() * 4) / (x.numel() * 4)
+        del conv, x, y
+    a_out = max(0.0, round(ws[1], 2))
+    return {"framework_bytes": max(0, int(framework)), "conv_workspace_output": a_out,
+            "conv_workspace_input": max(0.0, round(ws[3] - a_out, 2))}
+
+
+def measure(torch: Any, quick: bool, progress: Callable[[str], None]) -> list[Measurement]:
+    """Run the timing probes on the GPU."""
+    cuda = torch.device("cuda")
+    torch.backends.cudnn.benchmark = True
+    timer = _timer(torch, 5 if quick else 20, 3 if quick else 5)
+    out: list[Measurement] = []
+    probes = LAYER_PROBES[::3] if quick else LAYER_PROBES
+    for kind, fields, shape in probes:
+        cls = layer_class(kind)
+        assert cls is not None
+        layer = cls.model_validate(fields)
+        call = layer.torch_calls((shape,), layer.output_shape((shape,)))[0]
+        for dtype, tdt in ((DType.FP32, torch.float32), (DType.FP16, torch.float16)):
+            mod = torch_module(torch, call, layer).to(cuda, tdt).eval()
+            x = torch.randn(64, *shape, device=cuda, dtype=tdt)
+            with torch.inference_mode():
+                s = timer(functools.partial(mod, x))
+            label = f"{kind} {fields} {shape} {dtype.value}"
+            progress(f"  {label}: {s * 1e3:.4f} ms")
+            out.append(LayerTiming(label, layer, shape, Workload(Mode.INFER, 64, dtype), s, 0.3))
+    for name, text in NETWORK_PROBES.items():
+        graph = build_graph(parse_spec(text, f"{name}.yaml"))
+        shape = graph.input
+        for w in (Workload(Mode.INFER, 1), Workload(Mode.INFER, 64),
+                  Workload(Mode.TRAIN, 64, optimizer=Optimizer.MOMENTUM)):
+            net = torch_network(torch, graph).to(cuda)
+            x = torch.randn(w.batch, *shape, device=cuda)
+            if w.mode is Mode.INFER:
+                net.eval()
+                with torch.inference_mode():
+                    s = timer(functools.partial(net, x))
+            else:
+                net.train()
+                opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+                y = torch.randint(0, 1000, (w.batch,), device=cuda)
+
+                def step(net: Any = net, x: Any = x, y: Any = y, opt: Any = opt) -> None:
+                    loss = torch.nn.functional.cross_entropy(net(x), y)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+                s = timer(step)
+            progress(f"  {name} {w.describe()}: {s * 1e3:.3f} ms")
+            out.append(ModelTiming(f"{name} {w.describe()}", graph, w, s, 6.0 if w.batch > 1 else 1.0))
+    return out
+
+
+def calibrate(device: Device, name: str | None = None, quick: bool = False,
+              progress: Callable[[str], None] = lambda _: None) -> str:
+    """Measure on the local CUDA GPU and return the fitted device file's text."""
+    torch = require_torch()
+    gpu = torch.cuda.get_device_name(0)
+    progress(f"calibrating on {gpu} (torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()})")
+    rules = {**device.memory_rules.model_dump(), **_memory_rules(torch)}
+    progress(f"memory rules: {rules}")
+    start = device.model_copy(update={
+        "name": name or device.name,
+        "memory_bytes": int(torch.cuda.get_device_properties(0).total_memory),
+        "memory_rules": device.memory_rules.model_validate(rules),
+    })
+    result = fit_device(start, measure(torch, quick, progress), rounds=10 if quick else 30,
+                        progress=lambda r, v: progress(f"fit round {r}: loss {v:.4f}"))
+    for label, meas, pred in result.rows:
+        progress(f"  {label:60s} measured {meas * 1e3:9.4f} ms  predicted {pred * 1e3:9.4f} ms")
+    fitted = result.device.model_copy(update={
+        "calibrated": f"cnncalc calibrate on {gpu}, torch {torch.__version__}, {datetime.date.today()}"})
+    header = (f"# Written by cnncalc calibrate on {gpu} (torch {torch.__version__}, "
+              f"cuDNN {torch.backends.cudnn.version()}).\n"
+              f"# Peaks and bandwidth: the datasheet figures of the '{device.name}' preset.\n")
+    return header + yaml.safe_dump(fitted.model_dump(mode="json", exclude_none=True), sort_keys=False)

@@ -1,0 +1,220 @@
+"""Fit a device file's efficiencies and overheads to measured times (pure Python, no numpy).
+
+Measurements are whole networks (``ModelTiming``: seconds per batch of a graph under a workload)
+and single layers (``LayerTiming``: one forward). The fit minimises the weighted sum of squared
+log errors, log(predicted / measured)², by a bounded pattern search in log space over the
+parameters named in ``PARAMETERS`` (paths into the device file).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..analysis import Analysis, analyse
+from ..graph import Graph
+from ..layers.base import KernelClass, Layer
+from .base import Mode, Workload
+from .devices import Device
+from .timing import kernel_time, predict_time
+
+#: (path in the device file, lower bound, upper bound) of every fitted number.
+Parameter = tuple[tuple[str, ...], float, float]
+
+
+def _eff(cls: str, *fields: str) -> list[Parameter]:
+    bounds = {"compute": (0.005, 1.0), "compute_half": (0.005, 1.0), "memory": (0.05, 1.0),
+              "memory_half": (0.05, 1.0), "backward": (0.5, 16.0), "host": (1e-6, 1e-4)}
+    return [(("efficiency", cls, f), *bounds[f]) for f in fields]
+
+
+PARAMETERS: list[Parameter] = [
+    # conv / fc backward stays 2 × forward (input and weight gradients): not fitted
+    *_eff("conv", "compute", "compute_half", "memory", "memory_half", "host"),
+    *_eff("conv_grouped", "compute", "memory", "memory_half", "backward", "host"),
+    *_eff("matmul", "compute", "compute_half", "memory", "memory_half", "host"),
+    *_eff("elementwise", "memory", "memory_half", "backward", "host"),
+    *_eff("norm", "memory", "memory_half", "backward", "host"),
+    *_eff("pool", "memory", "memory_half", "backward", "host"),
+    *_eff("reduce", "memory", "backward", "host"),
+    (("layout_passes",), 0.05, 4.0),
+    (("tensor_chunk_bytes",), 4.0, 256.0),
+    (("tensor_chunk_bytes_nhwc",), 4.0, 256.0),
+    (("overheads", "kernel_s"), 1e-7, 2e-5),
+    (("overheads", "host_backward_op_s"), 1e-6, 2e-4),
+    (("overheads", "host_step_s"), 1e-6, 5e-3),
+]
+
+
+@dataclass(frozen=True)
+class ModelTiming:
+    """A whole network's measured seconds per batch."""
+
+    label: str
+    graph: Graph
+    workload: Workload
+    seconds: float
+    weight: float = 1.0
+    analysis: Analysis = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "analysis", analyse(self.graph, 1))
+
+    def predict(self, device: Device) -> float:
+        """Predicted seconds per batch."""
+        return predict_time(self.graph, self.analysis, device, self.workload).seconds
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """One layer's measured forward seconds (a single-layer probe).
+
+    Probes timed one by one include a fixed launch cost, so the prediction is the device time
+    or ``floor`` (a nuisance figure fitted with the rest and not kept), whichever is larger.
+    """
+
+    label: str
+    layer: Layer
+    input_shape: tuple[int, ...]
+    workload: Workload
+    seconds: float
+    weight: float = 1.0
+
+    def predict(self, device: Device, floor: float = 0.0) -> float:
+        """Predicted forward seconds of the layer on ``device``."""
+        ins = (self.input_shape,)
+        out = self.layer.output_shape(ins)
+        w = self.workload
+        act = w.compute_dtype.bytes
+        total = sum(kernel_time(k, w.batch, act, act, w.compute_dtype.value, device, w).seconds
+                    for k in self.layer.kernels(ins, out, w.mode is Mode.TRAIN))
+        return max(total, floor)
+
+
+Measurement = ModelTiming | LayerTiming
+
+
+def _get(d: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    for p in path[:-1]:
+        d = d.get(p) or {}
+    v = d.get(path[-1])
+    return float(v) if isinstance(v, int | float) else None
+
+
+def _set(d: dict[str, Any], path: tuple[str, ...], value: float) -> None:
+    for p in path[:-1]:
+        d = d.setdefault(p, {})
+    d[path[-1]] = value
+
+
+def _defaults(path: tuple[str, ...]) -> float:
+    """Starting value of a parameter the device file does not give."""
+    if path[0] == "efficiency":
+        return {"compute": 0.5, "compute_half": 0.4, "memory": 0.7, "memory_half": 0.6, "backward": 2.0,
+                "host": 2e-5}[path[-1]]
+    return {"layout_passes": 1.0, "tensor_chunk_bytes": 128.0, "tensor_chunk_bytes_nhwc": 128.0, "kernel_s": 3e-6, "host_op_s": 2e-5, "host_backward_op_s": 3e-5,
+            "host_step_s": 2e-4}[path[-1]]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The fitted device and every measurement's prediction."""
+
+    device: Device
+    rows: tuple[tuple[str, float, float], ...]  # (label, measured s, predicted s)
+    loss: float
+
+
+def fit_device(device: Device, measurements: Sequence[Measurement],
+               parameters: Sequence[Parameter] = PARAMETERS, rounds: int = 12, prior: float = 0.05,
+               progress: Callable[[int, float], None] | None = None) -> FitResult:
+    """Fit ``parameters`` of ``device`` to ``measurements`` (weighted squared log errors)."""
+    base = device.model_dump(mode="json")
+    names = [p[0] for p in parameters]
+    x = [math.log(_get(base, n) or _defaults(n)) for n in names]
+    lo = [math.log(p[1]) for p in parameters]
+    hi = [math.log(p[2]) for p in parameters]
+    x = [min(max(v, a), b) for v, a, b in zip(x, lo, hi)]
+    start = list(x)
+    layer_floor = math.log(2e-5)
+    has_layers = any(isinstance(m, LayerTiming) for m in measurements)
+
+    def build(xs: Sequence[float]) -> Device:
+        d = device.model_dump(mode="json")
+        for n, v in zip(names, xs):
+            _set(d, n, math.exp(v))
+        return Device.model_validate(d)
+
+    def loss(xs: Sequence[float], floor: float) -> float:
+        dev = build(xs)
+        # a weak prior towards the starting values keeps figures the data cannot tell apart
+        # (host time of a conv vs the BatchNorm always after it) near their physical defaults
+        total = prior * sum((v - s) ** 2 for v, s in zip(xs, start))
+        for m in measurements:
+            pred = m.predict(dev, math.exp(floor)) if isinstance(m, LayerTiming) else m.predict(dev)
+            err = abs(math.log(pred / m.seconds))
+            # squared log error, and ten times more beyond 15 %: no measurement left far off
+            total += m.weight * (err ** 2 + 10 * max(0.0, err - 0.14) ** 2)
+        return total
+
+    best = loss(x, layer_floor)
+    step = math.log(2.0)
+    for r in range(rounds):
+        improved = False
+        coords = [*range(len(x)), -1] if has_layers else list(range(len(x)))
+        for i in coords:
+            for sign in (1, -1):
+                trial = list(x)
+                floor = layer_floor
+                if i < 0:
+                    floor += sign * step
+                else:
+                    trial[i] = min(max(x[i] + sign * step, lo[i]), hi[i])
+                    if trial[i] == x[i]:
+                        continue
+                val = loss(trial, floor)
+                if val < best - 1e-12:
+                    best, x, layer_floor, improved = val, trial, floor, True
+                    break
+        if progress:
+            progress(r, best)
+        if not improved:
+            step /= 2
+            if step < 0.01:
+                break
+    dev = build([math.log(round_sig(math.exp(v))) for v in x])
+    rows = tuple((m.label, m.seconds, m.predict(dev, math.exp(layer_floor)) if isinstance(m, LayerTiming)
+                  else m.predict(dev)) for m in measurements)
+    return FitResult(dev, rows, best)
+
+
+def round_sig(v: float, digits: int = 3) -> float:
+    """``v`` to ``digits`` significant digits (device files stay readable)."""
+    if v == 0:
+        return 0.0
+    return round(v, digits - 1 - math.floor(math.log10(abs(v))))
+
+
+def efficiency_yaml(device: Device) -> str:
+    """The fitted part of a device file as YAML text (efficiency, layout_passes, overheads)."""
+    lines = ["efficiency:"]
+    for cls in KernelClass:
+        if cls not in device.efficiency:
+            continue
+        e = device.efficiency[cls].model_dump(exclude_none=True)
+        inner = ", ".join(f"{k}: {_num(v)}" for k, v in e.items())
+        lines.append(f"  {cls.value + ':':14s}{{{inner}}}")
+    lines.append(f"layout_passes: {_num(device.layout_passes)}")
+    lines.append(f"tensor_chunk_bytes: {_num(device.tensor_chunk_bytes)}")
+    if device.tensor_chunk_bytes_nhwc is not None:
+        lines.append(f"tensor_chunk_bytes_nhwc: {_num(device.tensor_chunk_bytes_nhwc)}")
+    lines.append("overheads:")
+    for k, v in device.overheads.model_dump().items():
+        lines.append(f"  {k}: {_num(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _num(v: float) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
