@@ -113,6 +113,7 @@ class LayerCost:
 
     @property
     def total_ms(self) -> float:
+        """Forward plus backward milliseconds."""
         return self.forward_ms + self.backward_ms
 
 
@@ -137,6 +138,7 @@ class MemoryBreakdown:
 
     @property
     def peak(self) -> int:
+        """The sum of the parts: bytes allocated at the peak."""
         return (self.weights + self.gradients + self.optimizer_state + self.activations + self.transient
                 + self.workspace)
 
@@ -159,6 +161,7 @@ class CostReport:
 
     @property
     def peak_memory_bytes(self) -> int:
+        """Predicted torch.cuda.max_memory_allocated() of the batch."""
         return self.memory.peak
 
     @property

@@ -203,7 +203,9 @@ def efficiency_yaml(device: Device) -> str:
     for cls in KernelClass:
         if cls not in device.efficiency:
             continue
-        e = device.efficiency[cls].model_dump(exclude_none=True)
+        # figures left at their defaults say nothing (a memory-bound class's compute); backward always shown
+        e = {k: v for k, v in device.efficiency[cls].model_dump(exclude_defaults=True).items() if v is not None}
+        e.setdefault("backward", device.efficiency[cls].backward)
         inner = ", ".join(f"{k}: {_num(v)}" for k, v in e.items())
         lines.append(f"  {cls.value + ':':14s}{{{inner}}}")
     lines.append(f"layout_passes: {_num(device.layout_passes)}")
