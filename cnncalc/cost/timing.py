@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ..analysis import Analysis
 from ..graph import INPUT, Graph
-from ..layers.base import Kernel, KernelClass, Layer
+from ..layers.base import Kernel, KernelClass, Layer, numel
 from .base import Bound, LayerCost, Mode, Workload
 from .devices import Device, Precision
 
@@ -195,7 +195,7 @@ def predict_time(graph: Graph, analysis: Analysis, device: Device, workload: Wor
     step_s = 0.0
     ops = forward
     if train:
-        classes = analysis.rows[-1].output[0] if analysis.rows else 0
+        classes = numel(analysis.rows[-1].output) if analysis.rows else 0  # logits per sample
         loss = [(device.host_s(KernelClass.ELEMENTWISE), cast(classes * b, act, 4))] * 2
         params = sum(sum(n.layer.param_tensors(r.inputs)) for n, r in zip(graph.nodes, analysis.rows))
         opt = workload.optimizer.value
