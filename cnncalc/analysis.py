@@ -10,9 +10,9 @@ from fractions import Fraction
 from .compat import StrEnum
 from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
 from .graph import INPUT, Graph, Group
-from .source import without_gc
-from .layers import RF, Family, Hyper, Shape, numel
+from .layers import RF, Family, Hyper, Num, Shape, numel
 from .layers.base import certain
+from .source import without_gc
 
 
 class DType(StrEnum):
@@ -48,8 +48,8 @@ class Row:
     macs: int
     ops: int
     activation_bytes: int
-    rf: tuple[Fraction, Fraction]
-    jump: tuple[Fraction, Fraction]
+    rf: tuple[Num, Num]
+    jump: tuple[Num, Num]
     hyper: Hyper
     position: Position
     groups: tuple[Group, ...] = ()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import sys
 from collections.abc import Callable
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,13 +17,14 @@ from rich.console import Console
 from . import __version__
 from .analysis import Analysis, DType, analyse, collapse, select
 from .columns import EXACT, Units, build_table, pick
+from .compat import StrEnum
 from .conventions import ConventionName
-from .errors import CnncalcError, SpecError, UsageError
-from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
-from .graph import build_graph
 from .cost.base import Amp as CostAmp
 from .cost.base import Mode as CostMode
 from .cost.base import Optimizer as CostOptimizer
+from .errors import CnncalcError, SpecError, UsageError
+from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
+from .graph import build_graph
 from .spec import load_spec
 
 app = typer.Typer(
@@ -106,7 +107,6 @@ ConventionOpt = Annotated[ConventionName | None, typer.Option(
     "--convention", help="Also count as this tool does (torchinfo, fvcore, ptflops, thop, torch) and say what differs.")]
 SymbolicOpt = Annotated[bool, typer.Option(
     "--symbolic", help="Keep variables not given with --set as symbols: formulas such as 18·C²·H·W (needs sympy).")]
-
 
 
 def load_analysis(spec: str, batch: int = 1, dtype: DType = DType.FP32, input_shape: str | None = None,
@@ -199,7 +199,7 @@ def table(
             for line in rec.summary() if rec else []:
                 out.print(line, markup=False)
         else:
-            file_console = Console(record=True, width=200, file=open("/dev/null", "w"))
+            file_console = Console(record=True, width=200, file=io.StringIO())
             file_console.print(rich_table(data, view, bars=bars))
             file_console.print(shares_line(view))
             for line in rec.summary() if rec else []:
@@ -407,62 +407,6 @@ def report(
     emit(to_html(loaded, analysis, Units(kb=1000 if si else 1024, flops=flops)), output)
 
 
-def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
-                   depth: int | None, start: str | None, end: str | None) -> Analysis:
-    analysis = load_analysis(spec, batch, dtype, input_shape, variables, symbolic=True)
-    _warn(analysis)
-    rows = list(analysis.rows)
-    if depth is not None:
-        rows = collapse(rows, depth)
-    if start or end:
-        rows = select(rows, start, end)
-    return analysis.with_rows(rows)
-
-
-def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
-                    fmt: Format | None, output: Path | None, flops: bool, depth: int | None,
-                    start: str | None, end: str | None) -> None:
-    """``table --symbolic``: the per-layer formulas; LaTeX inside Markdown and LaTeX exports."""
-    from . import symtable as st
-    t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
-    if fmt is Format.table:
-        _print_or_emit(st.rich_symbolic(t), output)
-    else:
-        emit({Format.csv: st.symbolic_csv, Format.markdown: st.symbolic_markdown, Format.json: st.symbolic_json,
-              Format.latex: st.symbolic_latex}[fmt](t), output)
-
-
-def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str | None], batch: int, dtype: DType,
-                      input_shape: str | None, variables: list[str] | None, fmt: Format | None,
-                      output: Path | None, flops: bool) -> None:
-    """``compare --symbolic``: total formulas, ratios against the first spec and their limits."""
-    from . import symtable as st
-    if len(specs) < 2:
-        raise UsageError("compare --symbolic needs at least two specs")
-    tables = [st.symbolic_table(_symbolic_view(s, batch, dtype, input_shape, variables, None, a, b), flops)
-              for s, a, b in zip(specs, froms, tos, strict=True)]
-    ratios = st.symbolic_ratios(tables)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
-    if fmt is Format.table:
-        _print_or_emit(st.rich_ratios(tables, ratios), output)
-    elif fmt is Format.csv:
-        emit(st.ratios_csv(ratios), output)
-    else:
-        emit({Format.markdown: st.ratios_markdown, Format.json: st.ratios_json,
-              Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
-
-
-def _print_or_emit(renderable: Any, output: Path | None) -> None:
-    if output is None:
-        out.print(renderable)
-        return
-    with open(os.devnull, "w") as devnull:
-        file_console = Console(record=True, width=200, file=devnull)
-        file_console.print(renderable)
-    emit(file_console.export_text(), output)
-
-
 class CheckFormat(StrEnum):
     table = "table"
     json = "json"
@@ -601,6 +545,62 @@ def quiz(
     for fname, text in files.items():
         write_atomic(out_dir / fname, text)
         err.print(f"wrote {out_dir / fname}", markup=False)
+
+
+def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
+                   depth: int | None, start: str | None, end: str | None) -> Analysis:
+    analysis = load_analysis(spec, batch, dtype, input_shape, variables, symbolic=True)
+    _warn(analysis)
+    rows = list(analysis.rows)
+    if depth is not None:
+        rows = collapse(rows, depth)
+    if start or end:
+        rows = select(rows, start, end)
+    return analysis.with_rows(rows)
+
+
+def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
+                    fmt: Format | None, output: Path | None, flops: bool, depth: int | None,
+                    start: str | None, end: str | None) -> None:
+    """``table --symbolic``: the per-layer formulas; LaTeX inside Markdown and LaTeX exports."""
+    from . import symtable as st
+    t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.table:
+        _print_or_emit(st.rich_symbolic(t), output)
+    else:
+        emit({Format.csv: st.symbolic_csv, Format.markdown: st.symbolic_markdown, Format.json: st.symbolic_json,
+              Format.latex: st.symbolic_latex}[fmt](t), output)
+
+
+def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str | None], batch: int, dtype: DType,
+                      input_shape: str | None, variables: list[str] | None, fmt: Format | None,
+                      output: Path | None, flops: bool) -> None:
+    """``compare --symbolic``: total formulas, ratios against the first spec and their limits."""
+    from . import symtable as st
+    if len(specs) < 2:
+        raise UsageError("compare --symbolic needs at least two specs")
+    tables = [st.symbolic_table(_symbolic_view(s, batch, dtype, input_shape, variables, None, a, b), flops)
+              for s, a, b in zip(specs, froms, tos, strict=True)]
+    ratios = st.symbolic_ratios(tables)
+    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    if fmt is Format.table:
+        _print_or_emit(st.rich_ratios(tables, ratios), output)
+    elif fmt is Format.csv:
+        emit(st.ratios_csv(ratios), output)
+    else:
+        emit({Format.markdown: st.ratios_markdown, Format.json: st.ratios_json,
+              Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
+
+
+def _print_or_emit(renderable: Any, output: Path | None) -> None:
+    if output is None:
+        out.print(renderable)
+        return
+    with open(os.devnull, "w") as devnull:
+        file_console = Console(record=True, width=200, file=devnull)
+        file_console.print(renderable)
+    emit(file_console.export_text(), output)
 
 
 def _reconciled(convention: ConventionName | None, spec: str, view: Analysis, input_shape: str | None,
@@ -785,4 +785,4 @@ def main() -> None:
     app()
 
 
-__all__ = ["app", "main", "UsageError"]
+__all__ = ["UsageError", "app", "main"]

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from .analysis import Analysis, Row, Totals
 from .errors import UsageError
-from .layers import fmt_shape
+from .layers import Num, fmt_shape
 
 Value = int | Fraction | str | None
 
@@ -59,7 +59,7 @@ def _c(shapes: Sequence[tuple[int, ...]]) -> str:
     return "+".join(str(s[0]) for s in shapes)
 
 
-def _frac2(p: tuple[Fraction, Fraction]) -> str:
+def _frac2(p: tuple[Num, Num]) -> str:
     a, b = (str(x) if x.denominator == 1 else f"{float(x):.3g}" for x in p)
     return a if a == b else f"{a}×{b}"
 

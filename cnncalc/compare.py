@@ -10,7 +10,7 @@ from typing import Any
 from .analysis import Analysis, DType, Row, select
 from .columns import Column, TableData, Units, Value, round_half_up
 from .errors import UsageError
-from .layers import Family, Shape, fmt_shape
+from .layers import Family, Num, Shape, fmt_shape
 
 #: Layer families counted by ``depth`` (the "16" of VGG-16: weight layers).
 DEPTH_FAMILIES = frozenset({Family.CONV, Family.FC})
@@ -41,7 +41,7 @@ class Summary:
     params: int
     macs: int
     activation_bytes: int
-    rf: tuple[Fraction, Fraction] | None
+    rf: tuple[Num, Num] | None
     extras: tuple[Extra, ...] = field(default=())
 
     @property
@@ -59,7 +59,7 @@ def depth_of(rows: Sequence[Row]) -> int:
     return sum(1 for row in rows for r in (row.parts or (row,)) if r.family in DEPTH_FAMILIES)
 
 
-def last_spatial_rf(rows: Sequence[Row]) -> tuple[Fraction, Fraction] | None:
+def last_spatial_rf(rows: Sequence[Row]) -> tuple[Num, Num] | None:
     """Receptive field (h, w) in input pixels of the last row with a C×H×W output; None if there is none."""
     for r in reversed(rows):
         if len(r.output) == 3:
@@ -99,7 +99,7 @@ def fmt_ratio(r: Fraction | None) -> str:
     return f"{round_half_up(r, decimals)}×"
 
 
-def _fmt_rf(rf: tuple[Fraction, Fraction] | None) -> str:
+def _fmt_rf(rf: tuple[Num, Num] | None) -> str:
     if rf is None:
         return ""
     a, b = (str(x) if x.denominator == 1 else f"{float(x):.3g}" for x in rf)
@@ -198,7 +198,7 @@ def sweep_table(summaries: Sequence[Summary], units: Units, *, exact: bool = Fal
     return _table(title, summaries, units, exact, lead)
 
 
-def _rf_json(rf: tuple[Fraction, Fraction] | None) -> list[int | float] | None:
+def _rf_json(rf: tuple[Num, Num] | None) -> list[int | float] | None:
     return None if rf is None else [int(x) if x.denominator == 1 else float(x) for x in rf]
 
 

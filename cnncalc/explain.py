@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from .analysis import Analysis, Row
 from .graph import INPUT, Graph
-from .layers import Formula, Layer, fmt_shape, numel
+from .layers import Formula, Layer, Num, fmt_shape, numel
 
 
 def fmt_number(x: Fraction | int, places: int = 6) -> str:
@@ -48,7 +48,7 @@ def memory_formula(row: Row, bytes_per_element: int, batch: int = 1, kb: int = 1
                    f"{fmt_number(Fraction(row.activation_bytes, kb))} {unit}")
 
 
-def receptive_formula(row: Row, rf_in: tuple[Fraction, Fraction], jump_in: tuple[Fraction, Fraction]) -> Formula:
+def receptive_formula(row: Row, rf_in: tuple[Num, Num], jump_in: tuple[Num, Num]) -> Formula:
     """RF = r + (K − 1)·j along W, with r, j the input's receptive field and jump; jump' = j·S.
 
     K here is the effective window, (K − 1)·D + 1 for a dilated kernel, derived from the fields
@@ -58,13 +58,13 @@ def receptive_formula(row: Row, rf_in: tuple[Fraction, Fraction], jump_in: tuple
     r2, j2 = row.rf[1], row.jump[1]
     if (r2, j2) == (r, j):
         return Formula("RF", "r of the input (unchanged)", fmt_number(r), f"{fmt_number(r2)} (jump {fmt_number(j2)})")
-    k = (r2 - r) / j + 1
-    s = j2 / j
+    k = Fraction(r2 - r) / j + 1
+    s = Fraction(j2) / j
     return Formula("RF", "r + (K − 1)·j ; jump j·S", f"{fmt_number(r)} + ({fmt_number(k)} − 1)·{fmt_number(j)}",
                    f"{fmt_number(r2)}, jump {fmt_number(j)}·{fmt_number(s)} = {fmt_number(j2)}")
 
 
-def _input_fields(names: Sequence[str], rows: Mapping[str, Row]) -> tuple[tuple[Fraction, Fraction], tuple[Fraction, Fraction]]:
+def _input_fields(names: Sequence[str], rows: Mapping[str, Row]) -> tuple[tuple[Num, Num], tuple[Num, Num]]:
     one = (Fraction(1), Fraction(1))
     fields = [(rows[n].rf, rows[n].jump) if n in rows else (one, one) for n in names if n == INPUT or n in rows]
     if not fields:

@@ -8,13 +8,13 @@ import json
 import os
 import re
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .analysis import Analysis
 from .columns import TableData, Units
 from .errors import UsageError
+from .layers import Num
 
 DEFAULT_UNITS = Units()
 
@@ -45,7 +45,7 @@ def to_markdown(table: TableData) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(x: Fraction) -> int | float:
+def _num(x: Num) -> int | float:
     return int(x) if x.denominator == 1 else float(x)
 
 

@@ -11,7 +11,7 @@ from . import __version__
 from .analysis import Analysis, Row
 from .columns import Units, round_half_up
 from .compare import depth_of, last_spatial_rf
-from .layers import fmt_shape
+from .layers import Num, fmt_shape
 from .spec import LoadedSpec
 
 #: Same Okabe–Ito colours as the matplotlib plots, one per layer family.
@@ -86,11 +86,11 @@ def _family(r: Row) -> str:
     return r.family.value if r.family else "block"
 
 
-def _frac(x: Fraction) -> str:
+def _frac(x: Num) -> str:
     return str(x) if x.denominator == 1 else f"{float(x):.3g}"
 
 
-def _pair(p: tuple[Fraction, Fraction] | None) -> str:
+def _pair(p: tuple[Num, Num] | None) -> str:
     if p is None:
         return "—"
     a, b = _frac(p[0]), _frac(p[1])

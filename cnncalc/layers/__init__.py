@@ -9,6 +9,7 @@ from .base import (
     Formula,
     Hyper,
     Layer,
+    Num,
     Params,
     RegistrationError,
     Shape,
@@ -19,6 +20,6 @@ from .base import (
 )
 
 __all__ = [
-    "ALIASES", "LAYER_TYPES", "RF", "Family", "Formula", "Hyper", "Layer", "Params",
+    "ALIASES", "LAYER_TYPES", "RF", "Family", "Formula", "Hyper", "Layer", "Num", "Params",
     "RegistrationError", "Shape", "fmt_shape", "layer_class", "numel", "register_layer",
 ]
