@@ -24,7 +24,7 @@ from .cost.base import Mode as CostMode
 from .cost.base import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
-from .graph import build_graph
+from .graph import Graph, build_graph
 from .spec import load_spec
 
 app = typer.Typer(
@@ -108,12 +108,35 @@ ConventionOpt = Annotated[ConventionName | None, typer.Option(
 SymbolicOpt = Annotated[bool, typer.Option(
     "--symbolic", help="Keep variables not given with --set as symbols: formulas such as 18·C²·H·W (needs sympy).")]
 
+# Cost model options (cost, fit, and compare/sweep with --device)
+DeviceOpt = Annotated[str, typer.Option(
+    "--device", help="Device preset (see 'cnncalc devices') or a device YAML file.")]
+ModeOpt = Annotated[CostMode, typer.Option("--mode", help="infer: one forward; train: forward, backward, optimizer step.")]
+CostDTypeOpt = Annotated[DType, typer.Option("--dtype", help="Dtype of weights and activations: fp32, fp16 or bf16.")]
+AmpOpt = Annotated[CostAmp | None, typer.Option("--amp", help="torch.autocast precision (weights stay fp32).")]
+OptimizerOpt = Annotated[CostOptimizer, typer.Option(
+    "--optimizer", help="sgd (plain), momentum (SGD with a momentum buffer), adam, adamw.")]
+CostModelOpt = Annotated[str, typer.Option("--model", help="Cost model plug-in (see 'cnncalc devices').")]
+ChannelsLastOpt = Annotated[bool, typer.Option(
+    "--channels-last", help="NHWC memory format: no cuDNN layout transforms.")]
+SummaryDeviceOpt = Annotated[str | None, typer.Option(
+    "--device", help="Add the cost model's peak device memory, time per batch and throughput on this device "
+                     "(preset, see 'cnncalc devices', or a device YAML file).")]
+SummaryModeOpt = Annotated[CostMode, typer.Option(
+    "--mode", help="With --device: infer (one forward) or train (forward, backward, optimizer step).")]
+
 
 def load_analysis(spec: str, batch: int = 1, dtype: DType = DType.FP32, input_shape: str | None = None,
                   variables: list[str] | None = None, symbolic: bool = False) -> Analysis:
     """The common front of every command that analyses a spec (``symbolic``: unset variables stay symbols)."""
+    return analyse(load_graph(spec, input_shape, variables, symbolic), batch, dtype)
+
+
+def load_graph(spec: str, input_shape: str | None = None, variables: list[str] | None = None,
+               symbolic: bool = False) -> Graph:
+    """The spec (file or built-in name) built into a graph, with ``--input`` and ``--set`` applied."""
     shape = _ints(input_shape, "--input") if input_shape else None
-    return analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=symbolic), batch, dtype)
+    return build_graph(load_spec(spec), _vars(variables), shape, symbolic=symbolic)
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -245,19 +268,20 @@ SiOpt = Annotated[bool, typer.Option("--si", help="Decimal units: 1 kB = 1000 by
 
 
 def _emit_summaries(kind: str, summaries: list[Any], units: Units, fmt: Format | None, output: Path | None,
-                    exact: bool) -> None:
+                    exact: bool, cost_note: str | None = None) -> None:
     from .compare import compare_table, summaries_dict, sweep_table
     data = (compare_table if kind == "compare" else sweep_table)(summaries, units, exact=exact)
     fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
     if fmt is Format.json:
-        emit(json.dumps(summaries_dict(kind, summaries, units), indent=2) + "\n", output)
+        emit(json.dumps(summaries_dict(kind, summaries, units, cost_note), indent=2) + "\n", output)
     elif fmt is not Format.table:
         emit({Format.csv: to_csv, Format.markdown: to_markdown, Format.latex: to_latex}[fmt](data), output)
     else:
         from .render import summary_table
         caption = (f"× = value / first row's · MB = {units.kb}² bytes of activations · {units.work} of "
                    "conv/deconv/fc, bias excluded"
-                   + (" · depth = conv/deconv/fc layers · RF of the last spatial layer" if kind == "compare" else ""))
+                   + (" · depth = conv/deconv/fc layers · RF of the last spatial layer" if kind == "compare" else "")
+                   + (f"\n{cost_note}" if cost_note else ""))
         if output is None:
             out.print(summary_table(data, caption))
         else:
@@ -285,26 +309,36 @@ def compare(
     exact: Annotated[bool, typer.Option("--exact", help="Add exact MACs and memory bytes columns.")] = False,
     symbolic: SymbolicOpt = False,
     convention: ConventionOpt = None,
+    device: SummaryDeviceOpt = None,
+    mode: SummaryModeOpt = CostMode.INFER,
+    model: CostModelOpt = "roofline",
 ) -> None:
-    """Totals of several networks side by side (params, MACs, memory, depth, RF) with ratios like 5.7×."""
+    """Totals of several networks side by side (params, MACs, memory, depth, RF) with ratios like 5.7×;
+    with --device, the cost model's peak device memory, time per batch and throughput too."""
     from .compare import per_model, summarise
     froms, tos = per_model(start, len(specs), "--from"), per_model(end, len(specs), "--to")
     if symbolic:
         _symbolic_compare(specs, froms, tos, batch, dtype, input_shape, variables, fmt, output, flops)
         return
+    if device and (start or end):
+        raise UsageError("--device predicts whole networks; drop --from/--to or --device")
+    units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
+    costs = _summary_costs(device, model, units)
     summaries = []
     for name, a, b in zip(specs, froms, tos, strict=True):
-        analysis = load_analysis(name, batch, dtype, input_shape, variables)
+        graph = load_graph(name, input_shape, variables)
+        analysis = analyse(graph, batch, dtype)
         _warn(analysis)
         view = analysis.with_rows(select(analysis.rows, a, b)) if a or b else analysis
         rec = _reconciled(convention, name, view, input_shape, variables)
-        if rec is None:
-            summaries.append(summarise(analysis, a, b))
-        else:
+        extras = []
+        if rec is not None:
             from .conventions import convention_extra
-            summaries.append(summarise(analysis, a, b, [convention_extra(rec)]))
-    _emit_summaries("compare", summaries, Units(kb=1000 if si else 1024, flops=flops, decimals=decimals),
-                    fmt, output, exact)
+            extras.append(convention_extra(rec))
+        if costs:
+            extras.extend(costs(graph, mode, batch, dtype))
+        summaries.append(summarise(analysis, a, b, extras))
+    _emit_summaries("compare", summaries, units, fmt, output, exact, _cost_note(device, model, mode))
 
 
 @app.command()
@@ -324,9 +358,17 @@ def sweep(
     si: SiOpt = False,
     decimals: Annotated[int, typer.Option("--decimals", min=0, max=6, help="Decimals of MACs (M) and MB.")] = 1,
     exact: Annotated[bool, typer.Option("--exact", help="Add exact MACs and memory bytes columns.")] = False,
+    device: SummaryDeviceOpt = None,
+    mode: SummaryModeOpt = CostMode.INFER,
+    model: CostModelOpt = "roofline",
 ) -> None:
-    """How the totals grow over batch × input size × dtype (cross product), with growth against the first."""
+    """How the totals grow over batch × input size × dtype (cross product), with growth against the first;
+    with --device, the cost model's peak device memory, time per batch and throughput too."""
     from .compare import parse_batches, parse_dtypes, parse_sizes, summarise
+    if device and (start or end):
+        raise UsageError("--device predicts whole networks; drop --from/--to or --device")
+    units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
+    costs = _summary_costs(device, model, units)
     loaded = load_spec(spec)
     env = _vars(variables)
     bs, dts = parse_batches(batches), parse_dtypes(dtypes)
@@ -341,9 +383,27 @@ def sweep(
                 analysis = analyse(graph, b, dt)
                 if shape is shapes[0] and b == bs[0] and dt == dts[0]:
                     _warn(analysis)
-                summaries.append(summarise(analysis, start, end))
-    _emit_summaries("sweep", summaries, Units(kb=1000 if si else 1024, flops=flops, decimals=decimals),
-                    fmt, output, exact)
+                summaries.append(summarise(analysis, start, end, costs(graph, mode, b, dt) if costs else ()))
+    _emit_summaries("sweep", summaries, units, fmt, output, exact, _cost_note(device, model, mode))
+
+
+def _cost_note(device: str | None, model: str, mode: CostMode) -> str | None:
+    return (f"Peak, time and samples/s: '{model}' cost model, {device}, {mode.value} (PyTorch eager: peak = "
+            "max_memory_allocated incl. weights; time per batch)") if device else None
+
+
+def _summary_costs(device: str | None, model: str, units: Units) -> Callable[[Graph, CostMode, int, DType], Any] | None:
+    """With ``--device``: a function giving the cost columns of one graph under one mode, batch and dtype."""
+    if not device:
+        return None
+    from .compare import cost_extras
+    from .cost import Workload, load, load_device
+    dev, cost_model = load_device(device), load(model)
+
+    def costs(graph: Graph, mode: CostMode, batch: int, dtype: DType) -> Any:
+        return cost_extras(cost_model.predict(graph, dev, Workload(mode, batch, dtype)), units)
+
+    return costs
 
 
 @app.command()
@@ -645,16 +705,6 @@ def import_(
 
 # ----------------------------------------------------------------------------- cost models
 
-DeviceOpt = Annotated[str, typer.Option(
-    "--device", help="Device preset (see 'cnncalc devices') or a device YAML file.")]
-ModeOpt = Annotated[CostMode, typer.Option("--mode", help="infer: one forward; train: forward, backward, optimizer step.")]
-CostDTypeOpt = Annotated[DType, typer.Option("--dtype", help="Dtype of weights and activations: fp32, fp16 or bf16.")]
-AmpOpt = Annotated[CostAmp | None, typer.Option("--amp", help="torch.autocast precision (weights stay fp32).")]
-OptimizerOpt = Annotated[CostOptimizer, typer.Option(
-    "--optimizer", help="sgd (plain), momentum (SGD with a momentum buffer), adam, adamw.")]
-CostModelOpt = Annotated[str, typer.Option("--model", help="Cost model plug-in (see 'cnncalc devices').")]
-ChannelsLastOpt = Annotated[bool, typer.Option(
-    "--channels-last", help="NHWC memory format: no cuDNN layout transforms.")]
 
 
 class CostFormat(StrEnum):
@@ -665,9 +715,7 @@ class CostFormat(StrEnum):
 def _cost_inputs(spec: str, device: str, model: str, input_shape: str | None,
                  variables: list[str] | None) -> tuple[Any, Any, Any]:
     from .cost import load, load_device
-    shape = _ints(input_shape, "--input") if input_shape else None
-    graph = build_graph(load_spec(spec), _vars(variables), shape)
-    return graph, load_device(device), load(model)
+    return load_graph(spec, input_shape, variables), load_device(device), load(model)
 
 
 def _print_all(renderables: list[Any], output: Path | None) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .analysis import Analysis, DType, Row, select
 from .columns import Column, TableData, Units, Value, round_half_up
 from .errors import UsageError
 from .layers import Family, Num, Shape, fmt_shape
+
+if TYPE_CHECKING:
+    from .cost import CostReport
 
 #: Layer families counted by ``depth`` (the "16" of VGG-16: weight layers).
 DEPTH_FAMILIES = frozenset({Family.CONV, Family.FC})
@@ -78,6 +82,31 @@ def summarise(analysis: Analysis, start: str | None = None, end: str | None = No
         rows[0].name if start or end else None, rows[-1].name if start or end else None,
         t.layers, depth_of(rows), t.params, t.macs, t.activation_bytes, last_spatial_rf(rows), tuple(extras),
     )
+
+
+def cost_extras(report: CostReport, units: Units) -> tuple[Extra, ...]:
+    """A cost model's prediction as compare/sweep columns: peak device memory (MB = kb² bytes),
+    time per batch (ms) and throughput (samples/s = batch / time); exact values, ratios as usual."""
+    peak = report.peak_memory_bytes
+    mb = "MB" if units.kb == 1024 else "MB (SI)"
+    return (
+        Extra("device_peak_bytes", f"Peak {report.device} ({mb})", Fraction(peak),
+              f"{round_half_up(Fraction(peak, units.kb * units.kb), units.decimals):,}"),
+        Extra("time_ms", "Time (ms)", _exact(report.time_ms), _sig3(report.time_ms)),
+        Extra("throughput", "Samples/s", _exact(report.throughput), _sig3(report.throughput)),
+    )
+
+
+def _exact(x: float) -> Fraction | None:
+    return Fraction(x) if math.isfinite(x) and x > 0 else None
+
+
+def _sig3(x: float) -> str:
+    """Three significant digits, never an exponent: 0.0123, 1.23, 123, 12,345."""
+    if not math.isfinite(x) or x <= 0:
+        return "—"
+    decimals = max(0, 2 - math.floor(math.log10(x)))
+    return f"{round_half_up(Fraction(x), decimals):,}"
 
 
 def ratio(value: int | Fraction | None, base: int | Fraction | None) -> Fraction | None:
@@ -222,8 +251,13 @@ def summary_dict(s: Summary, base: Summary) -> dict[str, Any]:
     }
 
 
-def summaries_dict(kind: str, summaries: Sequence[Summary], units: Units) -> dict[str, Any]:
-    """``{"kind": "compare"|"sweep", "conventions": …, "rows": [summary_dict…]}``; ratios against the first row."""
+def summaries_dict(kind: str, summaries: Sequence[Summary], units: Units, cost_note: str | None = None
+                   ) -> dict[str, Any]:
+    """``{"kind": "compare"|"sweep", "conventions": …, "rows": [summary_dict…]}``; ratios against the first row.
+
+    ``cost_note`` (with ``--device``) says which cost model, device and mode gave device_peak_bytes,
+    time_ms and throughput.
+    """
     return {
         "kind": kind,
         "conventions": {
@@ -233,6 +267,7 @@ def summaries_dict(kind: str, summaries: Sequence[Summary], units: Units) -> dic
             "receptive_field": "of the last layer with a C×H×W output, in input pixels (h, w)",
             "ratios": "value / the first row's value",
             "kb": units.kb,
+            **({"cost": cost_note} if cost_note else {}),
         },
         "rows": [summary_dict(s, summaries[0]) for s in summaries],
     }

@@ -172,3 +172,67 @@ def test_depth_counts_the_layers_inside_collapsed_blocks() -> None:
     a = analyse_spec("googlenet")
     assert depth_of(a.rows) == 58  # 57 convs + 1 fc: 3 stem convs, 9 inception modules × 6, the classifier
     assert depth_of(collapse(list(a.rows), 0)) == 58
+
+
+# --device: the cost model's columns, checked against `cnncalc cost` and against the H100 measurements.
+
+def _json(*args: str) -> dict:  # type: ignore[type-arg]
+    r = CliRunner().invoke(app, [*args, "-f", "json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_compare_device_columns_are_the_cost_models_prediction() -> None:
+    rows = _json("compare", "alexnet", "vgg16", "--device", "h100", "--batch", "32", "--mode", "train")["rows"]
+    for row in rows:
+        cost = _json("cost", row["model"], "--device", "h100", "--batch", "32", "--mode", "train")
+        assert row["device_peak_bytes"] == cost["peak_memory_bytes"]
+        assert row["time_ms"] == pytest.approx(cost["time_ms"], rel=1e-12)
+        assert row["throughput"] == pytest.approx(32 / (cost["time_ms"] / 1000), rel=1e-12)
+    assert rows[1]["ratios"]["device_peak_bytes"] == pytest.approx(
+        rows[1]["device_peak_bytes"] / rows[0]["device_peak_bytes"], rel=1e-12)
+    assert rows[1]["ratios"]["time_ms"] == pytest.approx(rows[1]["time_ms"] / rows[0]["time_ms"], rel=1e-12)
+
+
+def test_compare_device_peak_ratio_tracks_the_h100_measurement() -> None:
+    """VGG-16 vs AlexNet, inference fp32 batch 32 on an H100: PyTorch measured 2,285,564,416 vs
+    386,101,248 bytes (../shared/reference/h100-calibration.json); the predicted ratio within 10 %."""
+    from pathlib import Path
+    ref_path = Path(__file__).resolve().parents[2] / "shared" / "reference" / "h100-calibration.json"
+    if not ref_path.is_file():
+        pytest.skip("../shared/reference/h100-calibration.json not found")
+    ref = json.loads(ref_path.read_text())["models"]
+    measured = {m: ref[m]["memory"]["infer_float32_bs32"]["peak_allocated"] for m in ("alexnet", "vgg16")}
+    rows = _json("compare", "alexnet", "vgg16", "--device", "h100", "--batch", "32")["rows"]
+    for row in rows:
+        assert row["device_peak_bytes"] == pytest.approx(measured[row["model"]], rel=0.10)
+    assert rows[1]["ratios"]["device_peak_bytes"] == pytest.approx(measured["vgg16"] / measured["alexnet"], rel=0.10)
+
+
+def test_sweep_device_columns_per_setting() -> None:
+    data = _json("sweep", "resnet18", "--batch", "1,8", "--dtype", "fp32,fp16", "--device", "h100")
+    assert "h100" in data["conventions"]["cost"] and "infer" in data["conventions"]["cost"]
+    for row in data["rows"]:
+        cost = _json("cost", "resnet18", "--device", "h100", "--batch", str(row["batch"]), "--dtype", row["dtype"])
+        assert row["device_peak_bytes"] == cost["peak_memory_bytes"]
+        assert row["time_ms"] == pytest.approx(cost["time_ms"], rel=1e-12)
+    fp32_b8, fp16_b8 = data["rows"][2], data["rows"][3]
+    assert fp16_b8["device_peak_bytes"] < fp32_b8["device_peak_bytes"]  # half the bytes per element
+
+
+def test_device_table_caption_and_headers() -> None:
+    r = CliRunner().invoke(app, ["compare", "alexnet", "vgg16", "--device", "h100"])
+    assert r.exit_code == 0, r.output
+    assert "Peak h100 (MB)" in r.stdout and "Time (ms)" in r.stdout and "Samples/s" in r.stdout
+    assert "'roofline' cost model, h100, infer" in r.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["compare", "alexnet", "vgg16", "--device", "h100", "--to", "fc6"], "--device predicts whole networks"),
+    (["sweep", "alexnet", "--dtype", "int8", "--device", "h100"], "fp32, fp16 or bf16, not int8"),
+    (["compare", "alexnet", "vgg16", "--device", "a100"], "did you mean"),
+])
+def test_device_usage_errors(args: list[str], message: str) -> None:
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2
+    assert message in r.output
