@@ -8,6 +8,7 @@ import json
 from fractions import Fraction
 
 import pytest
+from reference_data import reference
 from typer.testing import CliRunner
 
 from cnncalc import analyse_spec
@@ -197,11 +198,7 @@ def test_compare_device_columns_are_the_cost_models_prediction() -> None:
 def test_compare_device_peak_ratio_tracks_the_h100_measurement() -> None:
     """VGG-16 vs AlexNet, inference fp32 batch 32 on an H100: PyTorch measured 2,285,564,416 vs
     386,101,248 bytes (../shared/reference/h100-calibration.json); the predicted ratio within 10 %."""
-    from pathlib import Path
-    ref_path = Path(__file__).resolve().parents[2] / "shared" / "reference" / "h100-calibration.json"
-    if not ref_path.is_file():
-        pytest.skip("../shared/reference/h100-calibration.json not found")
-    ref = json.loads(ref_path.read_text())["models"]
+    ref = reference("h100-calibration")["models"]
     measured = {m: ref[m]["memory"]["infer_float32_bs32"]["peak_allocated"] for m in ("alexnet", "vgg16")}
     rows = _json("compare", "alexnet", "vgg16", "--device", "h100", "--batch", "32")["rows"]
     for row in rows:

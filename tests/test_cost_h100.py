@@ -15,22 +15,17 @@ How the reference was taken (its "how" field) and how it maps to a Workload:
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from reference_data import reference
 
 from cnncalc import build_graph, load_spec
 from cnncalc.analysis import DType
 from cnncalc.cost import Amp, Mode, Optimizer, Workload, load, load_device
 from cnncalc.errors import UsageError
 
-REF_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "h100-calibration.json"
-if not REF_PATH.is_file():  # a checkout beside ../shared
-    REF_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "h100-calibration.json"
-REF: dict[str, Any] = json.loads(REF_PATH.read_text()) if REF_PATH.is_file() else {}
-pytestmark = pytest.mark.skipif(not REF, reason="../shared/reference/h100-calibration.json not found")
+REF: dict[str, Any] = reference("h100-calibration")  # a copy of ../shared/reference/ (reference_data.py)
 
 MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2")
 MEMORY_TOLERANCE = 0.10

@@ -1,24 +1,18 @@
-"""Every zoo spec named like a model in ../shared/reference/torchvision.json matches PyTorch exactly."""
+"""Every zoo spec named like a model in ../shared/reference/torchvision.json matches PyTorch exactly
+(tests/reference/ holds a copy; see reference_data.py)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from reference_data import reference
 
 from cnncalc import analyse_spec, zoo_names
 from cnncalc.layers import Family
 
-REF_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "torchvision.json"
-if not REF_PATH.is_file():  # a clone elsewhere: look beside the checkout's parent too
-    REF_PATH = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "torchvision.json"
-
-REF: dict[str, Any] = json.loads(REF_PATH.read_text())["models"] if REF_PATH.is_file() else {}
+REF: dict[str, Any] = reference("torchvision")["models"]
 ENROLLED = sorted(set(REF) & set(zoo_names()))
-
-pytestmark = pytest.mark.skipif(not REF, reason="../shared/reference/torchvision.json not found")
 
 
 @pytest.mark.parametrize("name", ENROLLED)
