@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import json
@@ -97,7 +98,7 @@ def _warn(analysis: Analysis) -> None:
         err.print(str(w), markup=False, style="yellow")
 
 
-SpecArg = Annotated[str, typer.Argument(help="Spec file (YAML) or built-in name, e.g. alexnet_cs231n.")]
+SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="Spec file (YAML) or built-in name, e.g. alexnet_cs231n.")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size (scales memory, MACs, ops).")]
 DTypeOpt = Annotated[DType, typer.Option("--dtype", help="Activation element type.")]
 InputOpt = Annotated[str | None, typer.Option("--input", help="Override the input shape: C,H,W or features.")]
@@ -294,7 +295,7 @@ def _emit_summaries(kind: str, summaries: list[Any], units: Units, fmt: Format |
 @app.command()
 @handled
 def compare(
-    specs: Annotated[list[str], typer.Argument(help="Specs (files or built-in names); ratios are against the first.")],
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC", help="Specs (files or built-in names); ratios are against the first.")],
     batch: BatchOpt = 1,
     dtype: DTypeOpt = DType.FP32,
     input_shape: InputOpt = None,
@@ -409,7 +410,7 @@ def _summary_costs(device: str | None, model: str, units: Units) -> Callable[[Gr
 @app.command()
 @handled
 def plot(
-    specs: Annotated[list[str], typer.Argument(help="One spec: per-layer bars; several: a compare chart.")],
+    specs: Annotated[list[str], typer.Argument(metavar="SPEC", help="One spec: per-layer bars; several: a compare chart.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Image file: .png, .svg or .pdf (written atomically).")],
     batch: BatchOpt = 1,
     dtype: DTypeOpt = DType.FP32,
@@ -489,7 +490,7 @@ class QuizKindOpt(StrEnum):
 @handled
 def check(
     spec: SpecArg,
-    answers: Annotated[Path, typer.Argument(help="Filled worksheet: CSV/TSV, Markdown pipe table or YAML.")],
+    answers: Annotated[Path, typer.Argument(metavar="ANSWERS", help="Filled worksheet: CSV/TSV, Markdown pipe table or YAML.")],
     rules_file: Annotated[Path | None, typer.Option("--rules", help="Course conventions (YAML): kb, work, points…")] = None,
     rtol: Annotated[float | None, typer.Option("--rtol", min=0, help="Relative tolerance (PrairieLearn relabs).")] = None,
     atol: Annotated[float | None, typer.Option("--atol", min=0, help="Absolute tolerance, in the column's units.")] = None,
@@ -558,7 +559,7 @@ def template(
 @handled
 def explain(
     spec: SpecArg,
-    layer: Annotated[str, typer.Argument(help="Layer name, as in the table.")],
+    layer: Annotated[str, typer.Argument(metavar="LAYER", help="Layer name, as in the table.")],
     batch: BatchOpt = 1,
     dtype: DTypeOpt = DType.FP32,
     si: Annotated[bool, typer.Option("--si", help="Decimal units: 1 kB = 1000 bytes (default KB = 1024).")] = False,
@@ -677,7 +678,7 @@ def _reconciled(convention: ConventionName | None, spec: str, view: Analysis, in
 @app.command("import")
 @handled
 def import_(
-    model: Annotated[str | None, typer.Argument(help="An .onnx file (needs the onnx extra).")] = None,
+    model: Annotated[str | None, typer.Argument(metavar="MODEL.onnx", help="An .onnx file (needs the onnx extra).")] = None,
     torch_ref: Annotated[str | None, typer.Option(
         "--torch", help="package.module:factory returning a PyTorch nn.Module (needs the torch extra).")] = None,
     output: OutOpt = None,
@@ -829,8 +830,23 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Typer turns the signature of every command into click parameters on each start, a tenth of a
+    second for all of them; when the first argument names a command, only that one is built.
+    """
+    chosen = [c for c in app.registered_commands if len(sys.argv) > 1 and _command_name(c) == sys.argv[1]]
+    if not chosen:
+        app()
+        return
+    one = copy.copy(app)
+    one.registered_commands = chosen
+    one()
+
+
+def _command_name(info: typer.models.CommandInfo) -> str:
+    from typer.main import get_command_name
+    return info.name or get_command_name(info.callback.__name__ if info.callback else "")
 
 
 __all__ = ["UsageError", "app", "main"]

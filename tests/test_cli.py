@@ -183,6 +183,22 @@ def test_python_dash_m_and_version() -> None:
     assert p.returncode == 0 and p.stdout.startswith("cnncalc ")
 
 
+def _main(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cnncalc", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "100", "NO_COLOR": "1"})
+
+
+def test_entry_point_builds_one_command_same_as_the_whole_app() -> None:
+    """main() builds only the command named (start-up time); what it prints is what the full app prints."""
+    whole = CliRunner().invoke(app, ["table", "alexnet_cs231n", "-f", "csv"])
+    assert _main("table", "alexnet_cs231n", "-f", "csv").stdout == whole.stdout
+    assert "cnncalc table [OPTIONS]" in _main("table", "--help").stdout
+    listing = _main("--help").stdout
+    assert all(c in listing for c in ("table", "compare", "check", "cost", "import"))
+    typo = _main("tabel", "alexnet_cs231n")
+    assert typo.returncode == 2 and "Did you mean 'table'?" in typo.stderr
+
+
 @pytest.mark.parametrize("name", zoo_names())
 def test_every_total_is_the_sum_of_its_column(name: str) -> None:
     a = analyse_spec(name)
