@@ -6,7 +6,6 @@ import copy
 import functools
 import io
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +31,9 @@ app = typer.Typer(
     name="cnncalc", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Per-layer shapes, parameters, activation memory and multiply-adds of CNNs from a YAML spec.",
 )
-out = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: names, answers and files print as written ('conv[1]' is not a style tag)
+out = Console(highlight=False, soft_wrap=False, markup=False, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,12 +47,12 @@ def handled(fn: F) -> F:
             return fn(*args, **kwargs)
         except SpecError as e:
             for d in e.diagnostics:
-                err.print(str(d), markup=False)
+                err.print(str(d))
             n = sum(d.severity == "error" for d in e.diagnostics)
-            err.print(f"{n} error{'s' if n != 1 else ''}", markup=False, style="red")
+            err.print(f"{n} error{'s' if n != 1 else ''}", style="red")
             raise typer.Exit(2) from None
         except CnncalcError as e:
-            err.print(f"error: {e}", markup=False)
+            err.print(f"error: {e}")
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -95,7 +95,7 @@ def _vars(items: list[str] | None) -> dict[str, int]:
 
 def _warn(analysis: Analysis) -> None:
     for w in analysis.warnings:
-        err.print(str(w), markup=False, style="yellow")
+        err.print(str(w), style="yellow")
 
 
 SpecArg = Annotated[str, typer.Argument(metavar="SPEC", help="Spec file (YAML) or built-in name, e.g. alexnet_cs231n.")]
@@ -146,7 +146,7 @@ def emit(text: str, output: Path | None) -> None:
         sys.stdout.write(text)
     else:
         write_atomic(output, text)
-        err.print(f"wrote {output}", markup=False)
+        err.print(f"wrote {output}")
 
 
 @app.command()
@@ -183,7 +183,7 @@ def table(
     if list_columns:
         from .columns import COLUMNS
         for c in COLUMNS:
-            out.print(f"{c.key:16} {c.header(units):12} {'(default) ' if c.default else ''}{c.doc}", markup=False)
+            out.print(f"{c.key:16} {c.header(units):12} {'(default) ' if c.default else ''}{c.doc}")
         return
     cols = pick([c.strip() for c in columns.split(",") if c.strip()] if columns else None,
                 EXACT if exact else ())
@@ -217,18 +217,7 @@ def table(
         emit(to_latex(data), output)
     else:
         from .render import rich_table, shares_line
-        if output is None:
-            out.print(rich_table(data, view, bars=bars))
-            out.print(shares_line(view))
-            for line in rec.summary() if rec else []:
-                out.print(line, markup=False)
-        else:
-            file_console = Console(record=True, width=200, file=io.StringIO())
-            file_console.print(rich_table(data, view, bars=bars))
-            file_console.print(shares_line(view))
-            for line in rec.summary() if rec else []:
-                file_console.print(line, markup=False)
-            emit(file_console.export_text(), output)
+        _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *(rec.summary() if rec else ()))
 
 
 @app.command()
@@ -283,13 +272,7 @@ def _emit_summaries(kind: str, summaries: list[Any], units: Units, fmt: Format |
                    "conv/deconv/fc, bias excluded"
                    + (" · depth = conv/deconv/fc layers · RF of the last spatial layer" if kind == "compare" else "")
                    + (f"\n{cost_note}" if cost_note else ""))
-        if output is None:
-            out.print(summary_table(data, caption))
-        else:
-            with open(os.devnull, "w") as devnull:
-                file_console = Console(record=True, width=200, file=devnull)
-                file_console.print(summary_table(data, caption))
-            emit(file_console.export_text(), output)
+        _print_or_emit(output, summary_table(data, caption))
 
 
 @app.command()
@@ -441,7 +424,7 @@ def plot(
     else:
         data = compare_figure([summarise(a, f, t) for a, f, t in zip(analyses, froms, tos, strict=True)], units, fmt)
     write_atomic(output, data)
-    err.print(f"wrote {output}", markup=False)
+    err.print(f"wrote {output}")
 
 
 @app.command()
@@ -524,16 +507,16 @@ def check(
                    symbolic=lambda: analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=True),
                                             rules.batch, rules.dtype))
     for w in report.warnings:
-        err.print(str(w), markup=False, style="yellow")
+        err.print(str(w), style="yellow")
     if gradescope is not None:
         write_atomic(gradescope, json.dumps(gradescope_results(report), indent=2, ensure_ascii=False) + "\n")
-        err.print(f"wrote {gradescope}", markup=False)
+        err.print(f"wrote {gradescope}")
     if fmt is CheckFormat.json:
         sys.stdout.write(json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n")
     else:
         if (table_ := verdict_table(report, wrong_only=wrong)).row_count:
             out.print(table_)
-        out.print(summary_markdown(report, markdown=False), markup=False)
+        out.print(summary_markdown(report, markdown=False))
     raise typer.Exit(0 if report.all_right else 1)
 
 
@@ -574,11 +557,11 @@ def explain(
     row = select(list(analysis.rows), layer, layer)[0]
     formulas = explain_all(graph, analysis, 1000 if si else 1024)[row.name]
     ins = ", ".join("×".join(map(str, s)) for s in row.inputs)
-    out.print(f"{row.name} ({row.type}): {ins} → {'×'.join(map(str, row.output))}", markup=False)
+    out.print(f"{row.name} ({row.type}): {ins} → {'×'.join(map(str, row.output))}")
     width = max(len(f.quantity) for f in formulas)
     for f in formulas:
-        out.print(f"  {f.quantity:<{width}} = {f.symbolic}", markup=False)
-        out.print(f"  {'':<{width}} = {f.numeric} = {f.value}", markup=False)
+        out.print(f"  {f.quantity:<{width}} = {f.symbolic}")
+        out.print(f"  {'':<{width}} = {f.numeric} = {f.value}")
 
 
 @app.command()
@@ -605,7 +588,7 @@ def quiz(
         files[f"{q.name}_key.csv"] = q.key("csv")
     for fname, text in files.items():
         write_atomic(out_dir / fname, text)
-        err.print(f"wrote {out_dir / fname}", markup=False)
+        err.print(f"wrote {out_dir / fname}")
 
 
 def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
@@ -628,7 +611,7 @@ def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None
     t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
     fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
     if fmt is Format.table:
-        _print_or_emit(st.rich_symbolic(t), output)
+        _print_or_emit(output, st.rich_symbolic(t))
     else:
         emit({Format.csv: st.symbolic_csv, Format.markdown: st.symbolic_markdown, Format.json: st.symbolic_json,
               Format.latex: st.symbolic_latex}[fmt](t), output)
@@ -646,7 +629,7 @@ def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str |
     ratios = st.symbolic_ratios(tables)
     fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
     if fmt is Format.table:
-        _print_or_emit(st.rich_ratios(tables, ratios), output)
+        _print_or_emit(output, st.rich_ratios(tables, ratios))
     elif fmt is Format.csv:
         emit(st.ratios_csv(ratios), output)
     else:
@@ -654,14 +637,13 @@ def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str |
               Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
 
 
-def _print_or_emit(renderable: Any, output: Path | None) -> None:
-    if output is None:
-        out.print(renderable)
-        return
-    with open(os.devnull, "w") as devnull:
-        file_console = Console(record=True, width=200, file=devnull)
-        file_console.print(renderable)
-    emit(file_console.export_text(), output)
+def _print_or_emit(output: Path | None, *renderables: Any) -> None:
+    """Rich tables and lines to the terminal, or as plain text (200 columns) atomically to ``output``."""
+    console = out if output is None else Console(file=io.StringIO(), width=200, markup=False, highlight=False)
+    for r in renderables:
+        console.print(r)
+    if output is not None:
+        emit(console.file.getvalue(), output)  # type: ignore[attr-defined]
 
 
 def _reconciled(convention: ConventionName | None, spec: str, view: Analysis, input_shape: str | None,
@@ -719,9 +701,6 @@ def _cost_inputs(spec: str, device: str, model: str, input_shape: str | None,
     return load_graph(spec, input_shape, variables), load_device(device), load(model)
 
 
-def _print_all(renderables: list[Any], output: Path | None) -> None:
-    from rich.console import Group
-    _print_or_emit(Group(*renderables), output)
 
 
 @app.command()
@@ -750,7 +729,7 @@ def cost(
     if fmt is CostFormat.json:
         emit(json.dumps(report.to_dict(), indent=2) + "\n", output)
         return
-    _print_all([*summary_lines(report), memory_table(report), layer_table(report, top)], output)
+    _print_or_emit(output, *summary_lines(report), memory_table(report), layer_table(report, top))
 
 
 @app.command("fit")
@@ -796,7 +775,7 @@ def devices(
         emit(json.dumps({"devices": [d.model_dump(mode="json") for d in devs],
                          "cost_models": {p.name: p.value for p in discover().values()}}, indent=2) + "\n", output)
         return
-    _print_all([devices_table(devs), models_table(discover())], output)
+    _print_or_emit(output, devices_table(devs), models_table(discover()))
 
 
 @app.command()
@@ -812,7 +791,7 @@ def calibrate(
     from .cost import load_device
     from .cost.calibrate import calibrate as run_calibration
     text = run_calibration(load_device(device), name=name, quick=quick,
-                           progress=lambda msg: err.print(msg, markup=False))
+                           progress=lambda msg: err.print(msg))
     emit(text, output)
 
 

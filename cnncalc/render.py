@@ -38,14 +38,16 @@ def bar_columns(table: TableData, width: int = 8) -> dict[int, list[str]]:
 def rich_table(table: TableData, analysis: Analysis, *, bars: bool = False) -> Table:
     """A seed-style table: one row per layer, a totals footer, conventions in the caption.
 
+    Every cell is a Text, never markup: a layer named ``conv[1]`` prints as written.
+
     ``bars`` adds a small unicode bar beside each memory/params/MACs cell, relative to the column's largest.
     """
     u = table.units
     t = Table(
-        title=f"{table.title} — input {'×'.join(map(str, analysis.input))}, batch {analysis.batch}, "
-              f"{analysis.dtype.value}",
+        title=Text(f"{table.title} — input {'×'.join(map(str, analysis.input))}, batch {analysis.batch}, "
+              f"{analysis.dtype.value}"),
         box=box.SIMPLE_HEAVY, show_footer=True, header_style="bold", footer_style="bold",
-        caption=(f"KB = {u.kb} bytes · {u.work} of conv/deconv/fc, bias excluded"
+        caption=Text(f"KB = {u.kb} bytes · {u.work} of conv/deconv/fc, bias excluded"
                  + (" (FLOPs = 2 × MACs)" if u.flops else "")
                  + f" · memory = output elements × {analysis.dtype.bytes} B × batch"),
     )
@@ -53,12 +55,12 @@ def rich_table(table: TableData, analysis: Analysis, *, bars: bool = False) -> T
     *body, totals = rows
     extra = bar_columns(table) if bars else {}
     for j, (col, foot) in enumerate(zip(table.columns, totals, strict=True)):
-        t.add_column(col.header(u), footer=foot, justify="right" if col.scale or col.numeric else "left",
+        t.add_column(Text(col.header(u)), footer=Text(foot), justify="right" if col.scale or col.numeric else "left",
                      no_wrap=True)
         if j in extra:
             t.add_column("", no_wrap=True, style="cyan")
     for i, r in enumerate(body):
-        t.add_row(*(x for j, cell in enumerate(r) for x in ((cell, extra[j][i]) if j in extra else (cell,))))
+        t.add_row(*(Text(x) for j, cell in enumerate(r) for x in ((cell, extra[j][i]) if j in extra else (cell,))))
     return t
 
 
@@ -75,9 +77,10 @@ def shares_line(analysis: Analysis) -> Text:
 
 def summary_table(table: TableData, caption: str) -> Table:
     """A compare/sweep table: one row per model or setting, no totals."""
-    t = Table(title=table.title, box=box.SIMPLE_HEAVY, header_style="bold", caption=caption)
+    t = Table(title=Text(table.title), box=box.SIMPLE_HEAVY, header_style="bold", caption=Text(caption))
     for col in table.columns:
-        t.add_column(col.header(table.units), justify="right" if col.scale or col.numeric else "left", no_wrap=True)
+        t.add_column(Text(col.header(table.units)), justify="right" if col.scale or col.numeric else "left",
+                     no_wrap=True)
     for r in table.text_rows():
-        t.add_row(*r)
+        t.add_row(*map(Text, r))
     return t

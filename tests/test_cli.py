@@ -208,3 +208,20 @@ def test_every_total_is_the_sum_of_its_column(name: str) -> None:
     assert t.ops == sum(r.ops for r in a.rows)
     assert t.buffers == sum(r.buffers for r in a.rows)
     assert t.activation_bytes == sum(r.activation_bytes for r in a.rows)
+
+
+def test_names_with_brackets_print_as_written(tmp_path: Path) -> None:
+    """Terminal cells are never parsed as rich markup: '[bold]' and 'conv[1]' stay text."""
+    spec = tmp_path / "b.yaml"
+    spec.write_text("name: '[bold]net'\ninput: [3, 8, 8]\nlayers:\n  - {type: conv, name: 'conv[1]', filters: 4, kernel: 3}\n")
+    r = CliRunner().invoke(app, ["table", str(spec)])
+    assert r.exit_code == 0, r.output
+    assert "conv[1]" in r.stdout and "[bold]net" in r.stdout
+    for args in (["compare", str(spec), str(spec)], ["cost", str(spec), "--device", "h100"]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0, r.output
+        assert "[bold]net" in r.stdout or "conv[1]" in r.stdout, args
+    out = tmp_path / "t.txt"
+    r = CliRunner().invoke(app, ["table", str(spec), "-o", str(out), "-f", "table"])
+    assert r.exit_code == 0, r.output
+    assert "conv[1]" in out.read_text()
