@@ -7,6 +7,7 @@ Prints medians; analysis should be linear in the number of layers (µs/layer rou
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -48,14 +49,23 @@ def main() -> None:
     ap.add_argument("--specs", default="alexnet_cs231n,vgg16,googlenet_stem,googlenet,resnet152")
     args = ap.parse_args()
 
-    print("whole process: cnncalc table SPEC (median wall seconds)")
+    # As a user runs it: bytecode caches written (some shells set PYTHONDONTWRITEBYTECODE, which
+    # recompiles every module on each start), one warm-up run first.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+    def whole(cmd: list[str]) -> float | None:
+        if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
+            return None
+        return median_time(lambda: subprocess.run(cmd, capture_output=True, check=True, env=env), args.runs)
+
+    floor = whole([sys.executable, "-c", "import pydantic, typer, rich.console, yaml"])
+    print(f"whole process (median wall seconds); importing the stack alone (pydantic, typer, rich, yaml): "
+          f"{floor:.3f} s")
+    print(f"  {'spec':20} {'table':>7} {'csv':>7}")
     for spec in args.specs.split(","):
-        cmd = [sys.executable, "-m", "cnncalc", "table", spec, "--format", "csv"]
-        if subprocess.run(cmd, capture_output=True).returncode != 0:
-            print(f"  {spec:20} (not available)")
-            continue
-        t = median_time(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, check=True), args.runs)
-        print(f"  {spec:20} {t:.3f} s")
+        base = [sys.executable, "-m", "cnncalc", "table", spec]
+        t, c = whole(base), whole([*base, "--format", "csv"])
+        print(f"  {spec:20} " + (f"{t:>6.3f}s {c:>6.3f}s" if t and c else "(not available)"))
 
     print("\nanalysis of a generated spec (median seconds; parse = YAML + validation)")
     print(f"  {'layers':>7} {'parse':>8} {'graph':>8} {'analyse':>8} {'total':>8} {'µs/layer':>9}")
