@@ -101,6 +101,16 @@ class Analysis:
         """The same analysis restricted to (or regrouped into) ``rows``, totals recomputed."""
         return replace(self, rows=tuple(rows), totals=Totals.of(rows))
 
+    def view(self, depth: int | None = None, start: str | None = None, end: str | None = None) -> Analysis:
+        """The rows a user asked to see: blocks nested deeper than ``depth`` collapsed (see
+        ``collapse``), then the layers ``start``..``end`` (see ``select``); totals over what is left."""
+        rows = list(self.rows)
+        if depth is not None:
+            rows = collapse(rows, depth)
+        if start or end:
+            rows = select(rows, start, end)
+        return self.with_rows(rows)
+
     def shares(self) -> dict[Family, tuple[Fraction, Fraction]]:
         """Share of params and of MACs per layer family (only families that have some)."""
         p, m = self.totals.params, self.totals.macs

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .analysis import Analysis, DType, analyse, collapse, select
+from .analysis import Analysis, DType, analyse, select
 from .columns import EXACT, Units, build_table, pick
 from .compat import StrEnum
 from .conventions import ConventionName
@@ -68,6 +68,11 @@ class Format(StrEnum):
 
 _SUFFIX = {".csv": Format.csv, ".md": Format.markdown, ".markdown": Format.markdown, ".json": Format.json,
            ".tex": Format.latex}
+
+
+def _format(fmt: Format | None, output: Path | None) -> Format:
+    """The format asked for, else the one -o's suffix names (.csv, .md, .json, .tex), else the table."""
+    return fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -189,13 +194,8 @@ def table(
                 EXACT if exact else ())
     analysis = load_analysis(spec, batch, dtype, input_shape, variables)
     _warn(analysis)
-    rows = list(analysis.rows)
-    if depth is not None:
-        rows = collapse(rows, depth)
-    if start or end:
-        rows = select(rows, start, end)
-    view = analysis.with_rows(rows)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    view = analysis.view(depth, start, end)
+    fmt = _format(fmt, output)
     rec = _reconciled(convention, spec, view, input_shape, variables)
     if rec is not None:
         from .conventions import convention_column
@@ -261,7 +261,7 @@ def _emit_summaries(kind: str, summaries: list[Any], units: Units, fmt: Format |
                     exact: bool, cost_note: str | None = None) -> None:
     from .compare import compare_table, summaries_dict, sweep_table
     data = (compare_table if kind == "compare" else sweep_table)(summaries, units, exact=exact)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    fmt = _format(fmt, output)
     if fmt is Format.json:
         emit(json.dumps(summaries_dict(kind, summaries, units, cost_note), indent=2) + "\n", output)
     elif fmt is not Format.table:
@@ -313,7 +313,7 @@ def compare(
         graph = load_graph(name, input_shape, variables)
         analysis = analyse(graph, batch, dtype)
         _warn(analysis)
-        view = analysis.with_rows(select(analysis.rows, a, b)) if a or b else analysis
+        view = analysis.view(None, a, b)
         rec = _reconciled(convention, name, view, input_shape, variables)
         extras = []
         if rec is not None:
@@ -415,12 +415,7 @@ def plot(
     for a in analyses:
         _warn(a)
     if len(analyses) == 1:
-        rows = list(analyses[0].rows)
-        if depth is not None:
-            rows = collapse(rows, depth)
-        if froms[0] or tos[0]:
-            rows = select(rows, froms[0], tos[0])
-        data = layers_figure(analyses[0].with_rows(rows), units, fmt)
+        data = layers_figure(analyses[0].view(depth, froms[0], tos[0]), units, fmt)
     else:
         data = compare_figure([summarise(a, f, t) for a, f, t in zip(analyses, froms, tos, strict=True)], units, fmt)
     write_atomic(output, data)
@@ -446,9 +441,7 @@ def report(
     shape = _ints(input_shape, "--input") if input_shape else None
     analysis = analyse(build_graph(loaded, _vars(variables), shape), batch, dtype)
     _warn(analysis)
-    if depth is not None:
-        analysis = analysis.with_rows(collapse(list(analysis.rows), depth))
-    emit(to_html(loaded, analysis, Units(kb=1000 if si else 1024, flops=flops)), output)
+    emit(to_html(loaded, analysis.view(depth), Units(kb=1000 if si else 1024, flops=flops)), output)
 
 
 class CheckFormat(StrEnum):
@@ -595,12 +588,7 @@ def _symbolic_view(spec: str, batch: int, dtype: DType, input_shape: str | None,
                    depth: int | None, start: str | None, end: str | None) -> Analysis:
     analysis = load_analysis(spec, batch, dtype, input_shape, variables, symbolic=True)
     _warn(analysis)
-    rows = list(analysis.rows)
-    if depth is not None:
-        rows = collapse(rows, depth)
-    if start or end:
-        rows = select(rows, start, end)
-    return analysis.with_rows(rows)
+    return analysis.view(depth, start, end)
 
 
 def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None, variables: list[str] | None,
@@ -609,7 +597,7 @@ def _symbolic_table(spec: str, batch: int, dtype: DType, input_shape: str | None
     """``table --symbolic``: the per-layer formulas; LaTeX inside Markdown and LaTeX exports."""
     from . import symtable as st
     t = st.symbolic_table(_symbolic_view(spec, batch, dtype, input_shape, variables, depth, start, end), flops)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    fmt = _format(fmt, output)
     if fmt is Format.table:
         _print_or_emit(output, st.rich_symbolic(t))
     else:
@@ -627,7 +615,7 @@ def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str |
     tables = [st.symbolic_table(_symbolic_view(s, batch, dtype, input_shape, variables, None, a, b), flops)
               for s, a, b in zip(specs, froms, tos, strict=True)]
     ratios = st.symbolic_ratios(tables)
-    fmt = fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    fmt = _format(fmt, output)
     if fmt is Format.table:
         _print_or_emit(output, st.rich_ratios(tables, ratios))
     elif fmt is Format.csv:
