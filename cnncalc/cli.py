@@ -775,7 +775,7 @@ def calibrate(
     name: Annotated[str | None, typer.Option("--name", help="Name of the new device (default: the preset's).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Fewer probes and repetitions (a rough fit).")] = False,
 ) -> None:
-    """Time single-layer and small-network probes with PyTorch on a CUDA GPU; write a fitted device file ([torch] extra)."""
+    """Time single-layer and small-network probes with PyTorch on a CUDA GPU (on the CPU for a kind: cpu device); write a fitted device file ([torch] extra)."""
     from .cost import load_device
     from .cost.calibrate import calibrate as run_calibration
     text = run_calibration(load_device(device), name=name, quick=quick,

@@ -1,17 +1,21 @@
-"""``cnncalc calibrate``: time and memory probes with PyTorch on a CUDA GPU, fitted into a device file.
+"""``cnncalc calibrate``: time and memory probes with PyTorch, fitted into a device file.
 
-Needs the [torch] extra and a CUDA GPU; without either it stops with a UsageError saying so.
+Needs the [torch] extra, and for a GPU device a CUDA GPU; without them it stops with a UsageError
+saying so. A device of ``kind: cpu`` is calibrated on this machine's CPU instead.
 The probes: single layers (the convolution, GEMM, pooling and element-wise shapes of the zoo,
-fp32 and fp16), two small conv-BN-ReLU networks (inference at batch 1 and 64, training at 64),
-and memory: what stays allocated after the first GEMM (cuBLAS workspaces) and the cuDNN
-workspace of a 3×3 and a 1×1 convolution. The device's datasheet peaks and bandwidth come from
-the preset named by ``--device``; the fit (cnncalc.cost.fit) sets the efficiencies and overheads.
+fp32, and fp16 on a GPU), two small conv-BN-ReLU networks (inference at batch 1 and N, training
+at N; N = 64 on a GPU, 8 on a CPU), and on a GPU memory: what stays allocated after the first
+GEMM (cuBLAS workspaces) and the cuDNN workspace of a 3×3 and a 1×1 convolution. The device's
+datasheet peaks and bandwidth come from the preset named by ``--device``; the fit
+(cnncalc.cost.fit) sets the efficiencies and overheads.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
+import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +29,7 @@ from ..layers.base import TorchCall
 from ..spec import parse_spec
 from .base import Mode, Optimizer, Workload
 from .devices import Device
-from .fit import LayerTiming, Measurement, ModelTiming, fit_device
+from .fit import PARAMETERS, LayerTiming, Measurement, ModelTiming, fit_device
 
 #: Single-layer probes: (kind, fields, input C,H,W or (F,)), each timed in fp32 and fp16 at batch 64.
 LAYER_PROBES: list[tuple[str, dict[str, Any], tuple[int, ...]]] = [
@@ -87,17 +91,25 @@ layers:
 }
 
 
-def require_torch() -> Any:
-    """The torch module, if it is installed and sees a CUDA GPU; a UsageError saying what is missing otherwise."""
+def require_torch(gpu: bool = True) -> Any:
+    """The torch module, if it is installed (and, for ``gpu``, sees a CUDA GPU); a UsageError saying
+    what is missing otherwise."""
     try:
         import torch
     except ImportError:
-        raise UsageError("cnncalc calibrate needs PyTorch: pip install 'cnncalc[torch]' (a CUDA build), "
-                         "then run it on the machine whose GPU you want to calibrate") from None
-    if not torch.cuda.is_available():
+        raise UsageError("cnncalc calibrate needs PyTorch: pip install 'cnncalc[torch]' (a CUDA build for a "
+                         "GPU), then run it on the machine you want to calibrate") from None
+    if gpu and not torch.cuda.is_available():
         raise UsageError("cnncalc calibrate needs a CUDA GPU, and PyTorch sees none "
-                         "(torch.cuda.is_available() is False); nothing was measured")
+                         "(torch.cuda.is_available() is False); nothing was measured. "
+                         "A device file of kind: cpu calibrates this machine's CPU")
     return torch
+
+
+#: What a CPU fit leaves alone: half precision (no native fp16/bf16 arithmetic), and the GPU's
+#: layout transforms, tensor chunking and per-kernel launch time.
+CPU_FIXED = ("compute_half", "memory_half", "layout_passes", "tensor_chunk_bytes", "tensor_chunk_bytes_nhwc",
+             "kernel_s")
 
 
 def torch_module(torch: Any, call: TorchCall, layer: Layer) -> Any:
@@ -138,10 +150,16 @@ def torch_network(torch: Any, graph: Graph) -> Any:
     return torch.nn.Sequential(*[m for m in mods if m is not None])
 
 
-def _timer(torch: Any, reps: int, warm: int) -> Callable[[Callable[[], Any]], float]:
+def _timer(torch: Any, reps: int, warm: int, gpu: bool = True) -> Callable[[Callable[[], Any]], float]:
+    """Mean seconds of one call: CUDA events on a GPU, the wall clock on a CPU."""
     def run(fn: Callable[[], Any]) -> float:
         for _ in range(warm):
             fn()
+        if not gpu:
+            t = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            return (time.perf_counter() - t) / reps
         torch.cuda.synchronize()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
@@ -184,33 +202,36 @@ def _memory_rules(torch: Any) -> dict[str, Any]:
             "conv_workspace_input": max(0.0, round(ws[3] - a_out, 2))}
 
 
-def measure(torch: Any, quick: bool, progress: Callable[[str], None]) -> list[Measurement]:
-    """Run the timing probes on the GPU."""
-    cuda = torch.device("cuda")
-    torch.backends.cudnn.benchmark = True
-    timer = _timer(torch, 5 if quick else 20, 3 if quick else 5)
+def measure(torch: Any, quick: bool, progress: Callable[[str], None], gpu: bool = True) -> list[Measurement]:
+    """Run the timing probes on the GPU (batch 64, fp32 and fp16) or on the CPU (batch 8, fp32)."""
+    where = torch.device("cuda" if gpu else "cpu")
+    batch = 64 if gpu else 8
+    if gpu:
+        torch.backends.cudnn.benchmark = True
+    timer = _timer(torch, 5 if quick else 20, 3 if quick else 5, gpu)
     out: list[Measurement] = []
     probes = LAYER_PROBES[::3] if quick else LAYER_PROBES
+    dtypes = ((DType.FP32, torch.float32), (DType.FP16, torch.float16)) if gpu else ((DType.FP32, torch.float32),)
     for kind, fields, shape in probes:
         cls = layer_class(kind)
         assert cls is not None
         layer = cls.model_validate(fields)
         call = layer.torch_calls((shape,), layer.output_shape((shape,)))[0]
-        for dtype, tdt in ((DType.FP32, torch.float32), (DType.FP16, torch.float16)):
-            mod = torch_module(torch, call, layer).to(cuda, tdt).eval()
-            x = torch.randn(64, *shape, device=cuda, dtype=tdt)
+        for dtype, tdt in dtypes:
+            mod = torch_module(torch, call, layer).to(where, tdt).eval()
+            x = torch.randn(batch, *shape, device=where, dtype=tdt)
             with torch.inference_mode():
                 s = timer(functools.partial(mod, x))
             label = f"{kind} {fields} {shape} {dtype.value}"
             progress(f"  {label}: {s * 1e3:.4f} ms")
-            out.append(LayerTiming(label, layer, shape, Workload(Mode.INFER, 64, dtype), s, 0.3))
+            out.append(LayerTiming(label, layer, shape, Workload(Mode.INFER, batch, dtype), s, 0.3))
     for name, text in NETWORK_PROBES.items():
         graph = build_graph(parse_spec(text, f"{name}.yaml"))
         shape = graph.input
-        for w in (Workload(Mode.INFER, 1), Workload(Mode.INFER, 64),
-                  Workload(Mode.TRAIN, 64, optimizer=Optimizer.MOMENTUM)):
-            net = torch_network(torch, graph).to(cuda)
-            x = torch.randn(w.batch, *shape, device=cuda)
+        for w in (Workload(Mode.INFER, 1), Workload(Mode.INFER, batch),
+                  Workload(Mode.TRAIN, batch, optimizer=Optimizer.MOMENTUM)):
+            net = torch_network(torch, graph).to(where)
+            x = torch.randn(w.batch, *shape, device=where)
             if w.mode is Mode.INFER:
                 net.eval()
                 with torch.inference_mode():
@@ -218,7 +239,7 @@ def measure(torch: Any, quick: bool, progress: Callable[[str], None]) -> list[Me
             else:
                 net.train()
                 opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-                y = torch.randint(0, 1000, (w.batch,), device=cuda)
+                y = torch.randint(0, 1000, (w.batch,), device=where)
 
                 def step(net: Any = net, x: Any = x, y: Any = y, opt: Any = opt) -> None:
                     loss = torch.nn.functional.cross_entropy(net(x), y)
@@ -233,24 +254,33 @@ def measure(torch: Any, quick: bool, progress: Callable[[str], None]) -> list[Me
 
 def calibrate(device: Device, name: str | None = None, quick: bool = False,
               progress: Callable[[str], None] = lambda _: None) -> str:
-    """Measure on the local CUDA GPU and return the fitted device file's text."""
-    torch = require_torch()
-    gpu = torch.cuda.get_device_name(0)
-    progress(f"calibrating on {gpu} (torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()})")
-    rules = {**device.memory_rules.model_dump(), **_memory_rules(torch)}
-    progress(f"memory rules: {rules}")
+    """Measure on the local CUDA GPU (or, for a ``kind: cpu`` device, the CPU) and return the fitted
+    device file's text."""
+    gpu = device.kind != "cpu"
+    torch = require_torch(gpu)
+    if gpu:
+        where = f"{torch.cuda.get_device_name(0)} (torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()})"
+        rules = {**device.memory_rules.model_dump(), **_memory_rules(torch)}
+        progress(f"memory rules: {rules}")
+        memory = int(torch.cuda.get_device_properties(0).total_memory)
+        parameters = PARAMETERS
+    else:
+        where = f"the CPU, {torch.get_num_threads()} threads (torch {torch.__version__})"
+        rules = device.memory_rules.model_dump()  # CPU tensors: no workspaces to measure
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        parameters = [p for p in PARAMETERS if p[0][-1] not in CPU_FIXED]
+    progress(f"calibrating on {where}")
     start = device.model_copy(update={
         "name": name or device.name,
-        "memory_bytes": int(torch.cuda.get_device_properties(0).total_memory),
+        "memory_bytes": memory,
         "memory_rules": device.memory_rules.model_validate(rules),
     })
-    result = fit_device(start, measure(torch, quick, progress), rounds=10 if quick else 30,
+    result = fit_device(start, measure(torch, quick, progress, gpu), parameters, rounds=10 if quick else 30,
                         progress=lambda r, v: progress(f"fit round {r}: loss {v:.4f}"))
     for label, meas, pred in result.rows:
         progress(f"  {label:60s} measured {meas * 1e3:9.4f} ms  predicted {pred * 1e3:9.4f} ms")
     fitted = result.device.model_copy(update={
-        "calibrated": f"cnncalc calibrate on {gpu}, torch {torch.__version__}, {datetime.date.today()}"})
-    header = (f"# Written by cnncalc calibrate on {gpu} (torch {torch.__version__}, "
-              f"cuDNN {torch.backends.cudnn.version()}).\n"
+        "calibrated": f"cnncalc calibrate on {where}, {datetime.date.today()}"})
+    header = (f"# Written by cnncalc calibrate on {where}.\n"
               f"# Peaks and bandwidth: the datasheet figures of the '{device.name}' preset.\n")
     return header + yaml.safe_dump(fitted.model_dump(mode="json", exclude_none=True), sort_keys=False)
