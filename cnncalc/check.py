@@ -655,6 +655,25 @@ def _letters(name: str) -> str:
     return m.group(0) if m else ""
 
 
+def _body(sheet: AnswerSheet) -> list[AnswerRow]:
+    """The answer rows that stand for layers: not totals, not an input/data/image row."""
+    return [ar for ar in sheet.rows if not ar.is_total and _letters(ar.name) not in ("input", "data", "image")]
+
+
+def answer_view(analysis: Analysis, sheet: AnswerSheet) -> Analysis:
+    """The rows ``sheet`` was written against: the layers, or, when its rows name block instances
+    (a ``table --depth N`` export: inception3a, layer1_2), the rows collapsed to the shallowest
+    depth whose names hold every answer row's. Totals are the same at every depth."""
+    names = {ar.name.lower() for ar in _body(sheet)}
+    if not names or names <= {r.name.lower() for r in analysis.rows}:
+        return analysis
+    for depth in range(max((len(r.groups) for r in analysis.rows), default=0)):
+        view = analysis.view(depth)
+        if names <= {r.name.lower() for r in view.rows}:
+            return view
+    return analysis
+
+
 def match_rows(sheet: AnswerSheet, rows: Sequence[Row]) -> tuple[list[tuple[AnswerRow, Row | None]], list[Diagnostic]]:
     """Pair answer rows with analysis rows (None: the totals row).
 
@@ -666,7 +685,7 @@ def match_rows(sheet: AnswerSheet, rows: Sequence[Row]) -> tuple[list[tuple[Answ
     warning, so that a guess is never silent.
     """
     by_name = {r.name.lower(): i for i, r in enumerate(rows)}
-    body = [ar for ar in sheet.rows if not ar.is_total and _letters(ar.name) not in ("input", "data", "image")]
+    body = _body(sheet)
     names = [ar.name.lower() for ar in body]
     known = [n for n in names if n in by_name]
     # Names mode unless names repeat or most are not layer names (then a typo is an error, not a guess).
@@ -906,7 +925,8 @@ class _Grader:
 
 def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
           formulas: Mapping[str, Sequence[Formula]] | None = None, layers: Mapping[str, Layer] | None = None,
-          tolerance: Tolerance | None = None, symbolic: Callable[[], Analysis] | None = None) -> Report:
+          tolerance: Tolerance | None = None, symbolic: Callable[[], Analysis] | None = None,
+          start: str | None = None, end: str | None = None) -> Report:
     """Check every answer cell of ``sheet`` against ``analysis``; pure, no printing.
 
     ``formulas`` (by layer name, see explain.explain_all) supply the plugged-in formula shown with
@@ -914,9 +934,12 @@ def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
     ``tolerance`` overrides the rules' tolerance (the --rtol/--atol/--digits options).
     ``symbolic``, called at the first formula answer, gives the same spec analysed with symbols
     (build_graph(..., symbolic=True)); formula answers are then judged by algebraic equivalence.
+    ``start``/``end`` restrict the rows to a layer range (its totals are the range's); rows naming
+    block instances are checked at their depth (``answer_view``).
     """
     rules = rules or Rules()
     tol = tolerance if tolerance is not None and not tolerance.default else rules.tolerance
+    analysis = answer_view(analysis, sheet).view(None, start, end)
     g = _Grader(analysis, rules, formulas or {}, layers or {}, tol, symbolic)
     pairs, match_warnings = match_rows(sheet, analysis.rows)
     columns = [k for k in sheet.columns if k in BY_KEY and k != "layer"]

@@ -476,6 +476,8 @@ def check(
     wrong: Annotated[bool, typer.Option("--wrong", help="Show only the wrong and unanswered cells.")] = False,
     input_shape: InputOpt = None,
     variables: SetOpt = None,
+    start: Annotated[str | None, typer.Option("--from", help="The worksheet covers the layers from this one.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="… up to this one (its Total row is that range's).")] = None,
 ) -> None:
     """Check a filled worksheet cell by cell: ✓/✗, expected value, formula, the slip made. Exit 0 all right, 1 not."""
     from .answers import read_sheet
@@ -498,7 +500,8 @@ def check(
                    {n.name: n.layer for n in graph.nodes}, Tolerance(rtol=rtol, atol=atol, digits=digits),
                    # formula answers (18C²HW) are judged on the spec read with symbols
                    symbolic=lambda: analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=True),
-                                            rules.batch, rules.dtype))
+                                            rules.batch, rules.dtype),
+                   start=start, end=end)
     for w in report.warnings:
         err.print(str(w), style="yellow")
     if gradescope is not None:
@@ -523,10 +526,14 @@ def template(
     output: OutOpt = None,
     input_shape: InputOpt = None,
     variables: SetOpt = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", "-d", min=0, help="One row per block instance nested deeper than this (check follows).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First layer of the rows asked.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last layer of the rows asked.")] = None,
 ) -> None:
     """A worksheet: layer names and hyper-parameters given, the asked cells blank (like the seeds' '?')."""
     from .answers import render_worksheet, worksheet
-    analysis = load_analysis(spec, input_shape=input_shape, variables=variables)
+    analysis = load_analysis(spec, input_shape=input_shape, variables=variables).view(depth, start, end)
     asked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     emit(render_worksheet(worksheet(analysis, asked, totals=totals), fmt.value, totals), output)
 

@@ -344,6 +344,51 @@ def test_zoo_exports_check_all_right(spec: str) -> None:
     assert r.all_right, [c for c in r.cells if c.status is not Status.RIGHT][:3]
 
 
+@pytest.mark.parametrize(("spec", "depth"), [("googlenet", 0), ("resnet50", 0), ("resnet50", 1)])
+def test_collapsed_table_exports_check_against_the_collapsed_rows(spec: str, depth: int) -> None:
+    """A `table --depth N` export names block instances (inception3a, layer1): checked against the rows
+    at that depth, not matched in order to the layers inside."""
+    res = runner.invoke(app, ["table", spec, "--depth", str(depth), "--format", "csv", "--exact"])
+    assert res.exit_code == 0
+    r = check_text(spec, res.stdout)
+    assert r.all_right and not r.warnings, ([c for c in r.cells if c.status is not Status.RIGHT][:3], r.warnings)
+
+
+def test_collapsed_block_mistake_is_caught() -> None:
+    """GoogLeNet's inception3a (torchvision, with BN), by hand: 1×1 192→64: 12,288 + 128 BN;
+    1×1 192→96: 18,432 + 192; 3×3 96→128: 110,592 + 256; 1×1 192→16: 3,072 + 32;
+    3×3 16→32: 4,608 + 64; pool, 1×1 192→32: 6,144 + 64 — 155,872 params."""
+    res = runner.invoke(app, ["table", "googlenet", "--depth", "0", "--format", "csv", "-c", "layer,params"])
+    lines = res.stdout.splitlines()
+    row = next(i for i, x in enumerate(lines) if x.startswith("inception3a,"))
+    assert lines[row] == "inception3a,155872"
+    lines[row] = "inception3a,155000"
+    r = check_text("googlenet", "\n".join(lines) + "\n")
+    wrong = [(c.layer, c.column, c.expected) for c in r.cells if c.status is Status.WRONG]
+    assert wrong == [("inception3a", "params", "155,872")] or wrong == [("inception3a", "params", "155872")]
+
+
+def test_range_worksheet_totals_are_the_ranges(tmp_path: Path) -> None:
+    """VGG-16 from 224 to 28 (conv1_1 … pool3), by hand: params 1,735,488; MACs 9·3·64·224²
+    + 4 × 1,849,688,064 (conv1_2, conv2_2, conv3_2, conv3_3) + 2 × 924,844,032 (conv2_1, conv3_1)
+    = 86,704,128 + 7,398,752,256 + 1,849,688,064 = 9,335,144,448. Checked with --to, the Total
+    row is that range's."""
+    sheet = runner.invoke(app, ["template", "vgg16", "--to", "pool3", "--totals", "-c", "params,macs"]).stdout
+    assert sheet.splitlines()[-1].startswith("Total") and "conv4_1" not in sheet
+    table = runner.invoke(app, ["table", "vgg16", "--to", "pool3", "-f", "csv", "-c", "layer,params,macs"]).stdout
+    assert table.splitlines()[-1].startswith("Total,1735488,9335144448")
+    path = tmp_path / "range.csv"
+    path.write_text(table)
+    assert runner.invoke(app, ["check", "vgg16", str(path), "--to", "pool3"]).exit_code == 0
+    whole = runner.invoke(app, ["check", "vgg16", str(path)])
+    assert whole.exit_code == 1 and "expected 138,357,544" in whole.stdout
+
+
+def test_template_at_a_depth_lists_block_instances() -> None:
+    rows = [x.split(",")[0] for x in runner.invoke(app, ["template", "googlenet", "--depth", "0"]).stdout.splitlines()]
+    assert "inception3a" in rows and not any(r.startswith("inception3a.") for r in rows)
+
+
 def test_yaml_answers_by_name(tmp_path: Path) -> None:
     path = tmp_path / "a.yaml"
     path.write_text("conv1: {hw_out: 55, memory_kb: 1134.375, params: 34944, macs: 105 M}\n"
