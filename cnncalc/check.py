@@ -960,16 +960,33 @@ def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
             res = g.cell(key, cell, row, g.points(key, False))
             if res is not None and (res.points > 0 or res.status is not Status.UNANSWERED):
                 results.append(res)
+    answered_rows = [r for r in analysis.rows if r.name in answered]
+    span = (answered_rows[0].name, answered_rows[-1].name) if answered_rows else None
     for ar in total_rows:
         for key in columns:
             if key in BY_KEY and BY_KEY[key].total is not None and key in ar.cells:
                 res = g.cell(key, ar.cells[key], None, g.points(key, True))
+                if res is not None and res.status is Status.WRONG and span and len(answered_rows) < len(analysis.rows):
+                    res = _range_total_hint(res, key, ar.cells[key], span, analysis, rules, tol)
                 if res is not None:
                     results.append(res)
     if rules.points_per == "column":
         results = _spread(results)
     return Report(analysis.model, sheet.file, tuple(results), rules, tol.describe(),
                   (*sheet.warnings, *match_warnings), tuple(r.name for r in analysis.rows))
+
+
+def _range_total_hint(res: CellResult, key: str, cell: Any, span: tuple[str, str], analysis: Analysis,
+                      rules: Rules, tol: Tolerance) -> CellResult:
+    """A wrong Total that is the total of the rows the sheet answers (a range, the seeds' "from
+    224 to 28") stays wrong, with a note saying which ``--from/--to`` would check it."""
+    from dataclasses import replace
+
+    ranged = _Grader(analysis.view(None, *span), rules, {}, {}, tol, None).cell(key, cell, None, res.points)
+    if ranged is None or ranged.status is not Status.RIGHT:
+        return res
+    return replace(res, note=f"is the total of {span[0]}–{span[1]}, the rows answered: "
+                             f"check with --from {span[0]} --to {span[1]}")
 
 
 def _spread(results: list[CellResult]) -> list[CellResult]:

@@ -382,6 +382,7 @@ def test_range_worksheet_totals_are_the_ranges(tmp_path: Path) -> None:
     assert runner.invoke(app, ["check", "vgg16", str(path), "--to", "pool3"]).exit_code == 0
     whole = runner.invoke(app, ["check", "vgg16", str(path)])
     assert whole.exit_code == 1 and "expected 138,357,544" in whole.stdout
+    assert "is the total of conv1_1–pool3, the rows answered: check with --from conv1_1 --to pool3" in whole.stdout
 
 
 def test_template_at_a_depth_lists_block_instances() -> None:
