@@ -55,6 +55,8 @@ class Row:
     groups: tuple[Group, ...] = ()
     layers: int = 1
     parts: tuple[Row, ...] = ()  # the layers a collapsed row stands for
+    #: The output also depends on the whole input through a global reduction (see layers.RF).
+    global_context: bool = False
 
     @property
     def params(self) -> int:
@@ -171,7 +173,7 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
         rows.append(Row(
             node.name, node.type, layer.family, ins, out, params.weights, params.bias,
             layer.buffers(ins), macs * batch, ops * batch, numel(out) * dt.bytes * batch,
-            rf.size, rf.jump, layer.hyper(), node.position, node.groups,
+            rf.size, rf.jump, layer.hyper(), node.position, node.groups, global_context=rf.global_context,
         ))
     if problems:
         raise SpecError(problems)
@@ -206,6 +208,7 @@ def collapse(rows: Sequence[Row], depth: int) -> list[Row]:
             g.name, g.type, None, ms[0].inputs, ms[-1].output, t.weights, t.bias, t.buffers,
             t.macs, t.ops, t.activation_bytes, ms[-1].rf, ms[-1].jump, Hyper(), g.position,
             ms[0].groups[:depth], t.layers, tuple(p for m in ms for p in (m.parts or (m,))),
+            ms[-1].global_context,
         )
     return out
 

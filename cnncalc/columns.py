@@ -60,8 +60,13 @@ def _c(shapes: Sequence[tuple[int, ...]]) -> str:
 
 
 def _frac2(p: tuple[Num, Num]) -> str:
-    a, b = (str(x) if x.denominator == 1 else f"{float(x):.3g}" for x in p)
+    a, b = (str(x) if not isinstance(x, Fraction) or x.denominator == 1 else f"{float(x):.3g}" for x in p)
     return a if a == b else f"{a}×{b}"
+
+
+def _rf(r: Row) -> str:
+    """The field, marked ``*`` when the output also sees the whole input through a global path."""
+    return _frac2(r.rf) + ("*" if r.global_context else "")
 
 
 def _const(s: str) -> Callable[[Units], str]:
@@ -92,8 +97,9 @@ COLUMNS: tuple[Column, ...] = (
            doc="other arithmetic (pooling windows, bias, BN, activations, adds), millions"),
     Column("input_shape", _const("Input"), lambda r, u: ", ".join(fmt_shape(s) for s in r.inputs), numeric=False),
     Column("output_shape", _const("Output"), lambda r, u: fmt_shape(r.output), numeric=False),
-    Column("receptive_field", _const("RF"), lambda r, u: _frac2(r.rf), numeric=False,
-           doc="receptive field size in input pixels"),
+    Column("receptive_field", _const("RF"), lambda r, u: _rf(r), numeric=False,
+           doc="receptive field size in input pixels along spatial paths; * = the output also depends "
+               "on the whole input through a global reduction (global pooling, SE gate, flatten/fc)"),
     Column("jump", _const("Jump"), lambda r, u: _frac2(r.jump), numeric=False,
            doc="cumulative stride: input pixels between neighbouring outputs"),
     Column("params", _const("Params"), lambda r, u: r.params, lambda t, u: t.params),

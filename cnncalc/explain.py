@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from .analysis import Analysis, Row
 from .graph import INPUT, Graph
-from .layers import Formula, Layer, Num, fmt_shape, numel
+from .layers import RF, Formula, Layer, Num, fmt_shape, numel
 
 
 def fmt_number(x: Fraction | int, places: int = 6) -> str:
@@ -48,30 +48,35 @@ def memory_formula(row: Row, bytes_per_element: int, batch: int = 1, kb: int = 1
                    f"{fmt_number(Fraction(row.activation_bytes, kb))} {unit}")
 
 
-def receptive_formula(row: Row, rf_in: tuple[Num, Num], jump_in: tuple[Num, Num]) -> Formula:
-    """RF = r + (K − 1)·j along W, with r, j the input's receptive field and jump; jump' = j·S.
+def receptive_formula(row: Row, rf_in: tuple[Num, Num], jump_in: tuple[Num, Num], global_in: bool = False) -> Formula:
+    """RF = r + (K − 1)·j along W, with r, j the input's receptive field and jump; jump' = j·S
+    (j/S for an upsampling layer).
 
-    K here is the effective window, (K − 1)·D + 1 for a dilated kernel, derived from the fields
-    themselves so that the formula holds for every kind (global pooling: K = W).
+    K here is the window in input pixels, (K − 1)·D + 1 for a dilated kernel, derived from the fields
+    themselves so that the formula holds for every kind. A global reduction keeps r and says so.
     """
     r, j = rf_in[1], jump_in[1]
     r2, j2 = row.rf[1], row.jump[1]
+    context = " + global context" if row.global_context else ""
     if (r2, j2) == (r, j):
-        return Formula("RF", "r of the input (unchanged)", fmt_number(r), f"{fmt_number(r2)} (jump {fmt_number(j2)})")
-    k = Fraction(r2 - r) / j + 1
-    s = Fraction(j2) / j
-    return Formula("RF", "r + (K − 1)·j ; jump j·S", f"{fmt_number(r)} + ({fmt_number(k)} − 1)·{fmt_number(j)}",
-                   f"{fmt_number(r2)}, jump {fmt_number(j)}·{fmt_number(s)} = {fmt_number(j2)}")
+        how = "r of the input (a global reduction: every position seen)" if row.global_context and not global_in \
+            else "r of the input (unchanged)"
+        return Formula("RF", how, fmt_number(r), f"{fmt_number(r2)} (jump {fmt_number(j2)}){context}")
+    k = Fraction(r2 - r) / Fraction(j) + 1
+    s = Fraction(j2) / Fraction(j)
+    jump = f"jump {fmt_number(j)}·{fmt_number(s)}" if s.denominator == 1 else \
+        f"jump {fmt_number(j)}/{fmt_number(1 / s)}"
+    return Formula("RF", "r + (K − 1)·j ; jump " + ("j·S" if s.denominator == 1 else "j/S"),
+                   f"{fmt_number(r)} + ({fmt_number(k)} − 1)·{fmt_number(j)}",
+                   f"{fmt_number(r2)}, {jump} = {fmt_number(j2)}{context}")
 
 
-def _input_fields(names: Sequence[str], rows: Mapping[str, Row]) -> tuple[tuple[Num, Num], tuple[Num, Num]]:
-    one = (Fraction(1), Fraction(1))
-    fields = [(rows[n].rf, rows[n].jump) if n in rows else (one, one) for n in names if n == INPUT or n in rows]
-    if not fields:
-        return one, one
-    rf = (max(f[0][0] for f in fields), max(f[0][1] for f in fields))
-    jump = (max(f[1][0] for f in fields), max(f[1][1] for f in fields))
-    return rf, jump
+def _input_fields(names: Sequence[str], rows: Mapping[str, Row]) -> tuple[tuple[Num, Num], tuple[Num, Num], bool]:
+    """The field, jump and global context a layer reads, joined as layers.RF.merge joins them."""
+    fields = [RF(rows[n].rf, rows[n].jump, rows[n].global_context) if n in rows else RF()
+              for n in names if n == INPUT or n in rows]
+    rf = RF.merge(fields) if fields else RF()
+    return rf.size, rf.jump, rf.global_context
 
 
 def explain_layer(layer: Layer, row: Row, inputs: Sequence[str], rows: Mapping[str, Row],
@@ -82,9 +87,9 @@ def explain_layer(layer: Layer, row: Row, inputs: Sequence[str], rows: Mapping[s
     rest = [f for f in own if f not in sizes]
     if not any(f.quantity == "Output" for f in sizes):
         sizes.append(output_formula(row))
-    rf_in, jump_in = _input_fields(inputs, rows)
+    rf_in, jump_in, global_in = _input_fields(inputs, rows)
     return [*sizes, memory_formula(row, bytes_per_element, batch, kb), *rest,
-            receptive_formula(row, rf_in, jump_in)]
+            receptive_formula(row, rf_in, jump_in, global_in)]
 
 
 def explain_all(graph: Graph, analysis: Analysis, kb: int = 1024) -> dict[str, list[Formula]]:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import tempfile
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,13 @@ def to_markdown(table: TableData) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(x: Num) -> int | float:
-    return int(x) if x.denominator == 1 else float(x)
+def _num(x: Num) -> int | float | str:
+    """A field or jump for JSON: an int, a float for a fraction, text for a symbolic size."""
+    if isinstance(x, int):
+        return x
+    if isinstance(x, Fraction):
+        return x.numerator if x.denominator == 1 else float(x)
+    return str(x)
 
 
 def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
@@ -71,6 +77,7 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
                 "macs": r.macs, "flops": 2 * r.macs, "ops": r.ops,
                 "activation_bytes": r.activation_bytes,
                 "receptive_field": [_num(x) for x in r.rf], "jump": [_num(x) for x in r.jump],
+                "global_context": r.global_context,
                 "line": r.position.line,
                 **({"layers": r.layers} if r.layers > 1 else {}),
             }

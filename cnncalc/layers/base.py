@@ -47,19 +47,32 @@ class Params:
 
 @dataclass(frozen=True)
 class RF:
-    """Receptive field size and jump (cumulative stride) per spatial axis (h, w)."""
+    """Receptive field size and jump (cumulative stride) per spatial axis (h, w), in input pixels.
+
+    Defined along spatial paths, as in Araujo et al., "Computing receptive fields of convolutional
+    neural networks" (Distill, 2019): r' = r + D·(K − 1)·j and j' = j·S through each window, and at a
+    join the widest field and the coarsest jump of the spatial inputs. A global reduction (global
+    pooling, flatten, an fc over a map, an SE gate) does not widen the field: it sets
+    ``global_context``, which says that the output also depends on the whole input through such a
+    path, and a join ignores its global-context inputs while any input is still purely spatial.
+    """
 
     size: tuple[Num, Num] = (1, 1)
     jump: tuple[Num, Num] = (1, 1)
+    global_context: bool = False
 
     @staticmethod
     def merge(rfs: Sequence[RF]) -> RF:
-        """Inputs joined by concat/add: the widest field and the coarsest jump of them."""
+        """Inputs joined by concat/add/multiply: the widest field and the coarsest jump of the
+        spatial inputs (those without global context, when there are any); global context if any
+        input has it (a squeeze-excitation gate multiplied onto its map keeps the map's field)."""
         if len(rfs) == 1:
             return rfs[0]
+        spatial = [r for r in rfs if not r.global_context] or list(rfs)
         return RF(
-            (vmax(*(r.size[0] for r in rfs)), vmax(*(r.size[1] for r in rfs))),
-            (vmax(*(r.jump[0] for r in rfs)), vmax(*(r.jump[1] for r in rfs))),
+            (vmax(*(r.size[0] for r in spatial)), vmax(*(r.size[1] for r in spatial))),
+            (vmax(*(r.jump[0] for r in spatial)), vmax(*(r.jump[1] for r in spatial))),
+            any(r.global_context for r in rfs),
         )
 
     def window(self, kernel: tuple[int, int], stride: tuple[int, int],
@@ -68,7 +81,29 @@ class RF:
         return RF(
             tuple(r + d * (k - 1) * j for r, k, d, j in zip(self.size, kernel, dilation, self.jump)),  # type: ignore[arg-type]
             tuple(j * s for j, s in zip(self.jump, stride)),  # type: ignore[arg-type]
+            self.global_context,
         )
+
+    def taps(self, span: tuple[int, int], scale: tuple[Num, Num]) -> RF:
+        """An output pixel that reads ``span`` adjacent input pixels per axis, on an output grid
+        ``scale`` times as fine: r' = r + (span − 1)·j ;  j' = j / scale."""
+        return RF(
+            tuple(r + (n - 1) * j for r, n, j in zip(self.size, span, self.jump)),  # type: ignore[arg-type]
+            tuple(exact_div(j, s) for j, s in zip(self.jump, scale)),  # type: ignore[arg-type]
+            self.global_context,
+        )
+
+    def reduced(self) -> RF:
+        """After a global reduction: the field as it was, now with global context."""
+        return RF(self.size, self.jump, True)
+
+
+def exact_div(a: Num, b: Num) -> Num:
+    """a / b exactly: an int where it divides, else a Fraction (never a float)."""
+    if not isinstance(a, int | Fraction) or not isinstance(b, int | Fraction):
+        return a / b  # symbolic sizes: sympy divides exactly
+    q = Fraction(a) / Fraction(b)
+    return q.numerator if q.denominator == 1 else q
 
 
 @dataclass(frozen=True)

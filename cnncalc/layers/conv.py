@@ -139,7 +139,8 @@ class Deconv(Layer):
     - MACs: C_in·H·W · (C_out/G)·K_h·K_w — every input element is scattered through a
       K×K×C_out/G kernel (the count PyTorch's FlopCounterMode uses).
     - Ops: bias and fused activation, one per output element each.
-    - Receptive field: jump j' = j/S, r' = r + D·(K − 1)·j'.
+    - Receptive field: jump j' = j/S; r' = r + (n − 1)·j, where n is the most input pixels one
+      output pixel reads along an axis (see ``taps``; ⌈K/S⌉ without dilation: K = 4, S = 2 → 2).
     """
 
     family = Family.CONV
@@ -191,9 +192,25 @@ class Deconv(Layer):
         return (ins[0][0], floor_div(self.filters, self.groups), *self.kernel)
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
-        jump = (rf.jump[0] / self.stride[0], rf.jump[1] / self.stride[1])
-        size = tuple(r + d * (k - 1) * j for r, k, d, j in zip(rf.size, self.kernel, self.dilation, jump))
-        return RF(size, jump)  # type: ignore[arg-type]
+        span = (self.taps(self.kernel[0], self.stride[0], self.dilation[0]),
+                self.taps(self.kernel[1], self.stride[1], self.dilation[1]))
+        return rf.taps(span, self.stride)
+
+    @staticmethod
+    def taps(kernel: int, stride: int, dilation: int) -> int:
+        """Span, in input pixels, of the inputs that one output pixel of a transposed convolution
+        reads on one axis, the largest over the S output phases.
+
+        Output o gets input i through kernel tap d when i·S + d·D = o + P: for the phase
+        φ = (o + P) mod S the taps are the d < K with d·D ≡ φ (mod S), and the span is
+        (d_max − d_min)·D/S + 1.
+        """
+        spans = [1]
+        for phase in range(stride):
+            ds = [d for d in range(kernel) if (d * dilation - phase) % stride == 0]
+            if ds:
+                spans.append((ds[-1] - ds[0]) * dilation // stride + 1)
+        return max(spans)
 
     def hyper(self) -> Hyper:
         return Hyper(str(self.filters), fmt_pair(self.kernel), fmt_pair(self.stride), fmt_pair(self.pad))

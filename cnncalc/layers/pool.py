@@ -119,7 +119,7 @@ class _GlobalPool(Layer):
     """Pooling over the whole H×W: output C×1×1.
 
     - Ops: C·H·W (one add or compare per input element; = output × K² with K = H).
-    - Receptive field: the whole input, r' = r + (H − 1)·j.
+    - Receptive field: a global reduction, the field is kept with global context (see RF).
     """
 
     family = Family.POOL
@@ -138,8 +138,9 @@ class _GlobalPool(Layer):
                         f"{self.ops(ins, out):,}")]
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
+        """A global reduction: the field of the map it reads, with global context (RF.reduced)."""
         _, h, w = ins[0]
-        return rf.window((h, w), (h, w))
+        return rf.reduced() if h * w > 1 else rf
 
     def hyper(self) -> Hyper:
         return Hyper("", "global", "", "")
@@ -179,7 +180,7 @@ class _AdaptivePool(Layer):
     - Output: C × output[0] × output[1].
     - Ops: C · Σ_i Σ_j |window_i|·|window_j| with PyTorch's windows
       [⌊i·H/H'⌋, ⌈(i+1)·H/H'⌉) — the exact number of elements read.
-    - Receptive field: as a window of the largest size with stride H/H'.
+    - Receptive field: as a window of the largest size with stride H/H'; to 1×1 a global reduction.
     """
 
     family = Family.POOL
@@ -201,12 +202,16 @@ class _AdaptivePool(Layer):
                         f"{self.ops(ins, out):,}")]
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
+        """Windows of PyTorch's adaptive pooling (the widest, stride H/H'); to 1×1 a global reduction."""
         _, h, w = ins[0]
+        if self.output == (1, 1) and h * w > 1:
+            return rf.reduced()
         k = (max(_adaptive_windows(h, self.output[0])), max(_adaptive_windows(w, self.output[1])))
         s = (Fraction(h, self.output[0]), Fraction(w, self.output[1]))
         return RF(
             tuple(r + (kk - 1) * j for r, kk, j in zip(rf.size, k, rf.jump)),  # type: ignore[arg-type]
             tuple(j * ss for j, ss in zip(rf.jump, s)),  # type: ignore[arg-type]
+            rf.global_context,
         )
 
     def hyper(self) -> Hyper:

@@ -32,7 +32,7 @@ from .base import (
 class Flatten(Layer):
     """C×H×W → C·H·W (seed: 256×6×6 = 9,216). No params, no ops.
 
-    Receptive field: the next layer sees every position, r' = r + (H − 1)·j.
+    Receptive field: a global reduction (the field is kept, with global context; see RF).
     """
 
     family = Family.RESHAPE
@@ -52,10 +52,10 @@ class Flatten(Layer):
                         " × ".join(map(str, ins[0])), f"{out[0]:,}")]
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
-        if len(ins[0]) != 3:
+        """Flattening a map for an fc is a global reduction (RF.reduced); a C×1×1 or flat input is unchanged."""
+        if len(ins[0]) != 3 or ins[0][1] * ins[0][2] == 1:
             return rf
-        _, h, w = ins[0]
-        return rf.window((h, w), (h, w))
+        return rf.reduced()
 
 
 @register_layer("dropout")
@@ -164,9 +164,12 @@ class Upsample(Layer):
         return [Formula("Output", *size, fmt_shape(out)), Formula("Ops", *ops, f"{self.ops(ins, out):,}")]
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
+        """Jump j' = j·H/H'. ``nearest`` reads one input pixel, ``bilinear`` two adjacent ones per
+        axis (r' = r + j) unless the sizes are equal (then the second tap has weight 0)."""
         _, h, w = ins[0]
         out = self.output_shape(ins)
-        return RF(rf.size, (rf.jump[0] * Fraction(h, out[1]), rf.jump[1] * Fraction(w, out[2])))
+        span = tuple(2 if self.mode == "bilinear" and o != i else 1 for i, o in ((h, out[1]), (w, out[2])))
+        return rf.taps(span, (Fraction(out[1], h), Fraction(out[2], w)))  # type: ignore[arg-type]
 
     def hyper(self) -> Hyper:
         return Hyper("", f"×{self.scale}" if self.scale else f"→{fmt_pair(self.size or (0, 0))}", "", "")
