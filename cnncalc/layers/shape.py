@@ -165,10 +165,10 @@ class Upsample(Layer):
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         """Jump j' = j·H/H'. ``nearest`` reads one input pixel, ``bilinear`` two adjacent ones per
-        axis (r' = r + j) unless the sizes are equal (then the second tap has weight 0)."""
+        axis (r' = r + j) unless the sizes are equal or the input is 1 pixel wide."""
         _, h, w = ins[0]
         out = self.output_shape(ins)
-        span = tuple(2 if self.mode == "bilinear" and o != i else 1 for i, o in ((h, out[1]), (w, out[2])))
+        span = tuple(2 if self.mode == "bilinear" and o != i and i > 1 else 1 for i, o in ((h, out[1]), (w, out[2])))
         return rf.taps(span, (Fraction(out[1], h), Fraction(out[2], w)))  # type: ignore[arg-type]
 
     def hyper(self) -> Hyper:
