@@ -525,8 +525,13 @@ class _Importer:
 
     def _BatchNormalization(self, node: Any, index: int, a: dict[str, Any]) -> None:
         eps = float(a.get("epsilon", 1e-5))
+        # γ and β are weights (initializers); PyTorch writes a BatchNorm2d(affine=False) with
+        # Constant ones and zeros in their place, which are not parameters
+        scale = self.producer.get(node.input[1])
+        affine = node.input[1] in self.inits or scale is None or scale.op_type != "Constant"
         self.emit(node, index, "batchnorm", {"eps": None if math.isclose(eps, 1e-5, rel_tol=1e-6) else
-                                             float(f"{eps:.6g}")}, [node.input[0]])
+                                             float(f"{eps:.6g}"), "affine": None if affine else False},
+                  [node.input[0]])
 
     def _LRN(self, node: Any, index: int, a: dict[str, Any]) -> None:
         self.emit(node, index, "lrn", {"size": int(a["size"]), "alpha": float(f"{a.get('alpha', 1e-4):.6g}"),
