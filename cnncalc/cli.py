@@ -681,6 +681,24 @@ def import_(
     emit(text, output)
 
 
+@app.command("torch")
+@handled
+def torch_(
+    spec: SpecArg,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the Python file here (atomically).")] = None,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+    flat: Annotated[bool, typer.Option("--flat", help="One class: block instances written inline.")] = False,
+) -> None:
+    """Write the network as PyTorch code: an nn.Module class per block, names kept (imports only torch)."""
+    from .codegen import torch_source
+    loaded = load_spec(spec)
+    shape = _ints(input_shape, "--input") if input_shape else None
+    graph = build_graph(loaded, _vars(variables), shape)
+    docs = {k: b.doc for k, b in loaded.spec.blocks.items()}
+    emit(torch_source(graph, flat=flat, title=loaded.spec.title or "", docs=docs).text, output)
+
+
 # ----------------------------------------------------------------------------- cost models
 
 

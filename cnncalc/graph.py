@@ -36,6 +36,8 @@ class Group:
     name: str
     type: str
     position: Position
+    #: The instance's block arguments as bound (name, value), in the block's order.
+    args: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,7 @@ class _Builder:
         if not ok:
             return None
         inner = dict(zip(bdef.inputs, refs))
-        g = (*groups, Group(full, kind, pos))
+        g = (*groups, Group(full, kind, pos, tuple((k, benv[k]) for k in bdef.args)))
         table = self.expand(bdef.layers, ("blocks", kind, "layers"), benv, full + ".", inner, g, (*stack, kind))
         out = bdef.output or _last_name(bdef, table)
         if out not in table:

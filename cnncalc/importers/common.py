@@ -345,6 +345,8 @@ def build_spec(name: str, input_shape: Sequence[int], ops: Sequence[Op], *, sour
             entry["inputs"] = ins
         entries.append(entry)
         prev = entry["name"]
+    if not entries:  # a model that hands its input back unchanged: a spec still has a layer
+        entries.append({"name": "identity", "type": "identity"})
     notes: dict[int, str] = {}
     if fold:
         entries = _fold_repeats(entries, notes)

@@ -130,6 +130,20 @@ class _Importer:
 
     # -- shapes and constants ---------------------------------------------------------------
 
+    def _infer_shapes(self, m: Any, x: str, shape: tuple[int, ...]) -> None:
+        """ONNX shape inference on ``m`` (the input fixed to ``shape``), into ``self.shapes``."""
+        try:
+            m = shape_inference.infer_shapes(m, data_prop=True)
+        except Exception as e:  # inference rejects malformed graphs with its own error types
+            raise UsageError(f"ONNX shape inference failed: {e}") from None
+        for vi in (*m.graph.input, *m.graph.value_info, *m.graph.output):
+            t = vi.type.tensor_type
+            if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
+                self.shapes[vi.name] = tuple(d.dim_value for d in t.shape.dim)
+        for name, t in self.inits.items():
+            self.shapes[name] = tuple(t.dims)
+        self.shapes[x] = shape
+
     def infer(self) -> None:
         data = [i for i in self.graph.input if i.name not in self.inits]
         if len(data) != 1:
@@ -157,17 +171,24 @@ class _Importer:
                     d.Clear()
                     d.dim_value = v
         del m.graph.value_info[:]
-        try:
-            m = shape_inference.infer_shapes(m, data_prop=True)
-        except Exception as e:  # inference rejects malformed graphs with its own error types
-            raise UsageError(f"ONNX shape inference failed: {e}") from None
-        for vi in (*m.graph.input, *m.graph.value_info, *m.graph.output):
-            t = vi.type.tensor_type
-            if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
-                self.shapes[vi.name] = tuple(d.dim_value for d in t.shape.dim)
-        for name, t in self.inits.items():
-            self.shapes[name] = tuple(t.dims)
-        self.shapes[x.name] = tuple(shape)
+        self._infer_shapes(m, x.name, tuple(shape))
+        # PyTorch writes F.pad's pads as a chain of constant ops (ConstantOfShape, Concat, Reshape,
+        # Slice, Transpose…) that ONNX inference does not evaluate, leaving every shape after the
+        # Pad unknown: evaluate the chain here, put the pads in as a constant, and infer again
+        fixed = False
+        for node in m.graph.node:
+            if node.op_type == "Pad" and len(node.input) > 1 and node.input[1] \
+                    and node.output[0] not in self.shapes and node.input[1] not in self.inits:
+                try:
+                    pads = np.asarray(self.value(node.input[1]), dtype=np.int64)
+                except _Unsupported:
+                    continue
+                m.graph.initializer.append(numpy_helper.from_array(pads, node.input[1] + "#cnncalc"))
+                node.input[1] += "#cnncalc"
+                fixed = True
+        if fixed:
+            del m.graph.value_info[:]
+            self._infer_shapes(m, x.name, tuple(shape))
         self.live[x.name] = _INPUT
         self.input_shape = tuple(shape[1:])
 
@@ -525,8 +546,13 @@ class _Importer:
 
     def _BatchNormalization(self, node: Any, index: int, a: dict[str, Any]) -> None:
         eps = float(a.get("epsilon", 1e-5))
+        # γ and β are weights (initializers); PyTorch writes a BatchNorm2d(affine=False) with
+        # Constant ones and zeros in their place, which are not parameters
+        scale = self.producer.get(node.input[1])
+        affine = node.input[1] in self.inits or scale is None or scale.op_type != "Constant"
         self.emit(node, index, "batchnorm", {"eps": None if math.isclose(eps, 1e-5, rel_tol=1e-6) else
-                                             float(f"{eps:.6g}")}, [node.input[0]])
+                                             float(f"{eps:.6g}"), "affine": None if affine else False},
+                  [node.input[0]])
 
     def _LRN(self, node: Any, index: int, a: dict[str, Any]) -> None:
         self.emit(node, index, "lrn", {"size": int(a["size"]), "alpha": float(f"{a.get('alpha', 1e-4):.6g}"),

@@ -98,6 +98,10 @@ if torch is not None:
             finally:
                 self.where = outer
 
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            # a LayerNorm subclass (torchvision's LayerNorm2d) is one layer, not its permutes
+            return isinstance(m, nn.LayerNorm) or bool(super().is_leaf_module(m, qualname))
+
         def create_node(self, *args: Any, **kwargs: Any) -> Any:
             node = super().create_node(*args, **kwargs)
             node.meta["cnncalc_scope"] = self.where
@@ -231,6 +235,8 @@ class _Importer:
     def src(self, node: Any) -> Any:
         if node not in self.live:
             raise _Unsupported(f"its input '{node}' is a constant or parameter, not a feature map")
+        if isinstance(self.live[node], tuple) and self.live[node][:1] == ("pad",):
+            raise _Unsupported(f"its input '{node}' is zero padding that only a Conv2d right after it can take")
         return self.live[node]
 
     def emit(self, node: Any, kind: str, fields: dict[str, Any], inputs: Sequence[Any], tag: str) -> None:
@@ -309,10 +315,26 @@ class _Importer:
     # -- modules --------------------------------------------------------------------------
 
     def _m_Conv2d(self, node: Any, m: Any) -> None:
+        x, pad = self.x(node), _pad(m.padding)
+        held = self.live.get(x)
+        if isinstance(held, tuple) and held[:1] == ("pad",):  # F.pad(x, (l, r, t, b)) folded in
+            if isinstance(m.padding, str):
+                raise _Unsupported("zero padding before a Conv2d with padding='same'")
+            (left, right, top, bottom), (ph, pw) = held[2], m.padding
+            x, pad = held[1], [top + ph, bottom + ph, left + pw, right + pw]
         self.emit(node, "conv", {"filters": m.out_channels, "kernel": pair(m.kernel_size),
-                                 "stride": _not1(m.stride), "pad": _pad(m.padding), "dilation": _not1(m.dilation),
+                                 "stride": _not1(m.stride), "pad": pad, "dilation": _not1(m.dilation),
                                  "groups": m.groups if m.groups != 1 else None,
-                                 "bias": None if m.bias is not None else False}, [self.x(node)], "conv")
+                                 "bias": None if m.bias is not None else False}, [x], "conv")
+
+    def _f_pad(self, node: Any) -> None:
+        """Zero padding of H and W, taken by the Conv2d that follows (as the ONNX importer's Pad)."""
+        pads = tuple(int(p) for p in _arg(node, 1, "pad", ()))
+        if len(self.shapes[self.x(node)]) != 4 or len(pads) != 4 or min(pads) < 0 \
+                or _arg(node, 2, "mode", "constant") != "constant" or _arg(node, 3, "value", None) not in (None, 0, 0.0):
+            raise _Unsupported(f"padding {list(pads)} that is not zero padding of H and W")
+        self.src(self.x(node))
+        self.live[node] = ("pad", self.x(node), pads)
 
     def _m_ConvTranspose2d(self, node: Any, m: Any) -> None:
         self.emit(node, "deconv", {"filters": m.out_channels, "kernel": pair(m.kernel_size),
@@ -578,19 +600,26 @@ class _Importer:
                    1, _arg(node, 4, "ceil_mode", False))
 
     def _f_mean(self, node: Any) -> None:
+        self._spatial_reduce(node, "global_avgpool", "mean")
+
+    def _f_amax(self, node: Any) -> None:
+        self._spatial_reduce(node, "global_maxpool", "amax")
+
+    def _spatial_reduce(self, node: Any, kind: str, tag: str) -> None:
+        """x.mean / x.amax over H and W: global pooling (then a flatten, without keepdim)."""
         s = self.shapes[self.x(node)]
         dims = _arg(node, 1, "dim")
         keep = _arg(node, 2, "keepdim", False)
         if len(s) != 4 or dims is None or sorted(int(d) % 4 for d in (dims if isinstance(dims, Sequence) else [dims])) \
                 != [2, 3]:
-            raise _Unsupported(f"mean over dims {dims} (only the spatial mean is a layer)")
+            raise _Unsupported(f"{tag} over dims {dims} (only the spatial {tag} is a layer)")
         if keep:
-            self.emit(node, "global_avgpool", {}, [self.x(node)], "mean")
+            self.emit(node, kind, {}, [self.x(node)], tag)
             return
         # two layers: global pooling, then the flatten that dropping the dims amounts to
         pooled = _Fake(node)
         self.shapes[pooled] = (s[0], s[1], 1, 1)
-        self.emit(pooled, "global_avgpool", {}, [self.x(node)], "mean")
+        self.emit(pooled, kind, {}, [self.x(node)], tag)
         self.emit(node, "flatten", {}, [pooled], "flatten")
 
     def _f_interpolate(self, node: Any) -> None:
@@ -647,7 +676,7 @@ if torch is not None:
         F.hardsigmoid: "hardsigmoid", F.leaky_relu: "leaky_relu", F.softmax: "softmax", torch.softmax: "softmax",
         F.dropout: "dropout", F.adaptive_avg_pool2d: "adaptive_avg_pool2d",
         F.adaptive_max_pool2d: "adaptive_max_pool2d", F.max_pool2d: "max_pool2d", F.avg_pool2d: "avg_pool2d",
-        torch.mean: "mean", F.interpolate: "interpolate", F.channel_shuffle: "channel_shuffle",
+        torch.mean: "mean", torch.amax: "amax", F.pad: "pad", F.interpolate: "interpolate", F.channel_shuffle: "channel_shuffle",
         torch.channel_shuffle: "channel_shuffle", torch.chunk: "chunk", torch.split: "split",
         torch.tensor_split: "tensor_split", operator.getitem: "getitem", torch.transpose: "transpose",
     })

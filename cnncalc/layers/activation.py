@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from .base import Family, Formula, Layer, Saved, Shape, Shapes, fmt_shape, numel, register_layer
+from .base import Family, Formula, Layer, Saved, Shape, Shapes, TorchCode, fmt_shape, numel, register_layer
 
 
 class _Elementwise(Layer):
@@ -34,6 +34,16 @@ class _Elementwise(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out)
+
+    #: Whether the nn module takes ``inplace`` (nn.Sigmoid, nn.Tanh and nn.GELU do not).
+    torch_inplace: ClassVar[bool] = True
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """The nn module of the same name, with this kind's own fields (negative_slope,
+        approximate) and ``inplace`` where the module takes it."""
+        own = tuple((k, getattr(self, k), f.default) for k, f in type(self).model_fields.items() if k != "inplace")
+        inplace = (("inplace", self.inplace, False),) if self.torch_inplace else ()
+        return TorchCode("{m}({0})", f"nn.{self.torch_module}", (), own + inplace)
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "input shape (element-wise)", fmt_shape(ins[0]), fmt_shape(out)),
@@ -72,6 +82,7 @@ class Sigmoid(_Elementwise):
 
     torch_module = "Sigmoid"
     saves = "output"
+    torch_inplace = False
 
 
 @register_layer("tanh")
@@ -80,6 +91,7 @@ class Tanh(_Elementwise):
 
     torch_module = "Tanh"
     saves = "output"
+    torch_inplace = False
 
 
 @register_layer("gelu")
@@ -87,6 +99,7 @@ class GELU(_Elementwise):
     """x·Φ(x). 1 op per element."""
 
     torch_module = "GELU"
+    torch_inplace = False
 
     approximate: Literal["none", "tanh"] = "none"
 
@@ -124,6 +137,10 @@ class Softmax(Layer):
 
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         return (Saved("output"),)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Softmax over the channel / feature axis."""
+        return TorchCode("{m}({0})", "nn.Softmax", (), (("dim", 1, ...),))
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 3 * numel(out)

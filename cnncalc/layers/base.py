@@ -144,6 +144,38 @@ class TorchCall:
         return self.module[:1].isupper()
 
 
+class NoTorchCode(CnncalcError):
+    """A layer that ``cnncalc torch`` cannot write as PyTorch code (its kind, or this configuration)."""
+
+
+#: A keyword argument's default that is never left out (always written).
+ALWAYS: Any = ...
+
+
+@dataclass(frozen=True)
+class TorchCode:
+    """How a layer is written in generated PyTorch code (``cnncalc torch``, cnncalc.codegen).
+
+    ``call`` is the forward expression, a ``str.format`` template: ``{m}`` is the layer's module
+    (``self.conv1``), ``{0}``, ``{1}``… its inputs, ``{all}`` all inputs joined by ", ".
+    ``module`` is the nn.Module built in ``__init__`` (``nn.Conv2d``; empty for a layer applied as
+    a function), called with ``args`` and ``kwargs`` — (name, value, PyTorch's default) each, the
+    value left out where it equals the default (``ALWAYS``: never). ``helper`` is source code the
+    call needs (a small class or function using only torch), written once at the top of the file.
+    """
+
+    call: str = "{m}({0})"
+    module: str = ""
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any, Any], ...] = ()
+    helper: str = ""
+
+
+def tpair(p: tuple[int, ...]) -> int | tuple[int, ...]:
+    """A square pair as one int (PyTorch accepts both), else the tuple: (3, 3) → 3, (1, 7) → (1, 7)."""
+    return p[0] if len(set(p)) == 1 else tuple(p)
+
+
 @dataclass(frozen=True)
 class Hyper:
     """The hyper-parameters shown in the seed-style table (empty string when not applicable)."""
@@ -329,6 +361,10 @@ class Layer(BaseModel):
         if self.output_storage(train) == "view":
             return ()
         return (Kernel(KernelClass.ELEMENTWISE, reads=sum(numel(s) for s in ins), writes=numel(out)),)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """This layer as PyTorch code (cnncalc.codegen); every kind that PyTorch can run overrides it."""
+        raise NoTorchCode(f"cnncalc cannot write layer kind '{self.kind}' as PyTorch code yet")
 
     def fused_activation(self) -> Layer | None:
         """The activation fused into this row (conv/fc ``activation:``), run in place after it."""

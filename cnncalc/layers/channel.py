@@ -19,11 +19,13 @@ from .base import (
     Saved,
     Shape,
     Shapes,
+    TorchCode,
     certain,
     divisible,
     fmt_shape,
     numel,
     register_layer,
+    spatial,
 )
 
 
@@ -66,9 +68,22 @@ class Slice(Layer):
             raise LayerShapeError(f"slice end {end} is past the {c} channels of {fmt_shape(shape)}")
         return (end - self.start, *shape[1:])
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x[:, start:end]."""
+        end = "" if self.end is None else str(self.end)
+        return TorchCode(f"{{0}}[:, {self.start or ''}:{end}]")
+
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         end = ins[0][0] if self.end is None else self.end
         return [Formula("C'", "end − start", f"{end} − {self.start}", str(out[0]))]
+
+
+_CHANNEL_SHUFFLE = '''def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle: C viewed as (groups, C/groups), transposed, flattened back."""
+    n, c, h, w = x.shape
+    x = x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous()
+    return x.view(n, c, h, w)
+'''
 
 
 @register_layer("channel_shuffle", "shuffle")
@@ -94,6 +109,23 @@ class ChannelShuffle(Layer):
             raise LayerShapeError(f"channel_shuffle: {ins[0][0]} channels are not divisible by groups={self.groups}")
         return ins[0]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """channel_shuffle(x, groups): view, transpose, flatten back, as torchvision's ShuffleNet."""
+        spatial(ins[0], "channel_shuffle (as PyTorch code)")
+        return TorchCode(f"channel_shuffle({{0}}, {self.groups})", helper=_CHANNEL_SHUFFLE)
+
+
+_LAYER_SCALE = '''class LayerScale(nn.Module):
+    """A learnable per-channel scale γ (C, 1, 1), initialised to ``init`` (ConvNeXt's layer_scale)."""
+
+    def __init__(self, channels: int, init: float) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels, 1, 1), init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+'''
+
 
 @register_layer("layer_scale", "layerscale")
 class LayerScale(Layer):
@@ -112,6 +144,11 @@ class LayerScale(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return numel(out)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """LayerScale: a (C, 1, 1) parameter γ, multiplied in (as torchvision's ConvNeXt)."""
+        spatial(ins[0], "layer_scale (as PyTorch code)")
+        return TorchCode("{m}({0})", "LayerScale", (ins[0][0], self.init), (), _LAYER_SCALE)
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [

@@ -16,9 +16,11 @@ from .base import (
     PadSpec,
     Pair,
     Params,
+    ALWAYS,
     PosInt,
     Shape,
     Shapes,
+    TorchCode,
     WindowOut,
     divisible,
     floor_div,
@@ -28,6 +30,7 @@ from .base import (
     register_layer,
     resolve_pad,
     spatial,
+    tpair,
     window_out,
 )
 
@@ -105,6 +108,22 @@ class Conv(Layer):
     def torch_weight(self, ins: Shapes) -> Shape:
         """(C_out, C_in/G, K_h, K_w), as nn.Conv2d stores it."""
         return (self.filters, floor_div(ins[0][0], self.groups), *self.kernel)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Conv2d; padding that differs before and after is an F.pad first (PyTorch's own
+        ``padding="same"`` where it applies: stride 1, the odd pixel after, as here)."""
+        (t, b), (left, right) = self._pads(ins)
+        call = "{m}({0})"
+        padding: object = tpair((t, left))
+        if (t, left) != (b, right):
+            if self.pad == "same" and self.stride == (1, 1):
+                padding = "same"
+            else:
+                padding, call = 0, f"{{m}}(F.pad({{0}}, ({left}, {right}, {t}, {b})))"
+        return TorchCode(call, "nn.Conv2d", (ins[0][0], self.filters), (
+            ("kernel_size", tpair(self.kernel), ALWAYS), ("stride", tpair(self.stride), 1),
+            ("padding", padding, 0), ("dilation", tpair(self.dilation), 1), ("groups", self.groups, 1),
+            ("bias", self.bias, True)))
 
     def warnings(self, ins: Shapes) -> list[str]:
         return [m for w in dict.fromkeys(self._windows(ins)) if (m := w.warning())]
@@ -190,6 +209,13 @@ class Deconv(Layer):
     def torch_weight(self, ins: Shapes) -> Shape:
         """(C_in, C_out/G, K_h, K_w), as nn.ConvTranspose2d stores it."""
         return (ins[0][0], floor_div(self.filters, self.groups), *self.kernel)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.ConvTranspose2d."""
+        return TorchCode("{m}({0})", "nn.ConvTranspose2d", (ins[0][0], self.filters), (
+            ("kernel_size", tpair(self.kernel), ALWAYS), ("stride", tpair(self.stride), 1),
+            ("padding", tpair(self.pad), 0), ("output_padding", tpair(self.output_padding), 0),
+            ("groups", self.groups, 1), ("bias", self.bias, True), ("dilation", tpair(self.dilation), 1)))
 
     def receptive(self, rf: RF, ins: Shapes) -> RF:
         span = (self.taps(self.kernel[0], self.stride[0], self.dilation[0]),

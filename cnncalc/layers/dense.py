@@ -15,6 +15,7 @@ from .base import (
     PosInt,
     Shape,
     Shapes,
+    TorchCode,
     fmt_shape,
     numel,
     register_layer,
@@ -66,6 +67,11 @@ class FC(Layer):
     def torch_weight(self, ins: Shapes) -> Shape:
         """(C_out, C_in), as nn.Linear stores it."""
         return (self.units, numel(ins[0]))
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Linear; a C×1×1 input is flattened first (nn.Linear works on the last axis)."""
+        return TorchCode("{m}({0})" if len(ins[0]) == 1 else "{m}({0}.flatten(1))", "nn.Linear",
+                         (numel(ins[0]), self.units), (("bias", self.bias, True),))
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         c = numel(ins[0])

@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from ..errors import LayerShapeError
-from .base import Family, Formula, Kernel, KernelClass, Layer, Saved, Shape, Shapes, fmt_shape, numel, register_layer
+from .base import (
+    Family,
+    Formula,
+    Kernel,
+    KernelClass,
+    Layer,
+    NoTorchCode,
+    Saved,
+    Shape,
+    Shapes,
+    TorchCode,
+    fmt_shape,
+    numel,
+    register_layer,
+)
 
 
 def _shapes(ins: Shapes) -> str:
@@ -38,6 +52,10 @@ class Concat(Layer):
             raise LayerShapeError(f"concat needs equal spatial sizes, got {_shapes(ins)}")
         return (sum(s[0] for s in ins), *ins[0][1:])
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """torch.cat along the channels (dim 1 after the batch)."""
+        return TorchCode("torch.cat([{all}], dim=1)")
+
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         rest = "".join(f" × {d}" for d in out[1:])
         return [Formula("Output", "(C_1 + C_2 + …)" + (" × H × W" if len(out) == 3 else ""),
@@ -67,6 +85,10 @@ class Add(Layer):
         if len(set(ins)) > 1:
             raise LayerShapeError(f"add needs inputs of equal shape, got {_shapes(ins)}")
         return ins[0]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """a + b (+ …)."""
+        return TorchCode(" + ".join(f"{{{i}}}" for i in range(len(ins))))
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (len(ins) - 1) * numel(out)
@@ -106,6 +128,14 @@ class Multiply(Layer):
         for s in ins[1:]:
             out = broadcast(out, s)
         return out
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """a * b (* …); PyTorch broadcasts with the batch axis in front, so the inputs must
+        have as many axes each (C×H×W · C×1×1 does)."""
+        if len({len(s) for s in ins}) > 1:
+            raise NoTorchCode(f"multiply of {_shapes(ins)}: inputs with different numbers of axes "
+                              "broadcast differently once PyTorch adds the batch axis")
+        return TorchCode(" * ".join(f"{{{i}}}" for i in range(len(ins))))
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         return (len(ins) - 1) * numel(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .base import (
+    ALWAYS,
     ElemKind,
     Family,
     Formula,
@@ -17,6 +18,7 @@ from .base import (
     Shape,
     Shapes,
     TorchCall,
+    TorchCode,
     numel,
     register_layer,
 )
@@ -67,6 +69,12 @@ class BatchNorm(Layer):
         """γ: (C,) with ``affine``."""
         return (ins[0][0],) if self.affine else ()
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.BatchNorm2d on a feature map, nn.BatchNorm1d on a vector."""
+        return TorchCode("{m}({0})", "nn.BatchNorm2d" if len(ins[0]) == 3 else "nn.BatchNorm1d", (ins[0][0],), (
+            ("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1), ("affine", self.affine, True),
+            ("track_running_stats", self.track_running_stats, True)))
+
     def ops(self, ins: Shapes, out: Shape) -> int:
         return 2 * numel(out)
 
@@ -79,6 +87,14 @@ class BatchNorm(Layer):
             Formula("Ops", "2 × C × H × W (scale and shift)", f"2 × {numel(out):,}",
                     f"{self.ops(ins, out):,}"),
         ]
+
+
+_LAYERNORM2D = '''class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map, as torchvision's ConvNeXt."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+'''
 
 
 @register_layer("layernorm", "ln", "layer_norm")
@@ -121,6 +137,16 @@ class LayerNorm(Layer):
             return ()
         return (ins[0][0],) if self.over == "channels" else tuple(ins[0])
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.LayerNorm over C×H×W or a vector; over the channels of a map, LayerNorm2d (as
+        torchvision's: C moved last, normalised, moved back)."""
+        kwargs = (("eps", self.eps, 1e-5), ("elementwise_affine", self.affine, True))
+        if self.over == "all" and len(ins[0]) > 1:
+            return TorchCode("{m}({0})", "nn.LayerNorm", (list(ins[0]),), kwargs)
+        if len(ins[0]) == 1:
+            return TorchCode("{m}({0})", "nn.LayerNorm", (ins[0][0],), kwargs)
+        return TorchCode("{m}({0})", "LayerNorm2d", (ins[0][0],), kwargs, _LAYERNORM2D)
+
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         n = "C" if self.over == "channels" else "C × H × W"
         k = 6 if self.affine else 4
@@ -150,6 +176,11 @@ class LRN(Layer):
 
     def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
         return (TorchCall(self.torch_module, tuple(ins), out, window=self.size),)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.LocalResponseNorm (its k defaults to 1, here to 2: always written)."""
+        return TorchCode("{m}({0})", "nn.LocalResponseNorm", (self.size,), (
+            ("alpha", self.alpha, ALWAYS), ("beta", self.beta, ALWAYS), ("k", self.k, ALWAYS)))
 
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         """F.local_response_norm is a chain of operators (square, pad, avg_pool3d, mul, add,

@@ -18,11 +18,13 @@ from .base import (
     Saved,
     Shape,
     Shapes,
+    TorchCode,
     WindowOut,
     fmt_pair,
     numel,
     register_layer,
     spatial,
+    tpair,
     window_out,
 )
 
@@ -75,6 +77,12 @@ class _WindowPool(Layer):
 
     def hyper(self) -> Hyper:
         return Hyper("", fmt_pair(self.kernel), fmt_pair(self.strides), fmt_pair(self.pad))
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.MaxPool2d / nn.AvgPool2d (``torch_module``)."""
+        return TorchCode("{m}({0})", f"nn.{self.torch_module}", (tpair(self.kernel),), (
+            ("stride", tpair(self.strides), tpair(self.kernel)), ("padding", tpair(self.pad), 0),
+            ("ceil_mode", self.ceil_mode, False)))
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         w = self._windows(ins)[1]
@@ -158,6 +166,10 @@ class GlobalAvgPool(_GlobalPool):
         """Nothing: the mean's backward needs only the input's shape."""
         return ()
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x.mean((2, 3), keepdim=True): C×1×1, as here."""
+        return TorchCode("{0}.mean((2, 3), keepdim=True)")
+
 
 @register_layer("global_maxpool", "global_max_pool")
 class GlobalMaxPool(_GlobalPool):
@@ -167,6 +179,10 @@ class GlobalMaxPool(_GlobalPool):
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         """The input and the result (the gradient goes where input == result)."""
         return (Saved("input"), Saved("output"))
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x.amax((2, 3), keepdim=True): C×1×1, as here."""
+        return TorchCode("{0}.amax((2, 3), keepdim=True)")
 
 
 def _adaptive_windows(n: int, m: int) -> list[int]:
@@ -216,6 +232,10 @@ class _AdaptivePool(Layer):
 
     def hyper(self) -> Hyper:
         return Hyper("", f"→{fmt_pair(self.output)}", "", "")
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.AdaptiveAvgPool2d / nn.AdaptiveMaxPool2d (``torch_module``)."""
+        return TorchCode("{m}({0})", f"nn.{self.torch_module}", (tpair(self.output),))
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
         return (Kernel(KernelClass.REDUCE if out[1:] == (1, 1) else KernelClass.POOL,

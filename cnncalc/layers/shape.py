@@ -20,6 +20,7 @@ from .base import (
     Saved,
     Shape,
     Shapes,
+    TorchCode,
     fmt_pair,
     fmt_shape,
     numel,
@@ -46,6 +47,10 @@ class Flatten(Layer):
 
     def output_shape(self, ins: Shapes) -> Shape:
         return (numel(ins[0]),)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Flatten (from dim 1)."""
+        return TorchCode("{m}({0})", "nn.Flatten")
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "C × H × W" if len(ins[0]) == 3 else "features",
@@ -82,6 +87,27 @@ class Dropout(Layer):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "input shape (identity at inference)", fmt_shape(ins[0]), fmt_shape(out))]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Dropout."""
+        return TorchCode("{m}({0})", "nn.Dropout", (), (("p", self.p, 0.5),))
+
+
+_STOCHASTIC_DEPTH = '''class StochasticDepth(nn.Module):
+    """Drops the whole input per sample ("row") or per batch with probability p while training
+    (torchvision.ops.StochasticDepth); identity in eval mode."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        size = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+        keep = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+        return x * keep.div_(1.0 - self.p) if self.p < 1.0 else x * keep
+'''
+
 
 @register_layer("stochastic_depth", "drop_path", "droppath")
 class StochasticDepth(Layer):
@@ -102,6 +128,10 @@ class StochasticDepth(Layer):
         """The per-sample keep/scale noise (input * noise saves only the noise)."""
         return (Saved("new", numel=1),)
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """StochasticDepth, a small module as torchvision.ops.StochasticDepth."""
+        return TorchCode("{m}({0})", "StochasticDepth", (self.p, self.mode), (), _STOCHASTIC_DEPTH)
+
 
 @register_layer("identity", "noop")
 class Identity(Layer):
@@ -118,6 +148,10 @@ class Identity(Layer):
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "input shape", fmt_shape(ins[0]), fmt_shape(out))]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Identity."""
+        return TorchCode("{m}({0})", "nn.Identity")
 
 
 @register_layer("upsample", "interpolate", "resize")
@@ -173,4 +207,9 @@ class Upsample(Layer):
 
     def hyper(self) -> Hyper:
         return Hyper("", f"×{self.scale}" if self.scale else f"→{fmt_pair(self.size or (0, 0))}", "", "")
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.Upsample by ``scale_factor`` or to ``size``."""
+        by = ("scale_factor", self.scale, ...) if self.scale else ("size", tuple(out[1:]), ...)
+        return TorchCode("{m}({0})", "nn.Upsample", (), (by, ("mode", self.mode, "nearest")))
 

@@ -1,0 +1,502 @@
+"""PyTorch as the oracle: random valid specs, written as PyTorch code by ``cnncalc torch``, run.
+
+Hypothesis builds specs that are valid by construction (channels = per-group × groups, sizes
+computed here with the formulas written out below, never cnncalc's) over every layer kind and
+option: strides, pads (int, [h, w], [t, b, l, r], same, valid), dilation, groups, ceil_mode,
+output_padding, concat / add / multiply joins, blocks with ``repeat``. Each spec is analysed by
+cnncalc and generated as code (cnncalc.codegen), which runs in PyTorch and must agree exactly:
+
+- parameters and buffers: ``sum(t.numel())`` over ``model.parameters()`` / ``model.buffers()``;
+- MACs = ``FlopCounterMode`` total / 2. FlopCounterMode counts aten convolution (transposed
+  too) as 2 × N × prod(weight) × output positions (transposed: input positions) and
+  mm/addmm/bmm as 2 × M × K × N, bias adds not counted; nothing else. cnncalc's MACs count
+  conv / deconv / fc only, bias excluded: the same convention, so the totals are equal with no
+  correction;
+- the output shape of every layer, read from the running forward (sys.settrace on the
+  generated file's lines), the failing layer named.
+
+The generated module is then read back with both importers (torch.fx, and ONNX from
+``torch.onnx.export(dynamo=False)``) and the report compared again: totals, and every conv /
+deconv / fc's shapes, params and MACs in order.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from cnncalc.analysis import Analysis, analyse  # noqa: E402
+from cnncalc.codegen import MODULE_ATTRS, Generated, torch_source  # noqa: E402
+from cnncalc.graph import Graph, build_graph  # noqa: E402
+from cnncalc.layers import LAYER_TYPES  # noqa: E402
+from cnncalc.spec import parse_spec  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+CI = settings.get_profile("ci")
+
+Shape = tuple[int, ...]
+Entry = dict[str, Any]
+
+# ----------------------------------------------------------------------------- sizes (the test's own)
+
+
+def conv_size(n: int, k: int, s: int, before: int, after: int, d: int = 1) -> int:
+    # ⌊(n + before + after − d·(k − 1) − 1) / s⌋ + 1   (PyTorch's Conv2d docs)
+    return (n + before + after - d * (k - 1) - 1) // s + 1
+
+
+def same_pads(n: int, k: int, s: int, d: int) -> tuple[int, int]:
+    # TensorFlow 'SAME': output ⌈n / s⌉, total padding max((out − 1)·s + d·(k − 1) + 1 − n, 0),
+    # the odd pixel after
+    out = -(-n // s)
+    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def pool_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:
+    # PyTorch's MaxPool2d docs: ⌊ or ⌈(n + 2p − k) / s⌉ + 1, and with ceil_mode a last window
+    # that would start in the right padding is dropped
+    num = n + 2 * p - k
+    out = (-(-num // s) if ceil else num // s) + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def deconv_size(n: int, k: int, s: int, p: int, op: int, d: int) -> int:
+    # PyTorch's ConvTranspose2d docs: (n − 1)·s − 2p + d·(k − 1) + output_padding + 1
+    return (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+# ----------------------------------------------------------------------------- strategies
+
+ACTS = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid"]
+MAX_SIDE = 24
+
+
+class Net:
+    """A spec under construction: entries, blocks, and the current shape."""
+
+    def __init__(self, shape: Shape) -> None:
+        self.input = shape
+        self.shape = shape
+        self.layers: list[Entry] = []
+        self.blocks: dict[str, Any] = {}
+        self.n = 0
+
+    def name(self, kind: str) -> str:
+        self.n += 1
+        return f"{kind}_{self.n}"
+
+    def add(self, entry: Entry, shape: Shape) -> str:
+        entry = {"name": self.name(entry["type"]), **entry}
+        self.layers.append(entry)
+        self.shape = shape
+        return str(entry["name"])
+
+    def spec(self) -> Entry:
+        out: Entry = {"name": "generated", "input": list(self.input), "layers": self.layers}
+        if self.blocks:
+            out["blocks"] = self.blocks
+        return out
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def conv_entry(draw: Any, shape: Shape, stride1_same: bool = False, filters: int | None = None) -> tuple[Entry, Shape]:
+    c, h, w = shape
+    g = draw(st.sampled_from(_divisors(c) if filters is None else [d for d in _divisors(c) if filters % d == 0]))
+    f = filters if filters is not None else g * draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    d = draw(st.integers(1, 2))
+    s = 1 if stride1_same else draw(st.integers(1, 3))
+    e: Entry = {"type": "conv", "filters": f, "kernel": kh if kh == kw else [kh, kw]}
+    if s > 1:
+        e["stride"] = s
+    if d > 1:
+        e["dilation"] = d
+    if g > 1:
+        e["groups"] = g
+    form = "same" if stride1_same else draw(st.sampled_from(["same", "valid", "int", "pair", "four"]))
+    if form == "same":
+        (t, b), (lft, r) = same_pads(h, kh, s, d), same_pads(w, kw, s, d)
+        e["pad"] = "same"
+    elif form == "valid":
+        t = b = lft = r = 0
+        e["pad"] = "valid"
+    elif form == "int":
+        t = b = lft = r = draw(st.integers(0, 2))
+        e["pad"] = t
+    elif form == "pair":
+        t = b = draw(st.integers(0, 2))
+        lft = r = draw(st.integers(0, 2))
+        e["pad"] = [t, lft]
+    else:
+        t, b, lft, r = (draw(st.integers(0, 2)) for _ in range(4))
+        e["pad"] = [t, b, lft, r]
+    if d * (kh - 1) + 1 > h + t + b or d * (kw - 1) + 1 > w + lft + r:
+        (t, b), (lft, r) = same_pads(h, kh, s, d), same_pads(w, kw, s, d)
+        e["pad"] = "same"
+    if not draw(st.booleans()):
+        e["bias"] = False
+    if draw(st.booleans()):
+        e["activation"] = draw(st.sampled_from(ACTS))
+    return e, (f, conv_size(h, kh, s, t, b, d), conv_size(w, kw, s, lft, r, d))
+
+
+def step_conv(draw: Any, net: Net) -> None:
+    e, shape = conv_entry(draw, net.shape)
+    net.add(e, shape)
+
+
+def step_deconv(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    g = draw(st.sampled_from(_divisors(c)))
+    f = g * draw(st.integers(1, 3))
+    k, s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    op = draw(st.integers(0, max(s, d) - 1))
+    p = draw(st.integers(0, 2))
+    oh, ow = deconv_size(h, k, s, p, op, d), deconv_size(w, k, s, p, op, d)
+    if min(oh, ow) < 1 or max(oh, ow) > MAX_SIDE:
+        p, s, op = 0, 1, 0
+        oh, ow = deconv_size(h, k, s, p, op, d), deconv_size(w, k, s, p, op, d)
+    e: Entry = {"type": "deconv", "filters": f, "kernel": k, "stride": s, "pad": p, "output_padding": op,
+                "dilation": d, "groups": g, "bias": draw(st.booleans())}
+    net.add(e, (f, oh, ow))
+
+
+def step_pool(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    kind = draw(st.sampled_from(["maxpool", "avgpool"]))
+    k = draw(st.integers(1, min(3, h, w)))
+    s = draw(st.integers(1, 3))
+    p = draw(st.integers(0, k // 2))
+    ceil = draw(st.booleans())
+    e: Entry = {"type": kind, "kernel": k, "stride": s, "pad": p, "ceil_mode": ceil}
+    net.add(e, (c, pool_size(h, k, s, p, ceil), pool_size(w, k, s, p, ceil)))
+
+
+def step_global(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    kind = draw(st.sampled_from(["global_avgpool", "global_maxpool", "adaptive_avgpool", "adaptive_maxpool"]))
+    if kind.startswith("global"):
+        net.add({"type": kind}, (c, 1, 1))
+    else:
+        oh, ow = draw(st.integers(1, h)), draw(st.integers(1, w))
+        net.add({"type": kind, "output": [oh, ow]}, (c, oh, ow))
+
+
+def step_pointwise(draw: Any, net: Net) -> None:
+    c = net.shape[0]
+    kind = draw(st.sampled_from(["batchnorm", "layernorm", "lrn", "act", "softmax", "dropout", "identity",
+                                 "stochastic_depth", "layer_scale", "channel_shuffle"]))
+    e: Entry
+    if kind == "batchnorm":
+        e = {"type": "batchnorm", "affine": draw(st.booleans()), "track_running_stats": draw(st.booleans())}
+    elif kind == "layernorm":
+        e = {"type": "layernorm", "over": draw(st.sampled_from(["channels", "all"])), "affine": draw(st.booleans())}
+    elif kind == "lrn":
+        e = {"type": "lrn", "size": draw(st.integers(1, 5))}
+    elif kind == "act":
+        e = {"type": draw(st.sampled_from(ACTS))}
+        if e["type"] == "leaky_relu":
+            e["negative_slope"] = 0.2
+        if e["type"] == "gelu" and draw(st.booleans()):
+            e["approximate"] = "tanh"
+        if e["type"] not in ("sigmoid", "tanh", "gelu") and draw(st.booleans()):
+            e["inplace"] = True
+    elif kind == "channel_shuffle" and c > 1:
+        e = {"type": "channel_shuffle", "groups": draw(st.sampled_from(_divisors(c)[1:]))}
+    elif kind == "stochastic_depth":
+        e = {"type": "stochastic_depth", "p": 0.2}
+    elif kind == "channel_shuffle":
+        e = {"type": "identity"}
+    else:
+        e = {"type": kind}
+    net.add(e, net.shape)
+
+
+def step_upsample(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    if draw(st.booleans()) and 2 * max(h, w) <= MAX_SIDE:
+        net.add({"type": "upsample", "scale": 2, "mode": mode}, (c, 2 * h, 2 * w))
+    else:
+        oh, ow = draw(st.integers(1, MAX_SIDE)), draw(st.integers(1, MAX_SIDE))
+        net.add({"type": "upsample", "size": [oh, ow], "mode": mode}, (c, oh, ow))
+
+
+def step_slice(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    start = draw(st.integers(0, c - 1))
+    end = draw(st.integers(start + 1, c))
+    e: Entry = {"type": "slice", "start": start}
+    if end != c or draw(st.booleans()):
+        e["end"] = end
+    net.add(e, (end - start, h, w))
+
+
+def step_join(draw: Any, net: Net) -> None:
+    trunk = net.layers[-1]["name"] if net.layers else "input"
+    c, h, w = net.shape
+    how = draw(st.sampled_from(["concat", "add", "multiply", "add3"]))
+    if how == "multiply":  # squeeze-excitation: C×H×W · C×1×1
+        gap = net.add({"type": "global_avgpool", "inputs": trunk}, (c, 1, 1))
+        e, _ = conv_entry(draw, (c, 1, 1), stride1_same=True, filters=c)
+        e.pop("activation", None)
+        net.add(e, (c, 1, 1))
+        gate = net.add({"type": "sigmoid"}, (c, 1, 1))
+        ins = [trunk, gate] if draw(st.booleans()) else [gate, trunk]
+        net.add({"type": "multiply", "inputs": ins}, (c, h, w))
+        return
+    branches = [trunk]
+    for _ in range(2 if how == "add3" else 1):
+        e, shape = conv_entry(draw, (c, h, w), stride1_same=True, filters=None if how == "concat" else c)
+        e["inputs"] = trunk
+        branches.append(net.add(e, shape))
+    if how == "concat":
+        chans = sum(net.layers[-1]["filters"] if b != trunk else c for b in branches)
+        net.add({"type": "concat", "inputs": branches}, (chans, h, w))
+    else:
+        net.add({"type": "add", "inputs": branches}, (c, h, w))
+
+
+def step_block(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    name = f"blk{len(net.blocks) + 1}"
+    k = draw(st.sampled_from([1, 3]))
+    inner: list[Entry] = [{"name": "conv", "type": "conv", "filters": "c", "kernel": k, "pad": "same",
+                           "bias": False},
+                          {"name": "bn", "type": "batchnorm"}]
+    if draw(st.booleans()):
+        inner += [{"name": "add", "type": "add", "inputs": ["bn", "input"]}, {"name": "relu", "type": "relu"}]
+    net.blocks[name] = {"args": {"c": None}, "layers": inner}
+    net.add({"type": name, "c": c, "repeat": draw(st.integers(1, 3))}, (c, h, w))
+
+
+def step_head(draw: Any, net: Net) -> None:
+    c, h, w = net.shape
+    if (h, w) != (1, 1) or draw(st.booleans()):
+        net.add({"type": "flatten"}, (c * h * w,))
+    n = net.shape[0] if len(net.shape) == 1 else c
+    units = draw(st.integers(1, 12))
+    e: Entry = {"type": "fc", "units": units, "bias": draw(st.booleans())}
+    if draw(st.booleans()):
+        e["activation"] = draw(st.sampled_from(ACTS))
+    del n
+    net.add(e, (units,))
+    for kind in draw(st.lists(st.sampled_from(["batchnorm", "layernorm", "dropout", "relu", "softmax", "fc"]),
+                              max_size=3)):
+        if kind == "fc":
+            units = draw(st.integers(1, 12))
+            net.add({"type": "fc", "units": units}, (units,))
+        else:
+            net.add({"type": kind}, net.shape)
+
+
+STEPS: list[Callable[[Any, Net], None]] = [step_conv, step_deconv, step_pool, step_global, step_pointwise,
+                                           step_upsample, step_slice, step_join, step_block]
+
+
+@st.composite
+def specs(draw: Any) -> Entry:
+    c = draw(st.sampled_from([1, 2, 3, 4, 6]))
+    net = Net((c, draw(st.integers(3, 14)), draw(st.integers(3, 14))))
+    for _ in range(draw(st.integers(1, 5))):
+        draw(st.sampled_from(STEPS))(draw, net)
+    if draw(st.booleans()):
+        step_head(draw, net)
+    return net.spec()
+
+
+# ----------------------------------------------------------------------------- running the code
+
+def _load(text: str, name: str) -> types.ModuleType:
+    """The generated source as a module (a real file path, so tracebacks and settrace see it)."""
+    mod = types.ModuleType(name)
+    mod.__file__ = f"<cnncalc-generated {name}>"
+    exec(compile(text, mod.__file__, "exec"), mod.__dict__)
+    return mod
+
+
+def _layer_shapes(model: Any, gen: Generated, x: Any) -> tuple[Any, dict[str, Shape]]:
+    """Run the model; the per-sample output shape of every layer, read off the generated lines."""
+    paths = {id(m): p for p, m in model.named_modules()}
+    by_line = {(s.cls, s.line): s for s in gen.statements}
+    filename = next(iter(model.modules())).forward.__code__.co_filename
+    seen: dict[str, Shape] = {}
+    pending: dict[int, tuple[Any, Any]] = {}
+
+    def record(frame: Any) -> None:
+        prev = pending.pop(id(frame), None)
+        if prev is None:
+            return
+        stmt, prefix = prev
+        value = frame.f_locals.get(stmt.var)
+        if isinstance(value, torch.Tensor):
+            seen[prefix + stmt.local] = tuple(value.shape[1:])
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        record(frame)
+        if event == "line":
+            me = frame.f_locals.get("self")
+            stmt = by_line.get((type(me).__name__, frame.f_lineno))
+            if stmt is not None:
+                pending[id(frame)] = (stmt, gen.scopes[paths[id(me)]])
+        return local
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename == filename and frame.f_code.co_name == "forward":
+            return local
+        return None
+
+    old = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        y = model(x)
+    finally:
+        sys.settrace(old)
+    return y, seen
+
+
+def _graph(spec: Entry) -> Graph:
+    return build_graph(parse_spec(yaml.safe_dump(spec, sort_keys=False), "generated.yaml"))
+
+
+def _mac_rows(a: Analysis) -> list[tuple[Any, ...]]:
+    # the input by its size: an fc on C×1×1 is imported as a flatten, then an fc on C
+    return [(math.prod(r.inputs[0]), r.output, r.params, r.macs) for r in a.rows if r.macs]
+
+
+def _totals(a: Analysis) -> tuple[int, int, int]:
+    return a.totals.params, a.totals.buffers, a.totals.macs
+
+
+def onnx_exportable(graph: Graph, a: Analysis) -> bool:
+    """Whether the ONNX route applies: PyTorch's TorchScript exporter refuses adaptive pooling to
+    sizes that do not divide the input and writes BatchNorm without running statistics as a
+    chain of reshapes and reductions; LayerNorm over the channels of a map is permuted around,
+    which the ONNX importer does not follow; ONNX's MaxPool/AveragePool shape rule with ceil_mode
+    keeps a last window that starts in the padding, which PyTorch drops (the graph's shapes then
+    disagree with PyTorch's)."""
+    rows = {r.name: r for r in a.rows}
+    for n in graph.nodes:
+        r = rows[n.name]
+        if n.layer.kind.startswith("adaptive") and any(i % o for i, o in zip(r.inputs[0][1:], r.output[1:])):
+            return False
+        if n.layer.kind == "batchnorm" and not n.layer.track_running_stats:  # type: ignore[attr-defined]
+            return False
+        if n.layer.kind == "layernorm" and len(r.inputs[0]) == 3 and n.layer.over == "channels":  # type: ignore[attr-defined]
+            return False  # Transpose → LayerNormalization → Transpose: the ONNX importer has no Transpose
+        if getattr(n.layer, "ceil_mode", False):
+            k, s, p = n.layer.kernel, n.layer.strides, n.layer.pad  # type: ignore[attr-defined]
+            for ax in (0, 1):
+                size = r.inputs[0][1 + ax]
+                if -(-(size + 2 * p[ax] - k[ax]) // s[ax]) + 1 != pool_size(size, k[ax], s[ax], p[ax], True):
+                    return False
+    return True
+
+
+def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = True) -> None:
+    graph = _graph(spec)
+    a = analyse(graph)
+    gen = torch_source(graph)
+    mod = _load(gen.text, "generated_net")
+    torch.manual_seed(0)
+    model = getattr(mod, gen.class_name)().eval()
+    x = torch.randn(1, *graph.input)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y, shapes = _layer_shapes(model, gen, x)
+    assert tuple(y.shape[1:]) == a.rows[-1].output
+    for r in a.rows:
+        assert shapes.get(r.name) == r.output, f"layer {r.name} ({r.type}): PyTorch {shapes.get(r.name)}, cnncalc {r.output}"
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers())
+    assert (params, buffers, counter.get_total_flops() // 2) == _totals(a), gen.text
+    assert counter.get_total_flops() % 2 == 0
+
+    # back through the importers: the same report
+    from cnncalc.importers import spec_text
+    from cnncalc.importers.torch import torch_to_spec
+    back = analyse(build_graph(parse_spec(spec_text(torch_to_spec(model, graph.input), "fx"), "fx.yaml")))
+    assert _totals(back) == _totals(a)
+    assert _mac_rows(back) == _mac_rows(a)
+    if not onnx_too or not onnx_exportable(graph, a):
+        return
+    pytest.importorskip("onnx")
+    from cnncalc.importers import onnx_spec_text
+    buf = io.BytesIO()
+    # without constant folding: it would fold BatchNorm into the conv before it
+    torch.onnx.export(model, (x,), buf, dynamo=False, input_names=["input"], do_constant_folding=False)
+    assert tmp is not None
+    path = tmp / "net.onnx"
+    path.write_bytes(buf.getvalue())
+    back = analyse(build_graph(parse_spec(onnx_spec_text(path), "onnx.yaml")))
+    assert _totals(back) == _totals(a)
+    assert _mac_rows(back) == _mac_rows(a)
+
+
+def _net(shape: list[int], *layers: Entry, **blocks: Any) -> Entry:
+    return {"name": "generated", "input": shape, "layers": list(layers), **({"blocks": blocks} if blocks else {})}
+
+
+# shrunk failures, pinned (the bug each found)
+@example(spec=_net([1, 3, 3], {"name": "p", "type": "maxpool", "kernel": 1, "stride": 3},  # fc on C×1×1
+                   {"name": "fc", "type": "fc", "units": 1, "bias": False}))
+@example(spec=_net([1, 3, 3], {"name": "b", "type": "blk1", "c": 1}, blk1={  # BN folded by the exporter
+    "args": {"c": None}, "layers": [{"name": "conv", "type": "conv", "filters": "c", "kernel": 1, "pad": "same",
+                                     "bias": False}, {"name": "bn", "type": "batchnorm"}]}))
+@example(spec=_net([1, 3, 3], {"name": "s", "type": "slice", "start": 0}))  # imported spec without layers
+@example(spec=_net([1, 3, 3], {"name": "p", "type": "maxpool", "kernel": 1, "stride": 3,  # ONNX ceil rule
+                               "ceil_mode": True}))
+@example(spec=_net([1, 3, 3], {"name": "g", "type": "global_maxpool"}))  # x.amax not imported
+@example(spec=_net([1, 3, 3], {"name": "a", "type": "adaptive_avgpool", "output": [1, 2]}))  # ONNX refuses
+@example(spec=_net([1, 3, 3], {"name": "ln", "type": "layernorm", "over": "channels", "affine": False}))  # fx permute
+@example(spec=_net([1, 3, 3], {"name": "bn", "type": "batchnorm", "affine": False}))  # ONNX: γ, β as params
+@example(spec=_net([1, 3, 3], {"name": "bn", "type": "batchnorm", "track_running_stats": False}))
+@example(spec=_net([1, 3, 3], {"name": "c", "type": "conv", "filters": 1, "kernel": 1,  # F.pad not imported
+                               "pad": [0, 0, 0, 1], "bias": False}))
+@settings(CI, max_examples=int(os.environ.get("CNNCALC_ORACLE_EXAMPLES", "30")))
+@given(spec=specs())
+def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:
+    check_against_torch(spec, tmp_path_factory.mktemp("onnx"))
+
+
+def test_every_kind_writes_pytorch_code() -> None:
+    """Meta-test: every registered layer kind has its own torch_code (no silent fallback)."""
+    from cnncalc.layers import Layer
+    missing = [k for k, cls in LAYER_TYPES.items() if cls.torch_code is Layer.torch_code]
+    assert not missing, f"layer kinds without PyTorch code (add torch_code): {missing}"
+
+
+def test_module_attrs_list_is_current() -> None:
+    """Names a generated submodule must not take: cnncalc's list covers nn.Module's public ones."""
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
+    assert public <= MODULE_ATTRS | {"training"}, sorted(public - MODULE_ATTRS)
+
+
+def test_size_helpers_by_hand() -> None:
+    # the test's own formulas against hand-computed cases: AlexNet conv1 (227 − 11)/4 + 1 = 55;
+    # 'same' on 7 with k 4: out 7, total pad 3 → (1, 2); ceil pool: ⌈(6 − 3)/2⌉ + 1 = 3
+    assert conv_size(227, 11, 4, 0, 0) == 55
+    assert same_pads(7, 4, 1, 1) == (1, 2)
+    assert pool_size(6, 3, 2, 0, True) == 3 and pool_size(6, 3, 2, 0, False) == 2
+    assert deconv_size(4, 4, 2, 1, 0, 1) == 8  # (4 − 1)·2 − 2 + 3 + 1
+    assert math.prod((2, 3)) == 6
