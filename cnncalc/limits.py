@@ -32,7 +32,7 @@ MAX_EXPR_CHARS = 1_000
 
 #: Deepest nesting of an expression (parentheses, unary signs, operator chains). Python's own
 #: parser and the evaluator recurse once per level.
-MAX_EXPR_DEPTH = 50
+MAX_EXPR_DEPTH = 100
 
 #: Largest magnitude of any value inside an expression: integer arithmetic stays cheap and a
 #: result converts to a float (the cost model's arithmetic) without overflow.
