@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import errno
 import functools
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,8 +56,32 @@ def handled(fn: F) -> F:
         except CnncalcError as e:
             err.print(f"error: {e}")
             raise typer.Exit(2) from None
+        except OSError as e:
+            if e.errno not in _OUTPUT_ERRNOS:
+                raise
+            _output_failed(e)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Errors of writing standard output (full disk, closed pipe, quota, file too large, I/O error).
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EPIPE, errno.EIO, errno.EDQUOT, errno.EFBIG}
+
+#: Exit code of an internal error (a bug, not the input): 0 success, 1 wrong answers, 2 could not run.
+EXIT_INTERNAL = 3
+
+
+def _output_failed(e: OSError) -> None:
+    """Standard output could not be written: one line (none for a reader that went away) and exit 2."""
+    try:  # later flushes of what is still buffered go nowhere, quietly
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+    if e.errno != errno.EPIPE:  # `cnncalc … | head` closing early is not worth a message
+        err.print(f"error: cannot write the output: {e.strerror or e}")
+    raise typer.Exit(2)
 
 
 class Format(StrEnum):
@@ -817,15 +843,56 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="On an internal error (exit code 3), show the traceback (also CNNCALC_DEBUG=1).")] = False,
 ) -> None:
     """cnncalc: the numbers of a convolutional network."""
 
 
 def main() -> None:
-    """Console-script entry point.
+    """Console-script entry point, with the safety net: exit codes 0 / 1 / 2 as the commands choose;
+    an unexpected exception prints one line ("internal error: …, please report") and exits with
+    EXIT_INTERNAL (3); ``--debug`` anywhere on the command line (or CNNCALC_DEBUG=1) adds the
+    traceback. A failed write of standard output (``> /dev/full``) is one line and exit 2.
+    """
+    debug = "--debug" in sys.argv[1:] or os.environ.get("CNNCALC_DEBUG", "") not in ("", "0")
+    sys.argv = [a for i, a in enumerate(sys.argv) if i == 0 or a != "--debug"]
+    code: Any = 0
+    try:
+        try:
+            _dispatch()
+        except SystemExit as e:
+            code = e.code
+        sys.stdout.flush()  # what is still buffered: a full disk shows here for short outputs
+    except OSError as e:
+        if e.errno not in _OUTPUT_ERRNOS:
+            code = _internal(e, debug)
+        else:
+            try:
+                _output_failed(e)
+            except typer.Exit as x:
+                code = x.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        code = 130
+    except Exception as e:  # the safety net: a bug, reported in one line
+        code = _internal(e, debug)
+    sys.exit(code)
 
-    Typer turns the signature of every command into click parameters on each start, a tenth of a
-    second for all of them; when the first argument names a command, only that one is built.
+
+def _internal(e: BaseException, debug: bool) -> int:
+    if debug:
+        import traceback
+        err.print("".join(traceback.format_exception(e)).rstrip())
+    detail = str(e).splitlines()[0][:200] if str(e) else ""
+    err.print(f"internal error: {type(e).__name__}{': ' + detail if detail else ''}, please report "
+              "(run with --debug for the traceback)")
+    return EXIT_INTERNAL
+
+
+def _dispatch() -> None:
+    """Run the app. Typer turns the signature of every command into click parameters on each start, a
+    tenth of a second for all of them; when the first argument names a command, only that one is built.
     """
     chosen = [c for c in app.registered_commands if len(sys.argv) > 1 and _command_name(c) == sys.argv[1]]
     if not chosen:

@@ -9,9 +9,10 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import CnncalcError
+from .limits import MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_EXPR_EXPONENT, MAX_EXPR_VALUE
 
 #: Results and intermediate values beyond this magnitude are refused (no runaway powers).
-LIMIT = 2**62
+LIMIT = MAX_EXPR_VALUE
 
 _FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "ceil": math.ceil, "floor": math.floor, "round": round}
 
@@ -21,11 +22,23 @@ class ExprError(CnncalcError):
 
 
 def parse(text: str) -> ast.expr:
-    """Parse ``text`` as an arithmetic expression (``^`` means power), or raise ExprError."""
+    """Parse ``text`` as an arithmetic expression (``^`` means power), or raise ExprError.
+
+    Longer than MAX_EXPR_CHARS or nested deeper than MAX_EXPR_DEPTH is refused (before the
+    evaluator, which recurses once per level, could run out of stack).
+    """
+    if len(text) > MAX_EXPR_CHARS:
+        raise ExprError(f"expression '{text[:30]}…' is {len(text):,} characters long; "
+                        f"the limit is {MAX_EXPR_CHARS:,} (define a variable under 'vars:' instead)")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte
         raise ExprError(f"cannot parse expression '{text}'") from None
+    except (RecursionError, MemoryError):
+        raise ExprError(f"expression '{text[:30]}…' is nested too deeply to parse") from None
+    if _depth(tree) > MAX_EXPR_DEPTH:
+        raise ExprError(f"expression '{text[:30]}…' is nested more than {MAX_EXPR_DEPTH} levels deep "
+                        "(operators, signs and parentheses); split it with variables")
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             raise ExprError(f"'{text}': only numbers, variables, + - * / // % ^ ** and "
@@ -38,7 +51,19 @@ def parse(text: str) -> ast.expr:
             isinstance(node.value, bool) or not isinstance(node.value, int | float)
         ):
             raise ExprError(f"'{text}': only numeric constants are allowed")
+        if isinstance(node, ast.Constant) and isinstance(node.value, float) and not math.isfinite(node.value):
+            raise ExprError(f"'{text}': number too large")
     return tree.body
+
+
+def _depth(tree: ast.AST) -> int:
+    """Deepest nesting of ``tree``, measured without recursion."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 _ALLOWED = (
@@ -46,6 +71,20 @@ _ALLOWED = (
     ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitXor,
     ast.USub, ast.UAdd,
 )
+
+
+def is_expression(text: str) -> bool:
+    """Whether ``text`` is meant as arithmetic: it parses as an expression, or is too long or deep to
+    try (parse() then says which limit). Other text ('same', 'relu', a sentence) is not."""
+    if len(text) > MAX_EXPR_CHARS:
+        return True
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return False
+    except (RecursionError, MemoryError):
+        return True
+    return True
 
 
 def names(text: str) -> set[str]:
@@ -77,7 +116,7 @@ def _check(v: Fraction, text: str) -> Fraction:
 
 def _eval(node: ast.expr, env: Mapping[str, int | Fraction], text: str) -> Fraction:
     if isinstance(node, ast.Constant):
-        return Fraction(node.value)  # type: ignore[arg-type]  # parse() admits int/float only
+        return _check(Fraction(node.value), text)  # type: ignore[arg-type]  # parse() admits int/float only
     if isinstance(node, ast.Name):
         if node.id not in env:
             known = ", ".join(sorted(env)) or "none"
@@ -113,8 +152,8 @@ def _eval(node: ast.expr, env: Mapping[str, int | Fraction], text: str) -> Fract
             elif isinstance(op, ast.Mod):
                 r = a % b
             else:  # Pow or BitXor (``^`` written for power)
-                if b.denominator != 1 or abs(b) > 64:
-                    raise ExprError(f"'{text}': exponent must be a whole number of at most 64")
+                if b.denominator != 1 or abs(b) > MAX_EXPR_EXPONENT:
+                    raise ExprError(f"'{text}': exponent must be a whole number of at most {MAX_EXPR_EXPONENT}")
                 r = a ** int(b)
         except ZeroDivisionError:
             raise ExprError(f"'{text}': division by zero") from None

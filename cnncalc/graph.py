@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import difflib
 import heapq
 from collections.abc import Mapping
@@ -111,9 +110,7 @@ class _Builder:
             bound = env.get(v.strip())
             if bound is None or isinstance(bound, str | bool):
                 return v if bound is None else bound  # a bare word, or a block's word/flag argument
-        try:
-            ast.parse(v.strip(), mode="eval")
-        except SyntaxError:
+        if not expr.is_expression(v):
             return v  # plain text, not an expression
         if self.symbolic:  # unset variables stay symbols; bare words are settled per field
             return _symbolic.evaluate(v, env)

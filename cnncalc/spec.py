@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import Diagnostic, SpecError, UsageError
+from .limits import read_text_limited
 from .source import Document, load_yaml
 
 #: Keys a layer entry may carry besides its kind's own fields.
@@ -84,8 +85,8 @@ def zoo_names() -> list[str]:
 def resolve(name_or_path: str) -> Path:
     """A spec file from a path or a zoo name; UsageError with suggestions otherwise."""
     p = Path(name_or_path)
-    if p.is_file():
-        return p
+    if p.is_file() or (p.exists() and not p.is_dir() and p.suffix.lower() != ".onnx"):
+        return p  # a FIFO or device too: read_text_limited bounds what is read
     for d in spec_dirs():
         cand = d / f"{name_or_path}.yaml"
         if cand.is_file():
@@ -114,11 +115,8 @@ def load_spec(name_or_path: str) -> LoadedSpec:
     if path.suffix.lower() == ".onnx":
         from .importers import onnx_spec_text  # lazy: the core never needs onnx
         return parse_spec(onnx_spec_text(path), f"{path} (imported)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {path}: {e}") from None
-    return parse_spec(text, str(path) if Path(name_or_path).is_file() else f"{name_or_path}.yaml")
+    file = str(path) if Path(name_or_path).exists() else f"{name_or_path}.yaml"
+    return parse_spec(read_text_limited(path, "spec", file=file), file)
 
 
 def validation_diagnostics(e: ValidationError, doc: Document, base: tuple[str | int, ...],

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Diagnostic, SpecError, UsageError
 from ..layers.base import KernelClass
+from ..limits import read_text_limited
 from ..source import load_yaml
 from ..spec import validation_diagnostics
 
@@ -152,7 +153,7 @@ def parse_device(text: str, file: str) -> Device:
 def load_device(name_or_path: str) -> Device:
     """A preset by name (``h100``) or a device YAML file by path."""
     p = Path(name_or_path)
-    if not p.is_file():
+    if not p.exists() or p.is_dir():
         cand = preset_dir() / f"{name_or_path}.yaml"
         if not cand.is_file():
             close = difflib.get_close_matches(name_or_path, preset_names(), n=3)
@@ -163,8 +164,4 @@ def load_device(name_or_path: str) -> Device:
         file = f"{name_or_path}.yaml"
     else:
         file = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {p}: {e}") from None
-    return parse_device(text, file)
+    return parse_device(read_text_limited(p, "device file", file=file), file)

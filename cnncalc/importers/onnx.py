@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
+from ..limits import MAX_ONNX_BYTES, check_file
 from .common import Op, build_spec, pair, problem_text, unique_name
 
 try:  # the [onnx] extra
@@ -47,6 +48,7 @@ def require() -> None:
 def load_model(path: str | Path) -> Any:
     """Read an .onnx file (weights included only as far as the file holds them)."""
     require()
+    check_file(path, "ONNX model", MAX_ONNX_BYTES)
     try:
         return onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf raises its own DecodeError; any failure is the file's
