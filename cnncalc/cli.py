@@ -560,8 +560,10 @@ def explain(
     out.print(f"{row.name} ({row.type}): {ins} → {'×'.join(map(str, row.output))}")
     width = max(len(f.quantity) for f in formulas)
     for f in formulas:
-        out.print(f"  {f.quantity:<{width}} = {f.symbolic}")
-        out.print(f"  {'':<{width}} = {f.numeric} = {f.value}")
+        first, *rest = f.steps
+        out.print(f"  {f.quantity:<{width}} = {first}")
+        if rest:
+            out.print(f"  {'':<{width}} = {' = '.join(rest)}")
 
 
 @app.command()

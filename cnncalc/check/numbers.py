@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Literal
 
 #: Cells that mean "not answered" (the seeds print "?" in the cells to fill).
 BLANK = frozenset({"", "?", "??", "???", "-", "–", "—", "…", "..."})
@@ -45,14 +46,46 @@ _MEMORY = {"b": 0, "byte": 0, "bytes": 0, "kb": 1, "kbytes": 1, "kilobytes": 1, 
            "megabytes": 2, "gb": 3, "gbytes": 3, "kib": -1, "mib": -2, "gib": -3}
 
 
-def parse_number(text: str, kb: int = 1024) -> Number | None:
+#: Longest cell read as a number, and the largest exponent: beyond them a cell is unreadable (for
+#: review by hand), never a multi-megabyte integer or a hang (``1e99999999``, 5,000 nines).
+MAX_NUMBER_CHARS = 64
+MAX_EXPONENT = 30
+
+Decimal = Literal[".", ","]
+
+
+def _german(digits: str, frac: str | None) -> tuple[str, str] | None:
+    """Digits and fraction of a decimal-comma number ('1.134,375', '253,5', '34,944'); None if malformed."""
+    body = digits + ("." + frac if frac is not None else "")
+    if body.count(",") > 1:
+        return None
+    whole, _, fraction = body.partition(",")
+    if "." in whole and not re.fullmatch(r"\d{1,3}(\.\d{3})+", whole.strip()):
+        return None
+    return whole.replace(".", ""), fraction
+
+
+def parse_number(text: str, kb: int = 1024, decimal: Decimal = ".") -> Number | None:
     """Read a number leniently, or None if it is not one.
 
     Accepts thousands separators (``34,944``, ``34_944``, ``34 944``), exponents (``3.4944e4``,
     ``3.4944×10^4``), magnitude suffixes (``35k``, ``1.1M``, ``105 M``, ``0.6 Mflops``, ``124K``)
     and memory units (``7.5 MB``, ``435600 B``; KB and MB use ``kb`` bytes per KB, KiB/MiB 1024).
+    With ``decimal=","`` (a German-locale sheet) the comma is the decimal mark and the dot groups
+    thousands: ``253,5`` = 253.5, ``34,944`` = 34.944, ``1.327,488`` = 1327.488.
     """
     s = text.strip().strip("*").strip().lstrip("~≈").strip()
+    if len(s) > MAX_NUMBER_CHARS:
+        return None
+    if decimal == ",":
+        m0 = re.fullmatch(r"([-+−]?\s*)([\d.\u00a0\u202f ]*\d(?:,\d*)?|,\d+)(.*)", s)
+        if m0 is None:
+            return None
+        parts = _german(m0[2], None)
+        if parts is None:
+            return None
+        whole, fraction = parts
+        s = m0[1] + re.sub(r"[\u00a0\u202f ]", "", whole) + ("." + fraction if fraction else "") + m0[3]
     m = _NUM.match(s)
     if not m or (m["int"] is None and not m["frac"]):
         return None
@@ -62,6 +95,8 @@ def parse_number(text: str, kb: int = 1024) -> Number | None:
     digits = re.sub(r"[,_'\u00a0\u2009\u202f ]", "", digits)
     frac = m["frac"] or ""
     exp_txt = (m["exp"] or m["exp2"] or "0").replace("−", "-")
+    if len(exp_txt.lstrip("+-").lstrip("0")) > 3 or abs(int(exp_txt)) > MAX_EXPONENT:
+        return None
     exp = int(exp_txt)
     value = Fraction(int(digits + frac), 10 ** len(frac)) * Fraction(10) ** exp
     half = Fraction(1, 2) * Fraction(10) ** (exp - len(frac))

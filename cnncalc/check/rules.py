@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..analysis import DType
 from ..columns import BY_KEY
-from ..errors import Diagnostic, SpecError, UsageError
+from ..errors import Diagnostic, SpecError
 from ..source import load_yaml
 from ..spec import validation_diagnostics
 
@@ -129,9 +129,6 @@ def parse_rules(text: str, file: str) -> Rules:
 
 def load_rules(path: str | Path) -> Rules:
     """Read and validate a rules file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {p}: {e}") from None
-    return parse_rules(text, str(p))
+    from .sheets import read_text
+
+    return parse_rules(read_text(path, "rules file"), str(path))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -10,7 +11,7 @@ from typing import Any, Literal
 from ..columns import COLUMNS, Units
 from ..errors import Diagnostic, Position, SpecError, UsageError
 from ..source import load_yaml
-from .numbers import is_blank, parse_number
+from .numbers import Decimal, is_blank, parse_number
 
 #: Layer names that mark the totals row.
 TOTAL_NAMES = frozenset({"total", "totals", "sum", "σ", "∑", "overall", "network"})
@@ -74,6 +75,30 @@ def column_for_header(text: str) -> str | None:
     return HEADER_ALIASES.get(_norm(text))
 
 
+_MEM_UNITS = {"b": "B", "byte": "B", "bytes": "B", "kb": "KB", "kib": "KiB", "mb": "MB", "mib": "MiB",
+              "gb": "GB", "gib": "GiB"}
+_MAG_UNITS = {"k": "k", "thousand": "k", "thousands": "k", "m": "M", "mio": "M", "million": "M",
+              "millions": "M", "g": "G", "b": "G", "bn": "G", "billion": "G", "billions": "G"}
+_QUANTITY = (
+    ("memory_bytes", r"mem|memory|activationmemory|activations?|outputmemory|actmem", _MEM_UNITS),
+    ("params", r"#?params?|#?parameters|weights|learnableparameters", _MAG_UNITS),
+    ("macs", r"macs?|flops?|madds|multadds|multiplyadds|mults", _MAG_UNITS),
+)
+
+
+def column_with_unit(text: str) -> tuple[str, str] | None:
+    """A header naming a quantity in a unit the columns do not have: 'Mem (MB)' → (memory_bytes, 'MB'),
+    'Params (M)' → (params, 'M'), 'GFLOPs' → (macs, 'G'). The unit is appended to each answer read.
+
+    FLOPs in a header are the course's word for its work column (the notes' "Flops (M)" are MACs)."""
+    h = _norm(text)
+    for key, names, units in _QUANTITY:
+        m = re.fullmatch(rf"(?:{names})\(?(\w+)\)?", h) or re.fullmatch(rf"(\w+?)(?:{names})", h)
+        if m and m[1] in units:
+            return key, units[m[1]]
+    return None
+
+
 # ----------------------------------------------------------------------------- sheets
 
 @dataclass(frozen=True)
@@ -93,8 +118,18 @@ class AnswerRow:
     cells: dict[str, Cell] = field(default_factory=dict)
 
     @property
+    def label(self) -> str:
+        """The name normalised: 'Conv 1', 'Pool-1', 'Total:' → 'conv1', 'pool1', 'total'."""
+        return norm_label(self.name)
+
+    @property
     def is_total(self) -> bool:
-        return self.name.strip().strip("*").strip().lower() in TOTAL_NAMES
+        return self.label in TOTAL_NAMES
+
+
+def norm_label(name: str) -> str:
+    """A row label or layer name compared loosely: case, spaces, '-', '_', '.', ':', brackets ignored."""
+    return re.sub(r"[\s\-_.:*()\[\]'\"]", "", name.lower())
 
 
 @dataclass(frozen=True)
@@ -105,6 +140,12 @@ class AnswerSheet:
     rows: tuple[AnswerRow, ...]
     columns: tuple[str, ...]
     warnings: tuple[Diagnostic, ...] = ()
+    #: The decimal mark of its numbers (',' in a German-locale sheet).
+    decimal: Decimal = "."
+    #: Units named in headers ('Mem (MB)' → memory_bytes: 'MB'), appended to each answer read.
+    units: dict[str, str] = field(default_factory=dict)
+    #: Headers of columns not checked, as written.
+    dropped: tuple[str, ...] = ()
 
 
 _Raw = list[tuple[str, Position]]
@@ -141,6 +182,14 @@ def _split_delimited(line: str, delim: str) -> list[tuple[str, int]]:
         if j >= n:
             return out
         i = j + 1
+
+
+def _delimiter(text: str) -> str:
+    """Tab when any line has one (TSV, a table pasted from a web page), ';' when the first row has more
+    semicolons than commas (Excel in a comma-decimal locale), else ','."""
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+    return "\t" if "\t" in text else ";" if first.count(";") > first.count(",") else ","
 
 
 def _delimited_rows(text: str, file: str, delim: str | None) -> list[_Raw]:
@@ -198,7 +247,7 @@ def _looks_like_subheader(row: _Raw) -> bool:
         all(parse_number(t) is None for t in texts if t)
 
 
-def _table(raw: list[_Raw], file: str) -> AnswerSheet:
+def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSheet:
     """Find the header row (the first naming a layer column), map headers to keys, read the body."""
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
@@ -215,16 +264,23 @@ def _table(raw: list[_Raw], file: str) -> AnswerSheet:
                                     "name the columns, e.g. layer,c_out,hw_out,memory_kb,params_k,macs_m")])
     h = best[0]
     header = raw[h]
-    keys = [column_for_header(t) if t else None for t, _ in header]
     body = raw[h + 1:]
     if body and _looks_like_subheader(body[0]):
         sub = body.pop(0)
         header = [(t or (sub[i][0] if i < len(sub) else ""), p) for i, (t, p) in enumerate(header)]
-        keys = [column_for_header(t) if t else None for t, _ in header]
+    units: dict[str, str] = {}
+    keys: list[str | None] = []
+    for t, _ in header:
+        key, unit = _key_unit(t) if t else (None, None)
+        keys.append(key)
+        if key is not None and unit:
+            units[key] = unit
+    dropped: list[str] = []
     seen: dict[str, Position] = {}
     for (t, p), k in zip(header, keys):
         if k is None:
             if t:
+                dropped.append(t)
                 warnings.append(Diagnostic(p, f"column '{t}' is not one cnncalc checks; ignored", "warning"))
             continue
         if k in seen:
@@ -233,6 +289,10 @@ def _table(raw: list[_Raw], file: str) -> AnswerSheet:
         seen[k] = p
     if problems:
         raise SpecError(problems)
+    if not set(keys) - {None, "layer"}:
+        raise SpecError([Diagnostic(header[0][1], "no column cnncalc checks (only "
+                                    + ", ".join(repr(t) for t in dropped[:6])
+                                    + "); name them e.g. layer,c_out,hw_out,memory_kb,params_k,macs_m")])
     layer_at = keys.index("layer")
     rows: list[AnswerRow] = []
     for r in body:
@@ -248,7 +308,41 @@ def _table(raw: list[_Raw], file: str) -> AnswerSheet:
         if extra:
             warnings.append(Diagnostic(extra[0][1], f"{len(extra)} cell(s) beyond the header ignored", "warning"))
         rows.append(AnswerRow(name.strip().strip("*").strip(), r[layer_at][1], cells))
-    return AnswerSheet(file, tuple(rows), tuple(k for k in keys if k and k != "layer"), tuple(warnings))
+    return AnswerSheet(file, tuple(rows), tuple(k for k in keys if k and k != "layer"), tuple(warnings),
+                       detect_decimal([c.text for row in rows for c in row.cells.values()], delimiter), units,
+                       tuple(dropped))
+
+
+def _key_unit(header: str) -> tuple[str | None, str | None]:
+    """The column a header names and the unit it puts its answers in (None: the column's own)."""
+    key = column_for_header(header)
+    if key is not None:
+        return key, None
+    with_unit = column_with_unit(header)
+    return with_unit if with_unit else (None, None)
+
+
+_DEC_COMMA = re.compile(r"[-+−]?\d+,(\d{1,2}|\d{4,})(\s*[A-Za-z]*)?|[-+−]?\d{1,3}(\.\d{3})+(,\d+)?|[-+−]?\d{1,3}\.\d{3},\d+")
+_DEC_POINT = re.compile(r"[-+−]?\d*\.(\d{1,2}|\d{4,})(\s*[A-Za-z]*)?|[-+−]?\d{1,3}(,\d{3}){2,}|[-+−]?\d{1,3}(,\d{3})+\.\d+")
+_AMBIGUOUS_COMMA = re.compile(r"[-+−]?\d{1,3},\d{3}")
+
+
+def detect_decimal(texts: Sequence[str], delimiter: str | None = None) -> Decimal:
+    """The sheet's decimal mark, from its answers: ',' when cells read only as decimal commas
+    ('253,5', '1.134,375') and none only as decimal points ('253.5', '1,327,488'); in a ';'-separated
+    sheet (Excel in a comma locale) also when its commas could be either ('34,944')."""
+    comma = point = ambiguous = 0
+    for t in texts:
+        t = t.strip().strip("*").strip()
+        if _DEC_COMMA.fullmatch(t):
+            comma += 1
+        elif _DEC_POINT.fullmatch(t):
+            point += 1
+        elif _AMBIGUOUS_COMMA.fullmatch(t):
+            ambiguous += 1
+    if comma > point or (delimiter == ";" and ambiguous and not point):
+        return ","
+    return "."
 
 
 def _scalar_text(v: Any) -> str:
@@ -280,15 +374,20 @@ def _yaml_sheet(text: str, file: str) -> AnswerSheet:
     warnings: list[Diagnostic] = []
     rows: list[AnswerRow] = []
     columns: dict[str, None] = {}
+    units: dict[str, str] = {}
+    dropped: dict[str, None] = {}
     for name, entry, path in entries:
         if not isinstance(entry, dict):
             problems.append(Diagnostic(doc.where(path), "each row must be a mapping of column: answer"))
             continue
         cells: dict[str, Cell] = {}
         for k, v in entry.items():
-            key = column_for_header(str(k))
+            key, unit = _key_unit(str(k))
+            if key is not None and unit:
+                units[key] = unit
             pos = doc.where((*path, k))
             if key is None:
+                dropped[str(k)] = None
                 warnings.append(Diagnostic(doc.where((*path, k), key=True),
                                            f"column '{k}' is not one cnncalc checks; ignored", "warning"))
                 continue
@@ -306,7 +405,12 @@ def _yaml_sheet(text: str, file: str) -> AnswerSheet:
         rows.append(AnswerRow(name, doc.where(path), cells))
     if problems:
         raise SpecError(problems)
-    return AnswerSheet(file, tuple(rows), tuple(columns), tuple(warnings))
+    if rows and not columns:
+        raise SpecError([Diagnostic(doc.where(()), "no column cnncalc checks (only "
+                                    + ", ".join(repr(t) for t in list(dropped)[:6])
+                                    + "); name them e.g. c_out, hw_out, memory_kb, params_k, macs_m")])
+    return AnswerSheet(file, tuple(rows), tuple(columns), tuple(warnings),
+                       detect_decimal([c.text for row in rows for c in row.cells.values()]), units, tuple(dropped))
 
 
 def detect_format(path: str, text: str) -> SheetFormat:
@@ -330,18 +434,48 @@ def parse_sheet(text: str, file: str, fmt: SheetFormat | None = None) -> AnswerS
     fmt = fmt or detect_format(file, text)
     if fmt == "yaml":
         return _yaml_sheet(text, file)
-    raw = _markdown_rows(text, file) if fmt == "markdown" else \
-        _delimited_rows(text, file, "\t" if file.lower().endswith(".tsv") else None)
+    delim = None if fmt == "markdown" else "\t" if file.lower().endswith(".tsv") else _delimiter(text)
+    raw = _markdown_rows(text, file) if delim is None else _delimited_rows(text, file, delim)
     if not any(raw):
         raise SpecError([Diagnostic(Position(file, 1, 1), f"no table found in this {fmt} file")])
-    return _table(raw, file)
+    return _table(raw, file, delim)
+
+
+#: Largest answer or rules file read (a 30,000-row sheet is about 2 MB); checked before reading,
+#: so /dev/zero or a huge file is refused, not loaded.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_text(path: str | Path, what: str = "file", legacy: bool = False) -> str:
+    """A text file's contents (UTF-8, BOM dropped; with ``legacy``, Windows-1252 when not UTF-8, as
+    Excel saves CSV in Western locales); UsageError when it cannot be opened or is larger than
+    MAX_FILE_BYTES (read at most that much, so endless devices stop), SpecError at the first byte
+    that is not text."""
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise UsageError(f"cannot read {p}: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{p}: {what} larger than {MAX_FILE_BYTES // 2**20} MiB; refused")
+    bad = data.find(b"\0")
+    try:
+        if bad >= 0:
+            raise UnicodeDecodeError("utf-8", data, bad, bad + 1, "NUL byte")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        if legacy and bad < 0:
+            try:
+                return data.decode("cp1252")
+            except UnicodeDecodeError:
+                pass
+        line = data[:e.start].count(b"\n") + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise SpecError([Diagnostic(Position(str(p), line, col), f"not UTF-8 text (byte 0x{data[e.start]:02x}); "
+                                    "save the file as UTF-8")]) from None
 
 
 def read_sheet(path: str | Path) -> AnswerSheet:
     """Read and parse an answer file; UsageError when it cannot be opened."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read {p}: {e}") from None
-    return parse_sheet(text, str(p))
+    return parse_sheet(read_text(path, "answer file", legacy=True), str(path))
