@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
 from typing import Any
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from ..columns import BY_KEY, Units, round_half_up
+from ..explain import fmt_number
 from .results import CellResult, Report, Status
 
 
@@ -15,10 +19,24 @@ def _md(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def _cell_line(c: CellResult) -> str:
+def column_title(key: str, kb: int = 1024) -> str:
+    """The column as a student reads it: 'Mem. (KB)', 'Param. (k)', 'H' / W'' — not 'memory_kb'."""
+    col = BY_KEY.get(key)
+    return col.header(Units(kb=kb)) if col is not None else key
+
+
+def human_value(text: str) -> str:
+    """An expected value as a student reads it: '1,135.256096' → '≈ 1,135.256' (exact counts unchanged)."""
+    m = re.fullmatch(r"(-?[\d,]+)\.(\d{4,})", text)
+    if m is None:
+        return text
+    return "≈ " + fmt_number(Fraction(round_half_up(Fraction(text.replace(",", "")), 3)))
+
+
+def _cell_line(c: CellResult, kb: int = 1024) -> str:
     diag = str(c.slip) if c.slip else c.note
-    return (f"| {c.status.mark} | {c.column} | {_md(c.given) or '—'} | {_md(c.expected)} | {_md(c.formula)} | "
-            f"{_md(diag)} |")
+    return (f"| {c.status.mark} | {_md(column_title(c.column, kb))} | {_md(c.given) or '—'} | "
+            f"{_md(human_value(c.expected))} | {_md(c.formula)} | {_md(diag)} |")
 
 
 _MD_HEAD = "| | Column | Given | Expected | Formula | Diagnosis |\n|---|---|---|---|---|---|"
@@ -50,6 +68,9 @@ def report_dict(report: Report) -> dict[str, Any]:
             for c in report.cells
         ],
         "warnings": [str(w) for w in report.warnings],
+        "dropped_columns": list(report.dropped),
+        "decimal_mark": report.decimal,
+        "review": len(report.review),
     }
 
 
@@ -66,17 +87,27 @@ def summary_markdown(report: Report, *, markdown: bool = True) -> str:
     bold = "**" if markdown else ""
     lines = [f"{bold}Score: {_pts(report.points):g} / {_pts(report.max_points):g}{bold} ({report.score:.1%})",
              "", f"Tolerance: {report.tolerance}."]
+    kb = report.rules.kb
+    if report.decimal == ",":
+        lines += ["", "Numbers read with a decimal comma (253,5 = 253.5), as this sheet writes them."]
+    if report.dropped:
+        lines += ["", "Columns not checked (not ones cnncalc knows): " + ", ".join(report.dropped) + "."]
     wrong = [c for c in report.wrong if c.status is Status.WRONG]
     blank = [c for c in report.wrong if c.status is Status.UNANSWERED]
+    review = report.review
     if wrong:
         lines += ["", "Wrong:"]
         for c in wrong:
             why = f" — {c.slip}" if c.slip else f" — {c.note}" if c.note else ""
-            lines.append(f"- {c.layer} {c.column}: {_md(c.given)} (expected {_md(c.expected)}){why}")
+            lines.append(f"- {c.layer} {column_title(c.column, kb)}: {_md(c.given)} "
+                         f"(expected {_md(human_value(c.expected))}){why}")
+    if review:
+        lines += ["", "For review by hand (unreadable, scored 0 until a grader looks):"]
+        lines += [f"- {c.layer} {column_title(c.column, kb)}: {_md(c.given)}" for c in review]
     if blank:
-        names = ", ".join(f"{c.layer} {c.column}" for c in blank[:8]) + (", …" if len(blank) > 8 else "")
+        names = ", ".join(f"{c.layer} {column_title(c.column, kb)}" for c in blank[:8]) + (", …" if len(blank) > 8 else "")
         lines += ["", f"Unanswered: {len(blank)} cell{'s' if len(blank) != 1 else ''} ({names})."]
-    if not wrong and not blank:
+    if not wrong and not blank and not review:
         lines += ["", "All right."]
     return "\n".join(lines)
 
@@ -86,23 +117,30 @@ def gradescope_results(report: Report) -> dict[str, Any]:
     gs = report.rules.gradescope
     tests: list[dict[str, Any]] = []
 
-    def test(name: str, number: str, cells: list[CellResult]) -> dict[str, Any]:
+    kb = report.rules.kb
+
+    def test(name: str, number: str, cells: list[CellResult], shown: list[CellResult]) -> dict[str, Any]:
         score, top = sum(c.earned for c in cells), sum(c.points for c in cells)
-        ok = all(c.status is Status.RIGHT for c in cells if c.points > 0 or c.status is Status.WRONG)
+        # passed/failed by the scored cells: a 0-point given cell that differs is shown, not failed
+        ok = all(c.status is Status.RIGHT for c in cells if c.points > 0)
         return {
             "name": name, "number": number, "score": _pts(score), "max_score": _pts(top),
             "status": "passed" if ok else "failed",
-            "output": _MD_HEAD + "\n" + "\n".join(_cell_line(c) for c in cells), "output_format": "md",
+            "output": _MD_HEAD + "\n" + "\n".join(_cell_line(c, kb) for c in shown), "output_format": "md",
             "visibility": gs.visibility,
         }
 
     for i, (name, cells) in enumerate(_groups(report), 1):
+        scored = [c for c in cells if c.points > 0]
         if gs.per == "layer":
-            tests.append(test(name, str(i), cells))
-        else:
-            tests += [test(f"{name} · {c.column}", f"{i}.{j}", [c]) for j, c in enumerate(cells, 1)]
+            if scored:
+                tests.append(test(name, str(i), scored, cells))
+        else:  # no 0/0 tests for the given cells
+            tests += [test(f"{name} · {column_title(c.column, kb)}", f"{i}.{j}", [c], [c])
+                      for j, c in enumerate(scored, 1)]
     return {
-        "score": _pts(report.points),
+        # the sum of the tests as shown, so that the top score never differs from them by rounding
+        "score": _pts(sum(t["score"] for t in tests)),
         "output": summary_markdown(report),
         "output_format": "md",
         "visibility": gs.visibility,
@@ -124,3 +162,16 @@ def verdict_table(report: Report, *, wrong_only: bool = False) -> Table:
         t.add_row(Text(c.status.mark, style=style), c.layer, c.column, c.given or "—", c.expected, c.tolerance,
                   c.formula, Text(diag, style="bold" if c.slip else ""))
     return t
+
+
+def failure_results(reason: str, visibility: str = "visible") -> dict[str, Any]:
+    """results.json for a submission that cannot be graded: score 0 and the reason, so the student
+    sees why instead of a failed autograder."""
+    return {
+        "score": 0,
+        "output": f"**Score: 0** — the answer sheet could not be graded.\n\n{reason}\n\n"
+                  "Fix the file and submit again; ask the course staff if the reason is unclear.",
+        "output_format": "md",
+        "visibility": visibility,
+        "tests": [],
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from ..errors import Diagnostic, Position
 from .rules import Rules
@@ -16,10 +17,12 @@ class Status(str, Enum):
     RIGHT = "right"
     WRONG = "wrong"
     UNANSWERED = "unanswered"
+    #: Unreadable: flagged for a person to grade, not counted wrong.
+    REVIEW = "review"
 
     @property
     def mark(self) -> str:
-        return {"right": "✓", "wrong": "✗", "unanswered": "·"}[self.value]
+        return {"right": "✓", "wrong": "✗", "unanswered": "·", "review": "?"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class CellResult:
     note: str = ""
     position: Position | None = None
     given_column: bool = False
+    #: The answer as read (a Fraction in the column's units, or a shape tuple) and the expected value.
+    value: Any = None
+    exact: Any = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Report:
     tolerance: str
     warnings: tuple[Diagnostic, ...] = ()
     layers: tuple[str, ...] = field(default_factory=tuple)
+    #: Headers of the sheet's columns that were not checked, and its decimal mark.
+    dropped: tuple[str, ...] = ()
+    decimal: str = "."
 
     @property
     def points(self) -> float:
@@ -75,5 +84,10 @@ class Report:
                      or (c.status is Status.UNANSWERED and c.points > 0))
 
     @property
+    def review(self) -> tuple[CellResult, ...]:
+        """Cells that could not be read, for grading by hand."""
+        return tuple(c for c in self.cells if c.status is Status.REVIEW)
+
+    @property
     def all_right(self) -> bool:
-        return not self.wrong
+        return not self.wrong and not self.review

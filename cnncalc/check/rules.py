@@ -89,7 +89,15 @@ class Rules(BaseModel):
     given: float = Field(0, ge=0, description="Points per given hyper-parameter cell (c_in, kernel, …).")
     totals: float = Field(1, ge=0, description="Points per cell of the totals row, when the sheet has one.")
     slip_credit: float = Field(0, ge=0, le=1, description="Share of a cell's points for a wrong answer whose slip is named.")
+    carried_forward: float = Field(0, ge=0, le=1, description=(
+        "Error carried forward: share of a cell's points when it is wrong only because of an earlier "
+        "slip (a size from a wrong padding, a total of the sheet's own rows)."))
     missing_rows: Literal["unanswered", "ignore"] = "unanswered"
+    missing_columns: Literal["unanswered", "ignore"] = Field("unanswered", description=(
+        "A column the worksheet asks (the rules' columns, else output size, memory, params, MACs) "
+        "left out of the sheet: its cells count as unanswered, or are ignored."))
+    missing_total: Literal["unanswered", "ignore"] = Field("unanswered", description=(
+        "A sheet without its Total row: the totals count as unanswered, or are ignored."))
     tolerance: Tolerance = Tolerance()
     gradescope: GradescopeRules = GradescopeRules()
 

@@ -322,8 +322,10 @@ def _key_unit(header: str) -> tuple[str | None, str | None]:
     return with_unit if with_unit else (None, None)
 
 
-_DEC_COMMA = re.compile(r"[-+−]?\d+,(\d{1,2}|\d{4,})(\s*[A-Za-z]*)?|[-+−]?\d{1,3}(\.\d{3})+(,\d+)?|[-+−]?\d{1,3}\.\d{3},\d+")
-_DEC_POINT = re.compile(r"[-+−]?\d*\.(\d{1,2}|\d{4,})(\s*[A-Za-z]*)?|[-+−]?\d{1,3}(,\d{3}){2,}|[-+−]?\d{1,3}(,\d{3})+\.\d+")
+_DEC_COMMA = re.compile(r"[-+−]?\d+,(\d{1,2}|\d{4,})(\s*[A-Za-zµ]*)?|[-+−]?\d{1,3}(\.\d{3}){2,}(,\d+)?(\s*[A-Za-zµ]*)?"
+                        r"|[-+−]?\d{1,3}(\.\d{3})+,\d+(\s*[A-Za-zµ]*)?")
+_DEC_POINT = re.compile(r"[-+−]?\d*\.(\d{1,2}|\d{4,})(\s*[A-Za-zµ]*)?|[-+−]?\d{1,3}(,\d{3}){2,}(\.\d+)?(\s*[A-Za-zµ]*)?"
+                        r"|[-+−]?\d{1,3}(,\d{3})+\.\d+(\s*[A-Za-zµ]*)?")
 _AMBIGUOUS_COMMA = re.compile(r"[-+−]?\d{1,3},\d{3}")
 
 

@@ -12,7 +12,23 @@ from ..columns import round_half_up
 from ..explain import fmt_number
 from ..layers import Family, Layer, Shape, fmt_shape, numel
 from ..layers.base import resolve_pad, window_out
-from .expected import _MEMORY, _OPS, _PARAMS, _WORK, ROUNDED, Counts, _order, _scale, _square, work
+from .expected import (
+    _MEMORY,
+    _OPS,
+    _PARAMS,
+    _WORK,
+    ROUNDED,
+    Counts,
+    _order,
+    _scale,
+    _square,
+    expected_count,
+    expected_shape,
+    work,
+)
+from .expected import (
+    SHAPES as SHAPE_KEYS,
+)
 from .rules import Rules, Work
 
 
@@ -58,13 +74,11 @@ class SlipDef:
 
 
 def slip_forgot_bias(ctx: SlipContext) -> list[Alt]:
-    """Params without the bias: C_out·C_in·K·K, the '+ C_out' left out (or added, when the rules count weights only)."""
+    """Params without the bias: C_out·C_in·K·K, the '+ C_out' left out (only where the count has a bias)."""
     c = ctx.counts
-    if ctx.key not in _PARAMS or not c.bias:
+    if ctx.key not in _PARAMS or not c.bias or not ctx.rules.bias:
         return []
-    if ctx.rules.bias:
-        return [Alt(ctx.units(c.weights), f"weights only = {c.weights:,}; the {c.bias:,} biases are missing")]
-    return [Alt(ctx.units(c.params), f"weights + bias = {c.params:,}; these rules count weights only")]
+    return [Alt(ctx.units(c.weights), f"weights only = {c.weights:,}; the {c.bias:,} biases are missing")]
 
 
 def slip_kb_1000(ctx: SlipContext) -> list[Alt]:
@@ -108,8 +122,9 @@ def slip_pooling_ops(ctx: SlipContext) -> list[Alt]:
 
 
 def _window_alt(layer: Layer | None, ins: Sequence[Shape], out: Shape, *, flip_ceil: bool = False,
-                one_side: bool = False) -> Shape | None:
-    """The output a window layer (conv, pooling) would have with the other rounding or one-sided padding.
+                one_side: bool = False, pad: int | None = None, plus_one: bool = True) -> Shape | None:
+    """The output a window layer (conv, pooling) would have with the other rounding, one-sided
+    padding, another padding ``pad`` or the "+ 1" forgotten.
 
     Reads the fields ``kernel``, ``stride``, ``pad``, ``dilation``, ``ceil_mode`` where a kind has
     them, and only trusts them when the plain window formula reproduces the layer's real output.
@@ -125,17 +140,19 @@ def _window_alt(layer: Layer | None, ins: Sequence[Shape], out: Shape, *, flip_c
     try:
         pads = resolve_pad(lay.pad, (h, w), kernel, stride, dil)
 
-        def size(axis: int, c: bool, one: bool) -> int:
-            p = pads[axis]
+        def size(axis: int, c: bool, one: bool, p_over: int | None = None) -> int:
+            p = pads[axis] if p_over is None else (p_over, p_over)
             return window_out((h, w)[axis], kernel[axis], stride[axis], (p[0], 0) if one else p,
                               dil[axis], c).size
 
         if (out[0], size(0, ceil, False), size(1, ceil, False)) != tuple(out):
             return None
-        alt = (out[0], size(0, ceil ^ flip_ceil, one_side), size(1, ceil ^ flip_ceil, one_side))
+        extra = 0 if plus_one else -1
+        alt = (out[0], size(0, ceil ^ flip_ceil, one_side, pad) + extra,
+               size(1, ceil ^ flip_ceil, one_side, pad) + extra)
     except Exception:  # a formula that does not apply to this alternative simply offers none
         return None
-    return alt if alt != tuple(out) else None
+    return alt if alt != tuple(out) and min(alt[1:]) > 0 else None
 
 
 def _shape_alts(ctx: SlipContext, alt_out: Shape | None, what: str) -> list[Alt]:
@@ -247,20 +264,163 @@ def slip_digits_swapped(ctx: SlipContext) -> list[Alt]:
     return alts
 
 
+def slip_added_bias(ctx: SlipContext) -> list[Alt]:
+    """Params with a bias the count leaves out: the rules count weights only, or the layer has none
+    (bias: false, as the notes' 9C² formulas): C_out·C_in·K·K + C_out."""
+    c, r = ctx.counts, ctx.row
+    if ctx.key not in _PARAMS or not c.weights:
+        return []
+    if c.bias and not ctx.rules.bias:
+        return [Alt(ctx.units(c.params), f"weights + bias = {c.params:,}; these rules count weights only")]
+    if not c.bias and r is not None and len(r.output) >= 1 and isinstance(r.output[0], int):
+        with_bias = c.weights + r.output[0]
+        return [Alt(ctx.units(with_bias), f"{c.weights:,} weights + {r.output[0]:,} biases = {with_bias:,}; "
+                                          "this layer has no bias")]
+    return []
+
+
+def slip_wrong_pad(ctx: SlipContext) -> list[Alt]:
+    """Another padding than the layer's (the notes print pad 2 for AlexNet's conv1, which needs 0):
+    (W − K + 2P')/S + 1, and the memory and MACs of that size."""
+    r, lay = ctx.row, ctx.layer
+    if r is None or lay is None or "kernel" not in type(lay).model_fields:
+        return []
+    kernel = getattr(lay, "kernel", (0, 0))
+    alts: list[Alt] = []
+    for p in range(0, max(kernel) // 2 + 2):
+        alt = _window_alt(lay, r.inputs, r.output, pad=p)
+        if alt is not None:
+            alts += _shape_alts(ctx, alt, f"with pad {p}")
+    return alts
+
+
+def slip_forgot_plus_one(ctx: SlipContext) -> list[Alt]:
+    """The "+ 1" of the output-size formula left out: (W − K + 2P)/S instead of (W − K + 2P)/S + 1."""
+    r = ctx.row
+    if r is None:
+        return []
+    return _shape_alts(ctx, _window_alt(ctx.layer, r.inputs, r.output, plus_one=False), "without the + 1")
+
+
+def slip_swapped_rows(ctx: SlipContext) -> list[Alt]:
+    """The answer of a neighbouring layer (two rows swapped, or a row copied from the one above)."""
+    r, a = ctx.row, ctx.analysis
+    if r is None or a is None:
+        return []
+    names = [x.name for x in a.rows]
+    try:
+        i = names.index(r.name)
+    except ValueError:
+        return []
+    alts: list[Alt] = []
+    for j in (i - 1, i + 1, i - 2, i + 2):
+        if not 0 <= j < len(a.rows) or j == i:
+            continue
+        other = a.rows[j]
+        if ctx.key in SHAPE_KEYS:
+            full = expected_shape(ctx.key, other, ctx.rules)
+            val = None if full is None else _square(full, ctx.key)
+            if val is not None and val != ctx.expected:
+                alts.append(Alt(val, f"{other.name}'s answer, not {r.name}'s (rows swapped or copied)"))
+        else:
+            oc = Counts.of_row(other, a)
+            v = ctx.units(expected_count(ctx.key, oc, ctx.rules))
+            if v != ctx.expected and v:
+                alts.append(Alt(v, f"{other.name}'s answer, not {r.name}'s (rows swapped or copied)"))
+    return alts
+
+
+#: The lecture notes' known errata: (column group, the value printed, the right value) in the column's
+#: base unit (bytes, counts, size). A student who copies one is told it is the notes' erratum.
+NOTES_ERRATA: tuple[tuple[str, Fraction, Fraction, str], ...] = (
+    # "(28 − 5 + 2 × 1)/1 + 1 = 32 → 6 × 32 × 32": with pad 2, (28 − 5 + 2·2)/1 + 1 = 28
+    ("hw_out", Fraction(32), Fraction(28), "the notes print 32 for the 28×28, 5×5, pad-2 exercise; "
+                                           "(28 − 5 + 2·2)/1 + 1 = 28"),
+    # "75 × 6144 = 460,800": 75 × 6 × 28 × 28 = 352,800
+    ("macs", Fraction(460_800), Fraction(352_800), "the notes' 460,800 = 75 × 6,144 uses their erroneous "
+                                                  "32×32 output; 75 × 6 × 28 × 28 = 352,800"),
+    # "Total from 224 to 28 … MFLOP: 418": the stem's rows sum to 481 (conv MACs + pooling ops)
+    ("macs", Fraction(418_000_000), Fraction(480_836_608), "the notes print 418 MFLOP; their own rows "
+                                                          "sum to 118 + 2 + 13 + 347 + 1 = 481"),
+    # "Compare VGG-16: MFLOP 7485": 7,485,456,384 multiply-adds, i.e. 14,971 MFLOP at 2 FLOPs per MAC
+    ("macs", Fraction(7_485_000_000), Fraction(14_970_912_768), "the notes' 'MFLOP: 7485' counts "
+                                                               "multiply-adds; in FLOPs it is 14,971 M"),
+)
+
+
+def slip_notes_erratum(ctx: SlipContext) -> list[Alt]:
+    """A value copied from one of the lecture notes' errata (NOTES_ERRATA)."""
+    e = ctx.expected
+    group = {"hw_out": "hw_out", "macs": "macs", "macs_m": "macs"}.get(ctx.key)
+    if group is None:
+        return []
+    alts = []
+    for g, printed, right, detail in NOTES_ERRATA:
+        if g != group:
+            continue
+        exp = e[0] if isinstance(e, tuple) and len(e) == 1 else e
+        scale = Fraction(ctx.scale)
+        if isinstance(exp, Fraction) and abs(exp * scale - right) <= max(scale / 2, Fraction(1)):
+            value = printed / scale
+            alts.append(Alt((value,) if isinstance(e, tuple) else value, detail))
+    return alts
+
+
+@dataclass(frozen=True)
+class FormulaAlt:
+    """A slip's formula for a formula answer (a sympy expression in the spec's variables)."""
+
+    name: str
+    title: str
+    detail: str
+    value: Any
+
+
+def formula_slips(key: str, c: Counts, rules: Rules, out_channels: Any) -> list[FormulaAlt]:
+    """The slips a formula answer can show: a bias added or forgotten, 2 FLOPs per MAC, memory in
+    elements; ``c`` holds the spec's counts as expressions."""
+    alts: list[FormulaAlt] = []
+    if key in _PARAMS and c.weights:
+        if c.bias and rules.bias:
+            alts.append(FormulaAlt("forgot_bias", "forgot the bias", f"weights only; + {c.bias} biases", c.weights))
+        elif c.bias:
+            alts.append(FormulaAlt("added_bias", "added a bias", "these rules count weights only", c.params))
+        elif out_channels is not None:
+            alts.append(FormulaAlt("added_bias", "added a bias",
+                                   f"+ {out_channels} biases; this layer has no bias", c.weights + out_channels))
+    if key in _WORK:
+        w = work(c, rules.work)
+        if rules.work is Work.FLOPS:
+            alts.append(FormulaAlt("flops_per_mac", "2 FLOPs per MAC", "MACs; this table counts FLOPs = 2 × MACs",
+                                   c.macs))
+        else:
+            alts.append(FormulaAlt("flops_per_mac", "2 FLOPs per MAC",
+                                   "2 × MACs = FLOPs; this table counts multiply-adds", w + c.macs))
+        alts.append(FormulaAlt("backward", "×2 for backward", "× 2 for the backward pass", 2 * w))
+    if key in _MEMORY:
+        alts.append(FormulaAlt("backward", "×2 for backward", "× 2 for the backward pass", 2 * c.activation_bytes))
+    return alts
+
+
 #: Slips tried in order on a wrong answer; the first whose value matches is named.
 SLIPS: tuple[SlipDef, ...] = (
+    SlipDef("notes_erratum", "the notes' erratum", slip_notes_erratum),
     SlipDef("forgot_bias", "forgot the bias", slip_forgot_bias),
+    SlipDef("added_bias", "added a bias", slip_added_bias),
     SlipDef("kb_1000", "1000 vs 1024 bytes per KB", slip_kb_1000),
     SlipDef("flops_per_mac", "2 FLOPs per MAC", slip_flops_per_mac),
     SlipDef("pooling_ops", "pooling/other ops convention", slip_pooling_ops),
     SlipDef("ceil_floor", "ceil vs floor", slip_ceil_floor),
     SlipDef("one_side_pad", "padding on one side only", slip_one_side_pad),
+    SlipDef("forgot_plus_one", "forgot the + 1", slip_forgot_plus_one),
+    SlipDef("wrong_pad", "another padding", slip_wrong_pad),
     SlipDef("hwc", "HWC vs CHW", slip_hwc),
     SlipDef("input_memory", "input memory included", slip_input_memory),
     SlipDef("elements", "elements, not bytes", slip_elements),
     SlipDef("backward", "×2 for backward", slip_backward),
     SlipDef("units", "wrong unit", slip_units),
     SlipDef("digits_swapped", "digits swapped", slip_digits_swapped),
+    SlipDef("swapped_rows", "another row's answer", slip_swapped_rows),
 )
 
 

@@ -19,15 +19,17 @@ def _log10_floor(x: Fraction) -> int:
     return n
 
 
-def allowed(key: str, expected: Fraction, given_half: Fraction, tol: Tolerance) -> Fraction:
-    """Largest |given − expected| accepted, in the column's units (see Tolerance)."""
+def allowed(key: str, expected: Fraction, given_half: Fraction, tol: Tolerance, rounded: bool | None = None,
+            ) -> Fraction:
+    """Largest |given − expected| accepted, in the column's units (see Tolerance). ``rounded``: the
+    column holds rounded values (KB, k, M, or a unit its header names); default by its key."""
     if tol.digits is not None:
         if expected == 0:
             return Fraction(0)
         return Fraction(1, 2) * Fraction(10) ** (_log10_floor(abs(expected)) - tol.digits + 1)
     if not tol.default:
         return Fraction(str(tol.atol or 0)) + Fraction(str(tol.rtol or 0)) * abs(expected)
-    return given_half if key in ROUNDED else Fraction(0)
+    return given_half if (key in ROUNDED if rounded is None else rounded) else Fraction(0)
 
 
 def _tol_text(t: Fraction) -> str:

@@ -14,6 +14,7 @@ import yaml
 from ..analysis import Analysis
 from ..columns import BY_KEY, DEFAULT, Column, TableData, Units, build_table, pick
 from ..errors import UsageError
+from .expected import GIVEN
 from .sheets import SheetFormat
 
 #: Columns left blank in a worksheet by default: output size, memory, params and MACs.
@@ -26,15 +27,15 @@ def worksheet(analysis: Analysis, asked: Sequence[str] | None = None, units: Uni
               totals: bool = False, columns: Sequence[str] | None = None) -> TableData:
     """The table with the asked columns blank (default: output size, memory, params, MACs).
 
-    The worksheet's columns are ``columns`` (default: the default table's) plus any asked ones;
-    every other cell is filled from the analysis, as the seeds' exercise tables give the
-    hyper-parameters.
+    The worksheet's columns are ``columns`` (default: the layer name and the hyper-parameters the
+    default table shows) plus the asked ones; every other cell is filled from the analysis, as the
+    seeds' exercise tables give the hyper-parameters, so no answer leaks into a worksheet.
     """
     ask = list(asked) if asked else list(ASKED)
     pick(ask)  # unknown keys → UsageError with did-you-mean
     if "layer" in ask:
         raise UsageError("the layer column names the rows; it cannot be asked")
-    base = list(columns or DEFAULT)
+    base = list(columns or [k for k in DEFAULT if k == "layer" or k in GIVEN])
     cols = pick(base, [k for k in ask if k not in base])
     data = build_table(analysis, cols, units or Units())
     blank = [c.key in ask for c in cols]
@@ -45,8 +46,39 @@ def worksheet(analysis: Analysis, asked: Sequence[str] | None = None, units: Uni
     return replace(data, rows=rows, totals=tot)
 
 
-def render_worksheet(data: TableData, fmt: SheetFormat, totals: bool = False, mark: str = "") -> str:
-    """CSV (column keys), Markdown (human headers; blanks as ``mark`` or '?') or YAML (nulls to fill)."""
+def _int(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"\d+", text.strip()) else None
+
+
+def worksheet_notes(analysis: Analysis) -> list[str]:
+    """What the hyper-parameter cells cannot say but an answer needs: a window layer whose output
+    size rounds up (ceil_mode), found by the arithmetic alone, ⌊(W − K + 2P)/S⌋ + 1 < W'."""
+    notes = []
+    for r in analysis.rows:
+        k, st, p = _int(r.hyper.kernel), _int(r.hyper.stride), _int(r.hyper.pad or "0")
+        if k is None or not st or p is None or len(r.inputs[0]) != 3 or len(r.output) != 3:
+            continue
+        floor = (r.inputs[0][1] + 2 * p - k) // st + 1
+        if isinstance(r.output[1], int) and r.output[1] == floor + 1:
+            notes.append(f"{r.name}: the output size rounds up, ⌈(W − K + 2P)/S⌉ + 1 (ceil_mode)")
+    return notes
+
+
+def render_worksheet(data: TableData, fmt: SheetFormat, totals: bool = False, mark: str = "",
+                     notes: Sequence[str] = ()) -> str:
+    """CSV (column keys), Markdown (human headers; blanks as ``mark`` or '?') or YAML (nulls to fill).
+
+    ``notes`` (worksheet_notes) are written as '#' comment lines (CSV, YAML) or a list under the
+    table (Markdown)."""
+    text = _render(data, fmt, totals, mark)
+    if not notes:
+        return text
+    if fmt == "markdown":
+        return text + "\n" + "".join(f"- Note: {n}\n" for n in notes)
+    return "".join(f"# Note: {n}\n" for n in notes) + text
+
+
+def _render(data: TableData, fmt: SheetFormat, totals: bool, mark: str) -> str:
     text_rows = data.text_rows(grouping=fmt == "markdown", totals=totals)
     keys = [c.key for c in data.columns]
     if fmt == "csv":
