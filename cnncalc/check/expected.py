@@ -100,16 +100,24 @@ def expected_shape(key: str, r: Row, rules: Rules) -> tuple[Fraction, ...] | Non
     """The tuple a shape column asks for; None where it does not apply (H'/W' of an fc layer)."""
     ins, out = r.inputs, r.output
     vals: Sequence[int | Fraction] | None
-    vals = {
-        "c_in": [s[0] for s in ins],
-        "hw_in": list(ins[0][1:]) if len(ins[0]) == 3 else None,
-        "c_out": [out[0]],
-        "hw_out": list(out[1:]) if len(out) == 3 else None,
-        "input_shape": _order(ins[0], rules),
-        "output_shape": _order(out, rules),
-        "receptive_field": list(r.rf),
-        "jump": list(r.jump),
-    }[key]
+    if key == "c_in":
+        vals = [s[0] for s in ins]
+    elif key == "hw_in":
+        vals = list(ins[0][1:]) if len(ins[0]) == 3 else None
+    elif key == "c_out":
+        vals = [out[0]]
+    elif key == "hw_out":
+        vals = list(out[1:]) if len(out) == 3 else None
+    elif key == "input_shape":
+        vals = _order(ins[0], rules)
+    elif key == "output_shape":
+        vals = _order(out, rules)
+    elif key == "receptive_field":
+        vals = list(r.rf)
+    elif key == "jump":
+        vals = list(r.jump)
+    else:
+        raise KeyError(key)
     return None if vals is None else tuple(Fraction(v) for v in vals)
 
 

@@ -47,7 +47,11 @@ _FORMULA_FOR: dict[str, tuple[str, ...]] = {
 
 def _formula(key: str, row: Row, formulas: Sequence[Formula], c: Counts, rules: Rules) -> str:
     def find(*names: str) -> Formula | None:
-        return next((f for n in names for f in formulas if f.quantity == n), None)
+        for n in names:
+            for f in formulas:
+                if f.quantity == n:
+                    return f
+        return None
 
     if key in _WORK:
         parts = []
@@ -115,12 +119,20 @@ class _Grader:
         self._sym: Analysis | None = None
         self._sym_rows: dict[str, Row] = {}
         self._all: Counts | None = None
+        self._counts: dict[int, tuple[Row, Counts]] = {}
 
     @property
     def totals(self) -> Counts:
         if self._all is None:
             self._all = Counts.of_all(self.a)
         return self._all
+
+    def row_counts(self, row: Row) -> Counts:
+        """Counts.of_row, once per row (a row's cells all read them)."""
+        got = self._counts.get(id(row))
+        if got is None or got[0] is not row:
+            got = self._counts[id(row)] = (row, Counts.of_row(row, self.a))
+        return got[1]
 
     def number(self, key: str, text: str) -> tuple[Number | None, bool]:
         """The answer read as a number in the sheet's locale, with the unit its header names appended
@@ -206,7 +218,7 @@ class _Grader:
         name = row.name if row else "Total"
         text = cell.text if cell else ""
         pos = cell.position if cell else None
-        counts = Counts.of_row(row, self.a) if row else self.totals
+        counts = self.row_counts(row) if row else self.totals
         layer = self.layers.get(row.name) if row else None
 
         def result(status: Status, expected: str, formula: str = "", tol: str = "exact", slip: Slip | None = None,

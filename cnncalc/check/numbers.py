@@ -52,6 +52,7 @@ MAX_NUMBER_CHARS = 64
 MAX_EXPONENT = 30
 
 Decimal = Literal[".", ","]
+_PLAIN = re.compile(r"(\d{1,30})(?:\.(\d{1,30}))?")
 
 
 def _german(digits: str, frac: str | None) -> tuple[str, str] | None:
@@ -77,6 +78,10 @@ def parse_number(text: str, kb: int = 1024, decimal: Decimal = ".") -> Number | 
     s = text.strip().strip("*").strip().lstrip("~≈").strip()
     if len(s) > MAX_NUMBER_CHARS:
         return None
+    plain = _PLAIN.fullmatch(s)
+    if plain is not None and (decimal == "." or plain[2] is None):  # the common case, without the regex below
+        frac = plain[2] or ""
+        return Number(Fraction(int(plain[1] + frac), 10 ** len(frac)), Fraction(1, 2 * 10 ** len(frac)))
     if decimal == ",":
         m0 = re.fullmatch(r"([-+−]?\s*)([\d.\u00a0\u202f ]*\d(?:,\d*)?|,\d+)(.*)", s)
         if m0 is None:

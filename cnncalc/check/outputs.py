@@ -148,15 +148,27 @@ def gradescope_results(report: Report) -> dict[str, Any]:
     }
 
 
+#: Most cells the terminal table lists; a larger sheet lists only what is not right (then the
+#: first TABLE_ROWS of those), and says so. JSON (-f json) always has every cell.
+TABLE_CELLS = 400
+TABLE_ROWS = 400
+
+
 def verdict_table(report: Report, *, wrong_only: bool = False) -> Table:
     """The per-cell verdicts as a rich table (scored cells, and given cells that differ from the spec)."""
     t = Table(title=f"{report.model}: {report.answers}", box=box.SIMPLE_HEAVY, header_style="bold")
     for h in ("", "Layer", "Column", "Given", "Expected", "Tol.", "Formula", "Diagnosis"):
         t.add_column(h, overflow="fold")
+    wrong_only = wrong_only or len(report.cells) > TABLE_CELLS
+    shown = 0
     for c in report.cells:
-        bad = c.status is Status.WRONG or (c.status is Status.UNANSWERED and c.points > 0)
+        bad = c.status in (Status.WRONG, Status.REVIEW) or (c.status is Status.UNANSWERED and c.points > 0)
         if (wrong_only and not bad) or (c.given_column and not bad):
             continue
+        shown += 1
+        if shown > TABLE_ROWS:
+            t.caption = f"first {TABLE_ROWS} of the cells not right; -f json lists every cell"
+            break
         style = "green" if c.status is Status.RIGHT else "red" if c.status is Status.WRONG else "yellow"
         diag = str(c.slip) if c.slip else c.note or ("unanswered" if c.status is Status.UNANSWERED else "")
         t.add_row(Text(c.status.mark, style=style), c.layer, c.column, c.given or "—", c.expected, c.tolerance,

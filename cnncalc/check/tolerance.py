@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -32,5 +33,6 @@ def allowed(key: str, expected: Fraction, given_half: Fraction, tol: Tolerance, 
     return given_half if (key in ROUNDED if rounded is None else rounded) else Fraction(0)
 
 
+@functools.lru_cache(maxsize=256)
 def _tol_text(t: Fraction) -> str:
     return "exact" if t == 0 else f"±{fmt_number(t)}"
