@@ -83,12 +83,12 @@ def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
     by_cell = {(c.layer, c.column): i for i, c in enumerate(results)}
     out = list(results)
 
-    def mark(i: int, cause: str) -> None:
+    def mark(i: int, cause: str, same_row: bool = True) -> None:
         c = out[i]
         if c.status is not Status.WRONG or (c.slip is not None and c.slip.name == "carried_forward"):
             return
         earned = max(c.earned, c.points * rules.carried_forward)
-        if c.slip is not None and c.slip.name in _SIZE_SLIPS:
+        if same_row and c.slip is not None and c.slip.name in _SIZE_SLIPS:
             out[i] = replace(c, earned=earned)  # its own diagnosis already names the size slip
             return
         out[i] = replace(c, slip=Slip("carried_forward", "follows from an earlier slip", cause), earned=earned)
@@ -126,7 +126,7 @@ def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
                     continue
                 v = _carried(key, layers[rj.name], ins, o, analysis, rules, rj)
                 if v is not None and _close(out[k].value, v, key):
-                    mark(k, cause)
+                    mark(k, cause, same_row=j == i)
             if j != i:
                 for key in ("hw_out", "output_shape", "c_out"):
                     k = by_cell.get((rj.name, key))
@@ -135,7 +135,7 @@ def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
                     carried = _square(tuple(Fraction(x) for x in o[1:]), "hw_out") if key == "hw_out" else \
                         (Fraction(o[0]),) if key == "c_out" else tuple(Fraction(x) for x in o)
                     if out[k].value == carried:
-                        mark(k, cause)
+                        mark(k, cause, same_row=False)
 
     # 2. a Total that sums the sheet's own rows
     for i, c in enumerate(out):
