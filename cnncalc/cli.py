@@ -612,6 +612,8 @@ def explain(
 ) -> None:
     """Every formula of one layer with its numbers plugged in (output size, memory, params, MACs, RF)."""
     from .explain import explain_all
+    if not layer.strip():
+        raise UsageError("LAYER is empty; name a layer as the table shows it, e.g. conv1")
     shape = _ints(input_shape, "--input") if input_shape else None
     graph = build_graph(load_spec(spec), _vars(variables), shape)
     analysis = analyse(graph, batch, dtype)

@@ -163,6 +163,24 @@ FORMULAS = (
     "conv3x3_b,9C^2 + C,18 C^2 x H x W\n"
     "Total,18C²,36C^2HW\n"
 )
+# YAML by layer name: AlexNet with conv1's pad read as the notes print it (2): ⌊(227 − 11 + 4)/4⌋ + 1 = 56,
+# 96·56²·4/1024 = 1176 KB, 96·56²·363 = 109,283,328 → 109 M; pool1 ⌊(56 − 3)/2⌋ + 1 = 27 as before, so the
+# chain stops there. Totals of the rows as answered: 3089.65625 − 1134.375 + 1176 = 3131.28 KB,
+# 1135.256096 − 105.4152 + 109.283328 = 1139.124224 → 1139 M.
+PAD2_YAML = """conv1: {c_out: 96, hw_out: 56, memory_kb: 1176, params_k: 35, macs_m: 109}
+pool1: {c_out: 96, hw_out: 27, memory_kb: 273, params_k: 0, macs_m: 0}
+conv2: {c_out: 256, hw_out: 27, memory_kb: 729, params_k: 615, macs_m: 448}
+pool2: {c_out: 256, hw_out: 13, memory_kb: 169, params_k: 0, macs_m: 0}
+conv3: {c_out: 384, hw_out: 13, memory_kb: 253.5, params_k: 885, macs_m: 150}
+conv4: {c_out: 384, hw_out: 13, memory_kb: 253.5, params_k: 1327, macs_m: 224}
+conv5: {c_out: 256, hw_out: 13, memory_kb: 169, params_k: 885, macs_m: 150}
+pool5: {c_out: 256, hw_out: 6, memory_kb: 36, params_k: 0, macs_m: 0}
+flatten: {c_out: 9216, memory_kb: 36, params_k: 0, macs_m: 0}
+fc6: {c_out: 4096, memory_kb: 16, params_k: 37753, macs_m: 38}
+fc7: {c_out: 4096, memory_kb: 16, params_k: 16781, macs_m: 17}
+fc8: {c_out: 1000, memory_kb: 4, params_k: 4097, macs_m: 4}
+Total: {memory_kb: 3131, params_k: 62378, macs_m: 1139}
+"""
 
 
 def corpus() -> list[Planted]:
@@ -198,6 +216,10 @@ def corpus() -> list[Planted]:
         Planted("errata.yaml", "conv_exercise.yaml", ERRATA_YAML, {
             ("conv1", "hw_out"): "notes_erratum", ("conv1", "macs"): "notes_erratum",
             ("Total", "macs"): "notes_erratum",
+        }),
+        Planted("pad2.yaml", "alexnet_cs231n", PAD2_YAML, {
+            ("conv1", "hw_out"): "wrong_pad", ("conv1", "memory_kb"): "wrong_pad", ("conv1", "macs_m"): "wrong_pad",
+            ("Total", "memory_kb"): "carried_forward", ("Total", "macs_m"): "carried_forward",
         }),
         Planted("formulas.csv", str(EXAMPLES / "two_3x3.yaml"), FORMULAS, {
             ("conv3x3_b", "params"): "added_bias", ("conv3x3_b", "macs"): "flops_per_mac",
@@ -455,3 +477,23 @@ def test_perturbed_right_sheets_get_full_marks(order: list[str], heads: list[int
         name = "s.tsv" if fmt == "tsv" else "s.csv"
     r = grade(analyse(build_graph(load_spec("alexnet_cs231n"))), parse_sheet(text, name))
     assert r.all_right and r.max_points == 59, [c for c in r.cells if c.status is not Status.RIGHT]
+
+
+def test_error_carried_forward_credit_is_a_rule(tmp_path: Path) -> None:
+    p = next(x for x in corpus() if x.name == "sheets.csv")
+    plain = run(p, tmp_path)
+    ecf = run(Planted(p.name, p.spec, p.text, p.slips, Rules(columns=["hw_out", "params", "macs"], carried_forward=0.5),
+                      p.start, p.end), tmp_path)
+    carried = [c for c in ecf.cells if c.slip and c.slip.name == "carried_forward"]
+    assert len(carried) == 8 and all(c.earned == 0.5 * c.points for c in carried)
+    assert "pool2's output 128×55×55 (forgot the + 1)" in carried[0].slip.detail  # type: ignore[union-attr]
+    assert ecf.points == plain.points + 0.5 * len(carried)
+
+
+def test_the_notes_pad_erratum_is_named() -> None:
+    """Seed 001's AlexNet slide prints pad 2 for conv1: (227 − 11 + 2·2)/4 + 1 = 56, not its own 55."""
+    graph = build_graph(load_spec("alexnet_cs231n"))
+    a = analyse(graph)
+    r = grade(a, read_sheet(Path(__file__).parent / "fixtures" / "answers" / "alexnet_seed.tsv"))
+    pad = next(c for c in r.cells if (c.layer, c.column) == ("conv1", "pad"))
+    assert "(227 − 11 + 2·2)/4 + 1 = 56" in pad.note and "the notes' erratum" in pad.note

@@ -332,7 +332,8 @@ class _Grader:
             ok = _given_text_match(text, expected)
         if ok:
             return result(Status.RIGHT, expected)
-        return result(Status.WRONG, expected, note=f"differs from the spec ({key} {expected})")
+        return result(Status.WRONG, expected, note=f"differs from the spec ({key} {expected})"
+                      + _given_consequence(key, text, row))
 
 
 def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
@@ -405,6 +406,27 @@ def graded_columns(sheet: AnswerSheet, rules: Rules) -> list[str]:
         if k != "layer" and k not in columns and not any(s in columns for s in SIBLINGS.get(k, ())):
             columns.append(k)
     return columns
+
+
+#: Hyper-parameters the lecture notes misprint: (column, printed, right, input size, kernel).
+GIVEN_ERRATA = (("pad", 2, 0, 227, 11),)  # AlexNet's conv1: "pad 2"; (227 − 11 + 2·0)/4 + 1 = 55 needs 0
+
+
+def _given_consequence(key: str, text: str, row: Row) -> str:
+    """For a padding that differs from the spec: what the size formula gives with it, and whether it
+    is one of the notes' errata."""
+    h = row.hyper
+    if key != "pad" or not (text.strip().isdigit() and h.kernel.isdigit() and h.stride.isdigit()) or \
+            len(row.inputs[0]) != 3:
+        return ""
+    p, k, st, w = int(text), int(h.kernel), int(h.stride), row.inputs[0][1]
+    if not isinstance(w, int):
+        return ""
+    size = Fraction(w - k + 2 * p, st) + 1
+    out = f"; with pad {p}, (W − K + 2P)/S + 1 = ({w} − {k} + 2·{p})/{st} + 1 = {fmt_number(size)}"
+    if any((p, int(h.pad or 0), w, k) == e[1:] for e in GIVEN_ERRATA):
+        out += ", not the table's " + str(row.output[1]) + ": the notes' erratum"
+    return out
 
 
 def _short(text: str, n: int = 40) -> str:
