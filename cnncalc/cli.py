@@ -505,29 +505,25 @@ def check(
     start: Annotated[str | None, typer.Option("--from", help="The worksheet covers the layers from this one.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="… up to this one (its Total row is that range's).")] = None,
 ) -> None:
-    """Check a filled worksheet cell by cell: ✓/✗, expected value, formula, the slip made. Exit 0 all right, 1 not."""
-    from .answers import read_sheet
-    from .check import (
-        Rules,
-        Tolerance,
-        grade,
-        gradescope_results,
-        load_rules,
-        report_dict,
-        summary_markdown,
-        verdict_table,
-    )
-    from .explain import explain_all
-    rules = load_rules(rules_file) if rules_file else Rules()
-    shape = _ints(input_shape, "--input") if input_shape else None
-    graph = build_graph(load_spec(spec), _vars(variables), shape)
-    analysis = analyse(graph, rules.batch, rules.dtype)
-    report = grade(analysis, read_sheet(answers), rules, explain_all(graph, analysis, rules.kb),
-                   {n.name: n.layer for n in graph.nodes}, Tolerance(rtol=rtol, atol=atol, digits=digits),
-                   # formula answers (18C²HW) are judged on the spec read with symbols
-                   symbolic=lambda: analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=True),
-                                            rules.batch, rules.dtype),
-                   start=start, end=end)
+    """Check a filled worksheet cell by cell: ✓/✗, expected value, formula, the slip made. Exit 0 all right, 1 not.
+
+    SPEC may be an assignment file (YAML with questions:), ANSWERS then the submission folder: every
+    question is checked and --gradescope gets one results.json. With --gradescope a results.json is
+    always written, with score 0 and the reason when the sheet cannot be graded."""
+    from .check import Rules, Tolerance, gradescope_results, load_rules, report_dict, summary_markdown, verdict_table
+    from .check.assignment import is_assignment
+    from .check.outputs import failure_results
+    tolerance = Tolerance(rtol=rtol, atol=atol, digits=digits)
+    try:
+        if is_assignment(spec):
+            _check_assignment(spec, answers, rules_file, tolerance, fmt, gradescope, wrong)
+        rules = load_rules(rules_file) if rules_file else Rules()
+        report = _grade_sheet(spec, answers, rules, tolerance, input_shape, variables, start, end)
+    except Exception as e:
+        if gradescope is not None and not isinstance(e, typer.Exit):
+            write_atomic(gradescope, json.dumps(failure_results(_reason(e)), indent=2, ensure_ascii=False) + "\n")
+            err.print(f"wrote {gradescope}")
+        raise
     for w in report.warnings:
         err.print(str(w), style="yellow")
     if gradescope is not None:
@@ -542,13 +538,77 @@ def check(
     raise typer.Exit(0 if report.all_right else 1)
 
 
+def _reason(e: BaseException) -> str:
+    """An exception as the one-paragraph reason a student reads in results.json."""
+    if isinstance(e, SpecError):
+        return "\n".join(f"- {d}" for d in e.diagnostics)
+    if isinstance(e, CnncalcError):
+        return f"error: {e}"
+    return f"internal error ({type(e).__name__}); please report it to the course staff"
+
+
+def _grade_sheet(spec: str, answers: Path, rules: Any, tolerance: Any, input_shape: str | None,
+                 variables: list[str] | None, start: str | None, end: str | None) -> Any:
+    """Read one sheet and grade it against its spec (a Report)."""
+    from .check import grade, read_sheet
+    from .explain import explain_all
+    shape = _ints(input_shape, "--input") if input_shape else None
+    graph = build_graph(load_spec(spec), _vars(variables), shape)
+    analysis = analyse(graph, rules.batch, rules.dtype)
+    return grade(analysis, read_sheet(answers), rules, explain_all(graph, analysis, rules.kb),
+                 {n.name: n.layer for n in graph.nodes}, tolerance,
+                 # formula answers (18C²HW) are judged on the spec read with symbols
+                 symbolic=lambda: analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=True),
+                                          rules.batch, rules.dtype),
+                 start=start, end=end)
+
+
+def _check_assignment(path: str, folder: Path, rules_file: Path | None, tolerance: Any, fmt: Any,
+                      gradescope: Path | None, wrong: bool) -> None:
+    """Every question of an assignment file against the sheets in ``folder``; one results.json."""
+    from .check import Rules, load_rules, report_dict, summary_markdown, verdict_table
+    from .check.assignment import Outcome, assignment_results, load_assignment, question_rules, resolve
+    a = load_assignment(path)
+    base = Path(path).parent
+    fallback = load_rules(rules_file) if rules_file else Rules()
+    outcomes = []
+    for q in a.questions:
+        try:
+            rules = question_rules(q, a, base, fallback)
+            report = _grade_sheet(resolve(base, q.spec), folder / q.answers if folder.is_dir() else folder, rules,
+                                  tolerance, None, None, q.start, q.end)
+            outcomes.append(Outcome(q, report))
+        except CnncalcError as e:
+            outcomes.append(Outcome(q, None, _reason(e)))
+    if gradescope is not None:
+        write_atomic(gradescope, json.dumps(assignment_results(outcomes), indent=2, ensure_ascii=False) + "\n")
+        err.print(f"wrote {gradescope}")
+    if fmt is CheckFormat.json:
+        data = [{"question": o.title, "error": o.error or None,
+                 **({"report": report_dict(o.report)} if o.report else {})} for o in outcomes]
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    for o in outcomes:
+        if fmt is not CheckFormat.json:
+            out.print(f"== {o.title}")
+        if o.report is None:
+            err.print(f"{o.title}: {o.error}")
+            continue
+        for w in o.report.warnings:
+            err.print(str(w), style="yellow")
+        if fmt is not CheckFormat.json:
+            if (table_ := verdict_table(o.report, wrong_only=wrong)).row_count:
+                out.print(table_)
+            out.print(summary_markdown(o.report, markdown=False))
+    raise typer.Exit(0 if all(o.report is not None and o.report.all_right for o in outcomes) else 1)
+
+
 @app.command()
 @handled
 def template(
     spec: SpecArg,
     columns: Annotated[str | None, typer.Option("--columns", "-c", help="Columns to ask (blank), comma-separated; default c_out,hw_out,memory_kb,params_k,macs_m.")] = None,
     fmt: Annotated[SheetFmt, typer.Option("--format", "-f", help="Worksheet format.")] = SheetFmt.csv,
-    totals: Annotated[bool, typer.Option("--totals", help="Add a Total row to fill.")] = False,
+    totals: Annotated[bool, typer.Option("--totals/--no-totals", help="Add a Total row to fill (check counts it).")] = True,
     output: OutOpt = None,
     input_shape: InputOpt = None,
     variables: SetOpt = None,
@@ -558,10 +618,11 @@ def template(
     end: Annotated[str | None, typer.Option("--to", help="Last layer of the rows asked.")] = None,
 ) -> None:
     """A worksheet: layer names and hyper-parameters given, the asked cells blank (like the seeds' '?')."""
-    from .answers import render_worksheet, worksheet
+    from .check.worksheet import render_worksheet, worksheet, worksheet_notes
     analysis = load_analysis(spec, input_shape=input_shape, variables=variables).view(depth, start, end)
     asked = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
-    emit(render_worksheet(worksheet(analysis, asked, totals=totals), fmt.value, totals), output)
+    emit(render_worksheet(worksheet(analysis, asked, totals=totals), fmt.value, totals,
+                          notes=worksheet_notes(analysis)), output)
 
 
 @app.command()
@@ -577,6 +638,8 @@ def explain(
 ) -> None:
     """Every formula of one layer with its numbers plugged in (output size, memory, params, MACs, RF)."""
     from .explain import explain_all
+    if not layer.strip():
+        raise UsageError("LAYER is empty; name a layer as the table shows it, e.g. conv1")
     shape = _ints(input_shape, "--input") if input_shape else None
     graph = build_graph(load_spec(spec), _vars(variables), shape)
     analysis = analyse(graph, batch, dtype)
@@ -586,8 +649,10 @@ def explain(
     out.print(f"{row.name} ({row.type}): {ins} → {'×'.join(map(str, row.output))}")
     width = max(len(f.quantity) for f in formulas)
     for f in formulas:
-        out.print(f"  {f.quantity:<{width}} = {f.symbolic}")
-        out.print(f"  {'':<{width}} = {f.numeric} = {f.value}")
+        first, *rest = f.steps
+        out.print(f"  {f.quantity:<{width}} = {first}")
+        if rest:
+            out.print(f"  {'':<{width}} = {' = '.join(rest)}")
 
 
 @app.command()

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .analysis import Analysis, analyse
-from .answers import ASKED, SheetFormat, render_worksheet, worksheet
+from .check.sheets import SheetFormat
+from .check.worksheet import ASKED, render_worksheet, worksheet, worksheet_notes
 from .columns import Units, build_table, pick
 from .explain import explain_all
 from .graph import Graph, build_graph
@@ -49,11 +50,12 @@ class Quiz:
 
     def worksheet(self, fmt: SheetFormat = "csv") -> str:
         """The table to fill: hyper-parameters given, output size, memory, params and MACs blank."""
-        return render_worksheet(worksheet(self.analysis, self.asked, columns=self.columns), fmt)
+        return render_worksheet(worksheet(self.analysis, self.asked, columns=self.columns, totals=True), fmt, True,
+                                notes=worksheet_notes(self.analysis))
 
     def key(self, fmt: SheetFormat = "csv") -> str:
         """The filled table, rounded columns to 3 decimals (a valid answer file that checks as all right)."""
-        return render_worksheet(build_table(self.analysis, pick(self.columns), Units(decimals=3)), fmt)
+        return render_worksheet(build_table(self.analysis, pick(self.columns), Units(decimals=3)), fmt, True)
 
     def markdown(self, with_key: bool = True) -> str:
         """Question, spec, worksheet and (optionally) the answer key with every formula worked out."""
@@ -106,7 +108,7 @@ def _gen_conv(rng: random.Random) -> tuple[list[int], list[Entry], str]:
     q = (f"An input image of {size}×{size}, {colour}, goes through a convolution layer with "
          f"{entry['filters']} filters of {entry['kernel']}×{entry['kernel']}, stride {entry.get('stride', 1)} "
          f"and padding {entry.get('pad', 0)}. Compute the output size, the activation memory (fp32, "
-         "KB = 1024 bytes), the number of learnable parameters (k) and the multiply-adds (M).")
+         "KB = 1024 bytes), the number of learnable parameters and the multiply-adds (both as exact counts).")
     return [c, size, size], [entry], q
 
 
@@ -129,7 +131,7 @@ def _gen_fc(rng: random.Random) -> tuple[list[int], list[Entry], str]:
     entries: list[Entry] = [{"name": "flatten", "type": "flatten"}, {"name": "fc1", "type": "fc", "units": units}]
     q = (f"A {c}×{size}×{size} feature map is flattened and fed to a fully-connected layer of {units} units "
          "(with bias). Compute the sizes, the activation memory (fp32, KB = 1024 bytes), the learnable "
-         "parameters (k) and the multiply-adds (M).")
+         "parameters and the multiply-adds (both as exact counts).")
     return [c, size, size], entries, q
 
 

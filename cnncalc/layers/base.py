@@ -116,7 +116,18 @@ class Formula:
     value: str
 
     def __str__(self) -> str:
-        return f"{self.quantity} = {self.symbolic} = {self.numeric} = {self.value}"
+        return " = ".join([self.quantity, *self.steps])
+
+    @property
+    def steps(self) -> list[str]:
+        """Symbolic, numeric and value, a step left out where it repeats the one before ("units = 4096")."""
+        out: list[str] = []
+        for part in (self.symbolic, self.numeric, self.value):
+            if out and part.startswith(out[-1] + " ("):
+                out[-1] = part  # "355" then "355 (jump 192)"
+            elif part and (not out or part.replace(",", "") != out[-1].replace(",", "")):
+                out.append(part)
+        return out
 
 
 @dataclass(frozen=True)
