@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
 from .common import Op, build_spec, pair, problem_text
+from .torch_tokens import TokenHandlers, Unsupported
 
 try:  # the [torch] extra
     import torch
@@ -76,8 +77,13 @@ def load_factory(ref: str) -> Any:
     return model
 
 
-class _Unsupported(Exception):
-    """An operation without a cnncalc kind; the reason is kept for the message."""
+#: Modules outside torch.nn traced as one call (not into their forward), each one layer kind: their
+#: forward is attention written out in tensor operations, which a kind states in one formula.
+_LEAF_CLASSES = frozenset({"ShiftedWindowAttention", "ShiftedWindowAttentionV2",
+                           "RelativePositionalMultiHeadAttention", "LayerNorm2d"})
+
+
+_Unsupported = Unsupported
 
 
 if torch is not None:
@@ -88,6 +94,9 @@ if torch is not None:
             super().__init__()
             self.where = ""
             self.classes: dict[str, str] = {}
+
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return type(m).__name__ in _LEAF_CLASSES or bool(super().is_leaf_module(m, qualname))
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             path = self.path_of_module(m)
@@ -151,7 +160,7 @@ class _Fake:
         self.name = node.name
 
 
-class _Importer:
+class _Importer(TokenHandlers):
     def __init__(self, model: Any, input_shape: Sequence[int]) -> None:
         self.model = model
         self.input_shape = tuple(input_shape)
@@ -247,6 +256,7 @@ class _Importer:
         if isinstance(want, tuple) and want and isinstance(want[0], int) and tuple(want[1:]) != tuple(got):
             raise _Unsupported(f"as {kind} {fields} it would give {list(got)}, but PyTorch gives {list(want[1:])}")
         if node.op == "call_module":
+            self.check_counts(node, cls.model_validate(fields), [s[1:] for s in ins], kind)
             parts = tuple(node.target.split("."))
             path, local = parts[:-1], parts[-1]
             key = (parts, "")
@@ -261,6 +271,16 @@ class _Importer:
             self.meta.append((scope, tag, f"_{n}" if n else ""))
         self.ops.append(Op((), "", kind, fields, [_ref(self.src(i)) for i in inputs]))
         self.live[node] = len(self.ops) - 1
+
+    def check_counts(self, node: Any, layer: Any, ins: Sequence[tuple[int, ...]], kind: str) -> None:
+        """The module's own parameters and buffers must be what the kind counts (else the mapping is wrong)."""
+        m = self.gm.get_submodule(node.target)
+        params = sum(p.numel() for p in m.parameters())
+        buffers = sum(b.numel() for b in m.buffers())
+        got = (layer.params(ins).total, layer.buffers(ins))
+        if got != (params, buffers):
+            raise _Unsupported(f"it holds {params:,} parameters and {buffers:,} buffer elements, but as {kind} "
+                               f"it would count {got[0]:,} and {got[1]:,}")
 
     def alias(self, node: Any, source: Any) -> None:
         self.live[node] = self.src(source)
@@ -296,7 +316,7 @@ class _Importer:
             handler(node, mod)
             return
         name = _METHOD_ALIASES.get(node.target, node.target) if node.op == "call_method" else \
-            _FUNCTIONS.get(node.target)
+            _FUNCTIONS.get(node.target) or _WRAPPED.get(getattr(node.target, "__name__", ""))
         handler = getattr(self, f"_f_{name}", None) if isinstance(name, str) else None
         if handler is None:
             raise _Unsupported("no cnncalc layer kind for this operation")
@@ -322,10 +342,10 @@ class _Importer:
                                    "bias": None if m.bias is not None else False}, [self.x(node)], "deconv")
 
     def _m_Linear(self, node: Any, m: Any) -> None:
-        if len(self.shapes[self.x(node)]) != 2:
-            raise _Unsupported("Linear on a tensor that is not N × features")
-        self.emit(node, "fc", {"units": m.out_features, "bias": None if m.bias is not None else False},
-                  [self.x(node)], "linear")
+        rank = len(self.shapes[self.x(node)])
+        # N × features: flat; N × L × features: per token (fc's default on a sequence); more: say so
+        self.emit(node, "fc", {"units": m.out_features, "bias": None if m.bias is not None else False,
+                               "over": "last" if rank > 3 else None}, [self.x(node)], "linear")
 
     def _m_BatchNorm2d(self, node: Any, m: Any) -> None:
         self.emit(node, "batchnorm", {"eps": None if m.eps == 1e-5 else m.eps,
@@ -341,6 +361,10 @@ class _Importer:
         shape = tuple(m.normalized_shape)
         if shape == (s[1],) and (len(s) == 2 or (len(s) == 4 and type(m).__name__ == "LayerNorm2d")):
             over = "channels"  # a flat vector, or torchvision's LayerNorm2d (permutes C last)
+        elif shape == (s[-1],) and len(s) == 3:
+            over = "channels"  # a sequence: each token's features
+        elif shape == (s[-1],) and len(s) > 3:
+            over = "last"  # channels-last maps, windows of tokens
         elif shape == s[1:]:
             over = "all"
         else:
@@ -421,7 +445,10 @@ class _Importer:
     def _flatten(self, node: Any, start: int, end: int) -> None:
         s = self.shapes[self.x(node)]
         if start % len(s) != 1 or end % len(s) != len(s) - 1:
-            raise _Unsupported(f"flatten of dims {start}…{end} (flatten keeps the batch dim only)")
+            if start % len(s) == 0:
+                raise _Unsupported(f"flatten of dims {start}…{end} (the batch dimension must stay)")
+            self.reshape(node)
+            return
         if len(s) == 2:
             self.alias(node, self.x(node))
             return
@@ -444,6 +471,8 @@ class _Importer:
 
     def _f_add(self, node: Any) -> None:
         xs = self._tensors(node)
+        if len(xs) == 2 and self.pos_embedding(node, xs):
+            return
         if len(xs) != 2 or any(x not in self.live for x in xs):
             raise _Unsupported("adding a constant (only the sum of two feature maps is a layer)")
         if self.shapes[xs[0]] != self.shapes[xs[1]]:
@@ -478,6 +507,8 @@ class _Importer:
     def _f_cat(self, node: Any) -> None:
         xs = list(_arg(node, 0, "tensors"))
         dim = _arg(node, 1, "dim", 0)
+        if self.class_token(node, xs, int(dim)):
+            return
         if int(dim) % len(self.shapes[xs[0]]) != 1:
             raise _Unsupported(f"cat over dim {dim} (concat joins channels)")
         self.emit(node, "concat", {}, xs, "concat")
@@ -495,7 +526,7 @@ class _Importer:
             groups, last = shuffle
             self.emit(last, "channel_shuffle", {"groups": groups}, [self.x(node)], "channel_shuffle")
         else:
-            raise _Unsupported(f"reshape from {list(s)} to {list(o)}")
+            self.reshape(node)
 
     _f_reshape = _f_view
 
@@ -612,6 +643,8 @@ class _Importer:
 
     def _f_getitem(self, node: Any) -> None:
         base, index = node.args[0], node.args[1]
+        if self.first_output(node, base, index) or self.select_token(node, base, index):
+            return
         holder = self.live.get(base)
         if isinstance(holder, tuple) and holder and holder[0] == "split":
             src = holder[1]
@@ -634,9 +667,11 @@ class _Importer:
 
 
 _FUNCTIONS: dict[Any, str] = {}
+#: Functions that libraries mark with ``torch.fx.wrap`` (traced as one call), by name: torchvision's.
+_WRAPPED = {"stochastic_depth": "stochastic_depth", "_patch_merging_pad": "patch_merging_pad"}
 #: Tensor methods share the handlers' names (x.relu(), x.view(...), x.chunk(2, 1)); in-place ones too.
 _METHOD_ALIASES = {"add_": "add", "mul_": "mul", "relu_": "relu", "sigmoid_": "sigmoid", "__add__": "add",
-                   "__mul__": "mul"}
+                   "__mul__": "mul", "swapaxes": "transpose", "swapdims": "transpose"}
 if torch is not None:
     _FUNCTIONS.update({
         operator.add: "add", operator.iadd: "add", torch.add: "add",
@@ -650,6 +685,7 @@ if torch is not None:
         torch.mean: "mean", F.interpolate: "interpolate", F.channel_shuffle: "channel_shuffle",
         torch.channel_shuffle: "channel_shuffle", torch.chunk: "chunk", torch.split: "split",
         torch.tensor_split: "tensor_split", operator.getitem: "getitem", torch.transpose: "transpose",
+        torch.permute: "permute", torch.swapaxes: "transpose", torch.swapdims: "transpose",
     })
 
 
