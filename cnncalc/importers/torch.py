@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
-from .common import Op, build_spec, pair, problem_text
+from .common import Op, build_spec, pair, problem_text, snake_case
 from .torch_tokens import TokenHandlers, Unsupported
 
 try:  # the [torch] extra
@@ -701,7 +701,7 @@ def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: 
         ops = imp.run()
     finally:
         model.train(was_training)
-    name = name or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(model).__name__).lower()
+    name = name or snake_case(type(model).__name__)
     return build_spec(name, input_shape, ops, source=source or f"PyTorch {type(model).__name__} (torch.fx)",
                       classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
                       fold=fold)
