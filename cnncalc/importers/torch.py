@@ -113,6 +113,23 @@ if torch is not None:
             return node
 
 
+def _propagate(gm: Any, input_shape: tuple[int, ...]) -> None:
+    """Record every node's output shape: on fake tensors (shapes only, no arithmetic, so a
+    ViT-H or RegNet-Y-128GF takes a second), or by a real forward on zeros where the model does
+    something fake tensors cannot (data-dependent control flow, a tensor read as a number)."""
+    with torch.no_grad():
+        try:
+            from torch._subclasses.fake_tensor import FakeTensorMode
+            mode = FakeTensorMode(allow_non_fake_inputs=True)
+            with mode:
+                x = torch.zeros(1, *input_shape)
+            ShapeProp(gm, fake_mode=mode).propagate(x)
+            return
+        except Exception:  # noqa: BLE001 - any failure of the fake run: the real run decides
+            pass
+        ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+
+
 def _ref(src: Any) -> str:
     """An op's input before naming: the network input, or ``#k`` for the k-th layer."""
     return _INPUT if src == _INPUT else f"#{src}"
@@ -184,8 +201,7 @@ class _Importer(TokenHandlers):
         gm = fx.GraphModule(tracer.root, graph)
         self.classes = {tuple(k.split(".")): v for k, v in tracer.classes.items() if k}
         try:
-            with torch.no_grad():
-                ShapeProp(gm).propagate(torch.zeros(1, *self.input_shape))
+            _propagate(gm, self.input_shape)
         except Exception as e:  # a forward pass error from the user's model at this input size
             raise UsageError(f"running the model on a 1×{'×'.join(map(str, self.input_shape))} input failed: "
                              f"{type(e).__name__}: {e}") from None

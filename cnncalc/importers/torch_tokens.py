@@ -168,8 +168,11 @@ class TokenHandlers:
         return True
 
     def first_output(self, node: Any, base: Any, index: Any) -> bool:
-        """out[0] of a layer that returns (output, extra), as nn.MultiheadAttention does."""
-        if index != 0 or not isinstance(self.live.get(base), int) or base.op != "call_module":
+        """out[0] of a layer that returns (output, extra), as nn.MultiheadAttention does; an
+        extra that nothing reads (``x, _ = attn(...)``) is no layer."""
+        if not isinstance(index, int) or not isinstance(self.live.get(base), int) or base.op != "call_module":
             return False
-        self.alias(node, base)
-        return True
+        if index == 0:
+            self.alias(node, base)
+            return True
+        return not node.users

@@ -54,12 +54,14 @@ def factory(lst: str, name: str) -> str:
 def pytorch_figures(lst: str, name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
     """PyTorch's own counts (the oracle)."""
     mod = torchvision.models.segmentation if lst == "segmentation" else torchvision.models
-    model = getattr(mod, name)().eval()
+    with torch.device("meta"):  # shapes only: FlopCounterMode counts from shapes, nothing is computed
+        model = getattr(mod, name)().eval()
+        x = torch.zeros(1, *shape)
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())
     counter = FlopCounterMode(display=False)
     with counter, sdpa_kernel(SDPBackend.MATH):  # autograd on: see the module docstring
-        model(torch.zeros(1, *shape))
+        model(x)
     flops = counter.get_total_flops()
     return {"list": lst, "input": list(shape), "params": params, "buffers": buffers,
             "torch_flop_counter": flops, "macs": flops // 2}
