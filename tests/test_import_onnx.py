@@ -83,16 +83,18 @@ def test_branches_fold_into_blocks(exported: dict[str, tuple[Path, int, int]]) -
     assert spec.blocks["inception"].args == {"c": None, "c2": None, "c3": None}
     entries = {e["name"]: e for e in spec.layers}
     assert entries["inception_a"] == {"name": "inception_a", "type": "inception", "c": 8, "c2": 12, "c3": 4}
-    assert entries["blocks"]["repeat"] == 2  # the two identical residual SE blocks
+    # the two identical residual SE blocks, one instance each under the graph's names
+    assert entries["blocks.0"]["type"] == entries["blocks.1"]["type"] == "block"
     names = [r.name for r in _analyse(text).rows]
     # block layers keep the graph's names; concat, residual add and SE multiply are there
-    assert {"inception_b.branch3.2", "inception_b.concat", "blocks_2.se.mul", "blocks_2.add"} <= set(names)
+    assert {"inception_b.branch3.2", "inception_b.concat", "blocks.1.se.mul", "blocks.1.add"} <= set(names)
 
 
 def test_repeats_and_shuffle(exported: dict[str, tuple[Path, int, int]]) -> None:
     acts = parse_spec(onnx_spec_text(exported["acts"][0]), "a.yaml").spec
-    fc = next(e for e in acts.layers if e.get("repeat"))
-    assert fc == {"name": "fc", "type": "fc", "units": 32, "repeat": 3}  # fc1, fc2, fc3 alike
+    # fc1, fc2, fc3 are alike, but a repeat would rename them fc_1 … fc_3: they stay apart
+    assert [e for e in acts.layers if e.get("units") == 32] == [
+        {"name": f"fc{k}", "type": "fc", "units": 32} for k in (1, 2, 3)]
     kinds = [e["type"] for e in acts.layers]
     assert {"gelu", "silu", "hardswish", "hardsigmoid"} <= set(kinds)  # x·σ(x) became silu
     shuffle = parse_spec(onnx_spec_text(exported["shuffle"][0]), "s.yaml").spec

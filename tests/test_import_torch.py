@@ -64,11 +64,12 @@ def test_module_names_and_repeated_calls() -> None:
 def test_blocks_are_named_after_classes() -> None:
     factory, shape = MODELS["branchy"]
     spec, _ = _imported(factory(), shape)
-    assert set(spec["blocks"]) == {"inception", "residual"}
+    assert set(spec["blocks"]) == {"inception", "residual_block"}  # "residual" is an alias of add
     factory, shape = MODELS["shuffle"]
     spec, _ = _imported(factory(), shape)
     assert set(spec["blocks"]) == {"shuffle_unit"}
-    assert {"name": "stage", "type": "shuffle_unit", "repeat": 3} in spec["layers"]
+    # the three units keep PyTorch's names (a repeat would rename them stage_1 … stage_3)
+    assert [e["name"] for e in spec["layers"] if e["type"] == "shuffle_unit"] == ["stage.0", "stage.1", "stage.2"]
 
 
 class Functional(nn.Module):

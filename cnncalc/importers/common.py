@@ -56,6 +56,23 @@ def pair(v: Sequence[int]) -> int | list[int]:
     return vals[0] if len(set(vals)) == 1 else vals
 
 
+def snake_case(cls: str) -> str:
+    """A class name as a spec or block name: GoogLeNet → googlenet, MobileNetV3 → mobilenet_v3,
+    VisionTransformer → vision_transformer, ConvNeXt → convnext, BasicBlock → basic_block.
+
+    Words split at a lower-to-upper change; a word of up to three letters (Net, Le, Ne, Xt,
+    Vit) joins the word before it, a version (V3) is set off by an underscore.
+    """
+    words = re.split(r"(?<=[a-z0-9])(?=[A-Z])", cls)
+    out: list[str] = []
+    for w in words:
+        if out and not re.fullmatch(r"V\d+\w*", w) and len(w) <= 3:
+            out[-1] += w
+        else:
+            out.append(w)
+    return "_".join(out).lower()
+
+
 def unique_name(base: str, taken: set[str]) -> str:
     """``base``, or ``base_2``, ``base_3``… whichever is free; the result is added to ``taken``."""
     name, k = base, 1
@@ -149,7 +166,7 @@ def _block_name(instances: list[_Candidate], classes: Mapping[tuple[str, ...], s
     names = {classes.get(c.prefix, "") for c in instances}
     base = ""
     if len(names) == 1 and (cls := names.pop()):
-        base = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls).lower()
+        base = snake_case(cls)
     else:
         # inception_a, inception_b → "inception"; layer1.0, layer2.0 (Sequential items) → "block"
         words = {"" if c.prefix[-1].isdigit() else re.sub(r"([_\-.]?\d+|_[a-z])$", "", c.prefix[-1])
@@ -157,6 +174,8 @@ def _block_name(instances: list[_Candidate], classes: Mapping[tuple[str, ...], s
         if len(words) == 1:
             base = words.pop()
     base = re.sub(r"\W", "_", base).strip("_") or "block"
+    if layer_class(base) is not None:  # a block named like a kind would shadow it ('conv' in ShuffleNet)
+        base += "_block"
     return unique_name(base, taken)
 
 
@@ -269,12 +288,21 @@ def _common_name(names: list[str], taken: set[str]) -> str:
     return prefix if prefix and prefix not in taken else names[0]
 
 
+def _renames(names: list[str], taken: set[str]) -> bool:
+    """Whether a run's instances keep their names when folded: they are ``base_1`` … ``base_n``."""
+    rest = taken - set(names)
+    base = _common_name(names, rest)
+    return names == [f"{base}_{k + 1}" for k in range(len(names))]
+
+
 def _fold_repeats(entries: list[dict[str, Any]], notes: dict[int, str]) -> list[dict[str, Any]]:
     """Consecutive chained entries that are alike become one entry with ``repeat``.
 
     An entry joins the run before it when it has the same type and fields, takes the run's
     output as its only input, and nothing else uses the run's outputs. The run is named after
-    the common start of its names; references to its last entry follow the new name.
+    the common start of its names; references to its last entry follow the new name. A run is
+    folded only when the names the spec gives its instances (``name_1`` … ``name_n``) are the
+    model's own: ``layer1.0`` … ``layer1.2`` stay apart rather than be renamed ``layer1_1``….
     """
     uses: dict[str, int] = {}
     for e in entries:
@@ -296,17 +324,20 @@ def _fold_repeats(entries: list[dict[str, Any]], notes: dict[int, str]) -> list[
         runs.append([e])
     taken = {e["name"] for e in entries}
     rename: dict[str, str] = {}
-    for i, run in enumerate(runs):
+    for run in runs:
         head = dict(run[0])
+        names = [e["name"] for e in run]
+        if len(run) > 1 and not _renames(names, taken):
+            out.extend(run)
+            continue
         if len(run) > 1:
-            names = [e["name"] for e in run]
             taken.difference_update(names)
             new = _common_name(names, taken)
             taken.add(new)
             rename[names[-1]] = new
             head["name"] = new
             head["repeat"] = len(run)
-            notes[i] = f"{names[0]} … {names[-1]}"
+            notes[len(out)] = f"{names[0]} … {names[-1]}"
         out.append(head)
     for e in out:
         if "inputs" in e:

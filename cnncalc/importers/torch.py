@@ -24,7 +24,8 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
-from .common import Op, build_spec, pair, problem_text
+from .common import Op, build_spec, pair, problem_text, snake_case
+from .torch_tokens import TokenHandlers, Unsupported
 
 try:  # the [torch] extra
     import torch
@@ -76,8 +77,13 @@ def load_factory(ref: str) -> Any:
     return model
 
 
-class _Unsupported(Exception):
-    """An operation without a cnncalc kind; the reason is kept for the message."""
+#: Modules outside torch.nn traced as one call (not into their forward), each one layer kind: their
+#: forward is attention written out in tensor operations, which a kind states in one formula.
+_LEAF_CLASSES = frozenset({"ShiftedWindowAttention", "ShiftedWindowAttentionV2",
+                           "RelativePositionalMultiHeadAttention", "LayerNorm2d"})
+
+
+_Unsupported = Unsupported
 
 
 if torch is not None:
@@ -88,6 +94,9 @@ if torch is not None:
             super().__init__()
             self.where = ""
             self.classes: dict[str, str] = {}
+
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return type(m).__name__ in _LEAF_CLASSES or bool(super().is_leaf_module(m, qualname))
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             path = self.path_of_module(m)
@@ -106,6 +115,23 @@ if torch is not None:
             node = super().create_node(*args, **kwargs)
             node.meta["cnncalc_scope"] = self.where
             return node
+
+
+def _propagate(gm: Any, input_shape: tuple[int, ...]) -> None:
+    """Record every node's output shape: on fake tensors (shapes only, no arithmetic, so a
+    ViT-H or RegNet-Y-128GF takes a second), or by a real forward on zeros where the model does
+    something fake tensors cannot (data-dependent control flow, a tensor read as a number)."""
+    with torch.no_grad():
+        try:
+            from torch._subclasses.fake_tensor import FakeTensorMode
+            mode = FakeTensorMode(allow_non_fake_inputs=True)
+            with mode:
+                x = torch.zeros(1, *input_shape)
+            ShapeProp(gm, fake_mode=mode).propagate(x)
+            return
+        except Exception:  # noqa: BLE001 - any failure of the fake run: the real run decides
+            pass
+        ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
 
 
 def _ref(src: Any) -> str:
@@ -155,7 +181,7 @@ class _Fake:
         self.name = node.name
 
 
-class _Importer:
+class _Importer(TokenHandlers):
     def __init__(self, model: Any, input_shape: Sequence[int]) -> None:
         self.model = model
         self.input_shape = tuple(input_shape)
@@ -179,8 +205,7 @@ class _Importer:
         gm = fx.GraphModule(tracer.root, graph)
         self.classes = {tuple(k.split(".")): v for k, v in tracer.classes.items() if k}
         try:
-            with torch.no_grad():
-                ShapeProp(gm).propagate(torch.zeros(1, *self.input_shape))
+            _propagate(gm, self.input_shape)
         except Exception as e:  # a forward pass error from the user's model at this input size
             raise UsageError(f"running the model on a 1×{'×'.join(map(str, self.input_shape))} input failed: "
                              f"{type(e).__name__}: {e}") from None
@@ -253,6 +278,7 @@ class _Importer:
         if isinstance(want, tuple) and want and isinstance(want[0], int) and tuple(want[1:]) != tuple(got):
             raise _Unsupported(f"as {kind} {fields} it would give {list(got)}, but PyTorch gives {list(want[1:])}")
         if node.op == "call_module":
+            self.check_counts(node, cls.model_validate(fields), [s[1:] for s in ins], kind)
             parts = tuple(node.target.split("."))
             path, local = parts[:-1], parts[-1]
             key = (parts, "")
@@ -267,6 +293,16 @@ class _Importer:
             self.meta.append((scope, tag, f"_{n}" if n else ""))
         self.ops.append(Op((), "", kind, fields, [_ref(self.src(i)) for i in inputs]))
         self.live[node] = len(self.ops) - 1
+
+    def check_counts(self, node: Any, layer: Any, ins: Sequence[tuple[int, ...]], kind: str) -> None:
+        """The module's own parameters and buffers must be what the kind counts (else the mapping is wrong)."""
+        m = self.gm.get_submodule(node.target)
+        params = sum(p.numel() for p in m.parameters())
+        buffers = sum(b.numel() for b in m.buffers())
+        got = (layer.params(ins).total, layer.buffers(ins))
+        if got != (params, buffers):
+            raise _Unsupported(f"it holds {params:,} parameters and {buffers:,} buffer elements, but as {kind} "
+                               f"it would count {got[0]:,} and {got[1]:,}")
 
     def alias(self, node: Any, source: Any) -> None:
         self.live[node] = self.src(source)
@@ -302,7 +338,7 @@ class _Importer:
             handler(node, mod)
             return
         name = _METHOD_ALIASES.get(node.target, node.target) if node.op == "call_method" else \
-            _FUNCTIONS.get(node.target)
+            _FUNCTIONS.get(node.target) or _WRAPPED.get(getattr(node.target, "__name__", ""))
         handler = getattr(self, f"_f_{name}", None) if isinstance(name, str) else None
         if handler is None:
             raise _Unsupported("no cnncalc layer kind for this operation")
@@ -344,10 +380,10 @@ class _Importer:
                                    "bias": None if m.bias is not None else False}, [self.x(node)], "deconv")
 
     def _m_Linear(self, node: Any, m: Any) -> None:
-        if len(self.shapes[self.x(node)]) != 2:
-            raise _Unsupported("Linear on a tensor that is not N × features")
-        self.emit(node, "fc", {"units": m.out_features, "bias": None if m.bias is not None else False},
-                  [self.x(node)], "linear")
+        rank = len(self.shapes[self.x(node)])
+        # N × features: flat; N × L × features: per token (fc's default on a sequence); more: say so
+        self.emit(node, "fc", {"units": m.out_features, "bias": None if m.bias is not None else False,
+                               "over": "last" if rank > 3 else None}, [self.x(node)], "linear")
 
     def _m_BatchNorm2d(self, node: Any, m: Any) -> None:
         self.emit(node, "batchnorm", {"eps": None if m.eps == 1e-5 else m.eps,
@@ -363,6 +399,10 @@ class _Importer:
         shape = tuple(m.normalized_shape)
         if shape == (s[1],) and (len(s) == 2 or (len(s) == 4 and type(m).__name__ == "LayerNorm2d")):
             over = "channels"  # a flat vector, or torchvision's LayerNorm2d (permutes C last)
+        elif shape == (s[-1],) and len(s) == 3:
+            over = "channels"  # a sequence: each token's features
+        elif shape == (s[-1],) and len(s) > 3:
+            over = "last"  # channels-last maps, windows of tokens
         elif shape == s[1:]:
             over = "all"
         else:
@@ -443,7 +483,10 @@ class _Importer:
     def _flatten(self, node: Any, start: int, end: int) -> None:
         s = self.shapes[self.x(node)]
         if start % len(s) != 1 or end % len(s) != len(s) - 1:
-            raise _Unsupported(f"flatten of dims {start}…{end} (flatten keeps the batch dim only)")
+            if start % len(s) == 0:
+                raise _Unsupported(f"flatten of dims {start}…{end} (the batch dimension must stay)")
+            self.reshape(node)
+            return
         if len(s) == 2:
             self.alias(node, self.x(node))
             return
@@ -466,6 +509,8 @@ class _Importer:
 
     def _f_add(self, node: Any) -> None:
         xs = self._tensors(node)
+        if len(xs) == 2 and self.pos_embedding(node, xs):
+            return
         if len(xs) != 2 or any(x not in self.live for x in xs):
             raise _Unsupported("adding a constant (only the sum of two feature maps is a layer)")
         if self.shapes[xs[0]] != self.shapes[xs[1]]:
@@ -500,6 +545,8 @@ class _Importer:
     def _f_cat(self, node: Any) -> None:
         xs = list(_arg(node, 0, "tensors"))
         dim = _arg(node, 1, "dim", 0)
+        if self.class_token(node, xs, int(dim)):
+            return
         if int(dim) % len(self.shapes[xs[0]]) != 1:
             raise _Unsupported(f"cat over dim {dim} (concat joins channels)")
         self.emit(node, "concat", {}, xs, "concat")
@@ -517,7 +564,7 @@ class _Importer:
             groups, last = shuffle
             self.emit(last, "channel_shuffle", {"groups": groups}, [self.x(node)], "channel_shuffle")
         else:
-            raise _Unsupported(f"reshape from {list(s)} to {list(o)}")
+            self.reshape(node)
 
     _f_reshape = _f_view
 
@@ -641,6 +688,8 @@ class _Importer:
 
     def _f_getitem(self, node: Any) -> None:
         base, index = node.args[0], node.args[1]
+        if self.first_output(node, base, index) or self.select_token(node, base, index):
+            return
         holder = self.live.get(base)
         if isinstance(holder, tuple) and holder and holder[0] == "split":
             src = holder[1]
@@ -663,9 +712,11 @@ class _Importer:
 
 
 _FUNCTIONS: dict[Any, str] = {}
+#: Functions that libraries mark with ``torch.fx.wrap`` (traced as one call), by name: torchvision's.
+_WRAPPED = {"stochastic_depth": "stochastic_depth", "_patch_merging_pad": "patch_merging_pad"}
 #: Tensor methods share the handlers' names (x.relu(), x.view(...), x.chunk(2, 1)); in-place ones too.
 _METHOD_ALIASES = {"add_": "add", "mul_": "mul", "relu_": "relu", "sigmoid_": "sigmoid", "__add__": "add",
-                   "__mul__": "mul"}
+                   "__mul__": "mul", "swapaxes": "transpose", "swapdims": "transpose"}
 if torch is not None:
     _FUNCTIONS.update({
         operator.add: "add", operator.iadd: "add", torch.add: "add",
@@ -679,6 +730,7 @@ if torch is not None:
         torch.mean: "mean", torch.amax: "amax", F.pad: "pad", F.interpolate: "interpolate", F.channel_shuffle: "channel_shuffle",
         torch.channel_shuffle: "channel_shuffle", torch.chunk: "chunk", torch.split: "split",
         torch.tensor_split: "tensor_split", operator.getitem: "getitem", torch.transpose: "transpose",
+        torch.permute: "permute", torch.swapaxes: "transpose", torch.swapdims: "transpose",
     })
 
 
@@ -694,7 +746,7 @@ def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: 
         ops = imp.run()
     finally:
         model.train(was_training)
-    name = name or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(model).__name__).lower()
+    name = name or snake_case(type(model).__name__)
     return build_spec(name, input_shape, ops, source=source or f"PyTorch {type(model).__name__} (torch.fx)",
                       classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
                       fold=fold)

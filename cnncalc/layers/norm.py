@@ -102,7 +102,10 @@ class LayerNorm(Layer):
     """Layer normalisation.
 
     ``over: channels`` (default) normalises the C values at each position, as ConvNeXt's
-    LayerNorm2d and ``nn.LayerNorm(C)`` on a flat vector; ``over: all`` normalises C×H×W.
+    LayerNorm2d and ``nn.LayerNorm(C)`` on a flat vector; ``over: all`` normalises C×H×W;
+    ``over: last`` normalises the last dimension at each position, as ``nn.LayerNorm(C)`` does on
+    a channels-last map [H, W, C] or on a sequence [L, C] (``channels`` means the same on a
+    sequence: a token's features are its channels).
 
     - Params: γ and β over the normalised shape: 2·C or 2·C·H·W (``affine``).
     - Ops: 6 per element — mean (1), centre (1), square-accumulate (1), normalise (1),
@@ -110,12 +113,19 @@ class LayerNorm(Layer):
     """
 
     family = Family.NORM
-    over: Literal["channels", "all"] = "channels"
+    over: Literal["channels", "all", "last"] = "channels"
     affine: bool = True
     eps: float = 1e-6
 
+    def _group(self, ins: Shapes) -> int:
+        """Elements normalised together: C (channels, last) or all of them."""
+        s = ins[0]
+        if self.over == "last" or (self.over == "channels" and len(s) == 2):
+            return s[-1]
+        return s[0] if self.over == "channels" else numel(s)
+
     def params(self, ins: Shapes) -> Params:
-        n = ins[0][0] if self.over == "channels" else numel(ins[0])
+        n = self._group(ins)
         return Params(n, n) if self.affine else Params()
 
     def ops(self, ins: Shapes, out: Shape) -> int:
@@ -125,7 +135,7 @@ class LayerNorm(Layer):
 
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         """The input and the fp32 mean and rstd of every normalised group."""
-        groups = numel(ins[0]) // ins[0][0] if self.over == "channels" else 1
+        groups = numel(ins[0]) // self._group(ins)
         return (Saved("input"), Saved("new", numel=groups, elem="fp32"), Saved("new", numel=groups, elem="fp32"))
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
@@ -135,7 +145,7 @@ class LayerNorm(Layer):
         """γ over the normalised shape, with ``affine``."""
         if not self.affine:
             return ()
-        return (ins[0][0],) if self.over == "channels" else tuple(ins[0])
+        return (self._group(ins),) if self.over != "all" else tuple(ins[0])
 
     def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
         """nn.LayerNorm over C×H×W or a vector; over the channels of a map, LayerNorm2d (as
@@ -148,10 +158,10 @@ class LayerNorm(Layer):
         return TorchCode("{m}({0})", "LayerNorm2d", (ins[0][0],), kwargs, _LAYERNORM2D)
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
-        n = "C" if self.over == "channels" else "C × H × W"
+        n = "C" if self.over != "all" else "C × H × W"
         k = 6 if self.affine else 4
         return [Formula("Params", f"2 × {n} (γ, β)" if self.affine else "0 (no affine)",
-                        f"2 × {ins[0][0] if self.over == 'channels' else numel(ins[0]):,}" if self.affine else "0",
+                        f"2 × {self._group(ins):,}" if self.affine else "0",
                         f"{self.params(ins).total:,}"),
                 Formula("Ops", f"{k} × elements", f"{k} × {numel(out):,}", f"{self.ops(ins, out):,}")]
 

@@ -1,0 +1,294 @@
+"""Multi-head self-attention: over a whole sequence (ViT, MaxViT) and over shifted windows (Swin).
+
+MACs convention: every multiply-accumulate of conv, deconv, fc and matmul counts, so an
+attention layer's MACs are its four projections (Q, K, V and output, each an fc over the
+tokens) plus the two products of the attention itself, QKᵀ (scores) and AV (weighted values).
+This is what ``torch.utils.flop_counter.FlopCounterMode`` counts (2 FLOPs per MAC) for
+``nn.MultiheadAttention`` and torchvision's Swin and MaxViT attention; softmax, scaling and
+bias adds are ops, not MACs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import model_validator
+
+from ..errors import LayerShapeError
+from .base import (
+    ElemKind,
+    Family,
+    Formula,
+    Hyper,
+    Kernel,
+    KernelClass,
+    Layer,
+    NonNegPair,
+    Pair,
+    Params,
+    PosInt,
+    Saved,
+    Shape,
+    Shapes,
+    ceil_div,
+    fmt_pair,
+    fmt_shape,
+    numel,
+    register_layer,
+)
+
+
+def _heads_divide(e: int, heads: int, what: str) -> None:
+    if e % heads:
+        raise LayerShapeError(f"{what}: {e} features do not split into {heads} heads")
+
+
+def _attention_kernels(g: int, n: int, e: int, heads: int) -> tuple[Kernel, ...]:
+    """The eager kernels of ``g`` independent attentions over ``n`` tokens of ``e`` features."""
+    return (
+        Kernel(KernelClass.MATMUL, g * 3 * n * e * e, g * n * e, g * 3 * n * e, 3 * e * e, channels=e),
+        Kernel(KernelClass.MATMUL, g * n * n * e, g * 2 * n * e, g * heads * n * n, channels=e // heads),
+        Kernel(KernelClass.ELEMENTWISE, reads=g * heads * n * n, writes=g * heads * n * n),
+        Kernel(KernelClass.MATMUL, g * n * n * e, g * (heads * n * n + n * e), g * n * e, channels=n),
+        Kernel(KernelClass.MATMUL, g * n * e * e, g * n * e, g * n * e, e * e, channels=e),
+    )
+
+
+def _attention_saved(g: int, n: int, e: int, heads: int) -> tuple[Saved, ...]:
+    """The input, Q, K, V, the attention weights and the per-head context, for backward."""
+    return (Saved("input"), Saved("new", numel=3 * g * n * e), Saved("new", numel=g * heads * n * n),
+            Saved("new", numel=g * n * e))
+
+
+@register_layer("attention", "self_attention", "mha", "multihead_attention")
+class Attention(Layer):
+    """Multi-head self-attention over the tokens of a sequence [L, E] (``nn.MultiheadAttention``).
+
+    An input [G₁, …, L, E] holds G = ΠGᵢ independent sequences (MaxViT's windows or grid cells);
+    the output has the input's shape. ``heads`` split E into E/heads features each.
+    ``relative_bias`` adds a learned bias per head and relative offset (MaxViT): a table of
+    (2s − 1)² × heads for windows of s × s = L tokens.
+
+    - Params: Q, K, V and output projections 4·E² weights + 4·E bias (ViT-B/16: 4 × 768² + 4 × 768
+      = 2,362,368), plus (2s − 1)²·heads with ``relative_bias``.
+    - Buffers: with ``relative_bias``, the L × L int64 index into the table.
+    - MACs: G·(4·L·E² + 2·L²·E) — projections 3·L·E² + L·E², scores QKᵀ L²·E, AV L²·E.
+    - Ops: G·(L·E + 3·heads·L² + 4·L·E) — scaling Q, softmax 3 per score, projection biases
+      (4·L·E with ``bias``); + G·heads·L² relative-bias adds.
+    """
+
+    family = Family.FC
+    torch_module = "MultiheadAttention"
+    heads: PosInt
+    bias: bool = True
+    relative_bias: bool = False
+
+    def _dims(self, ins: Shapes) -> tuple[int, int, int]:
+        """(G, L, E)."""
+        s = ins[0]
+        if len(s) < 2:
+            raise LayerShapeError(f"attention needs a sequence [L, E], got {fmt_shape(s)}")
+        return numel(s[:-2]), s[-2], s[-1]
+
+    def _side(self, n: int) -> int:
+        s = math.isqrt(n)
+        if s * s != n:
+            raise LayerShapeError(f"a relative position bias needs a square window, got {n} tokens")
+        return s
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        _, n, e = self._dims(ins)
+        _heads_divide(e, self.heads, "attention")
+        if self.relative_bias:
+            self._side(n)
+        return ins[0]
+
+    def params(self, ins: Shapes) -> Params:
+        _, n, e = self._dims(ins)
+        table = (2 * self._side(n) - 1) ** 2 * self.heads if self.relative_bias else 0
+        return Params(4 * e * e + table, 4 * e if self.bias else 0)
+
+    def param_tensors(self, ins: Shapes) -> tuple[int, ...]:
+        """in_proj weight 3E², in_proj bias 3E, out_proj weight E², out_proj bias E, the bias table."""
+        _, n, e = self._dims(ins)
+        bias = (3 * e, e) if self.bias else (0, 0)
+        table = (2 * self._side(n) - 1) ** 2 * self.heads if self.relative_bias else 0
+        return tuple(x for x in (3 * e * e, bias[0], e * e, bias[1], table) if x)
+
+    def buffers(self, ins: Shapes) -> int:
+        return self._dims(ins)[1] ** 2 if self.relative_bias else 0
+
+    def buffer_tensors(self, ins: Shapes) -> tuple[tuple[int, ElemKind], ...]:
+        n = self.buffers(ins)
+        return ((n, "int64"),) if n else ()
+
+    def macs(self, ins: Shapes, out: Shape) -> int:
+        g, n, e = self._dims(ins)
+        return g * (4 * n * e * e + 2 * n * n * e)
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        g, n, e = self._dims(ins)
+        per = n * e + 3 * self.heads * n * n + (4 * n * e if self.bias else 0)
+        return g * (per + (self.heads * n * n if self.relative_bias else 0))
+
+    def hyper(self) -> Hyper:
+        return Hyper(f"{self.heads}h", "", "", "")
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """in_proj_weight (3E, E), as nn.MultiheadAttention stores it."""
+        e = self._dims(ins)[2]
+        return (3 * e, e)
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """QKV projection, QKᵀ, softmax, AV, output projection."""
+        g, n, e = self._dims(ins)
+        return _attention_kernels(g, n, e, self.heads)
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        g, n, e = self._dims(ins)
+        return _attention_saved(g, n, e, self.heads)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        g, n, e = self._dims(ins)
+        gs = f"{g} × " if g != 1 else ""
+        out_f = [Formula("Params", "4·E² + 4·E" if self.bias else "4·E²",
+                         f"4 × {e}²" + (f" + 4 × {e}" if self.bias else ""), f"{4 * e * e + (4 * e if self.bias else 0):,}")]
+        if self.relative_bias:
+            s = self._side(n)
+            out_f.append(Formula("Bias table", "(2s − 1)² × heads", f"(2 × {s} − 1)² × {self.heads}",
+                                 f"{(2 * s - 1) ** 2 * self.heads:,}"))
+        out_f.append(Formula("MACs", ("G·" if g != 1 else "") + "(4·L·E² + 2·L²·E)",
+                             f"{gs}(4 × {n} × {e}² + 2 × {n}² × {e})", f"{self.macs(ins, out):,}"))
+        return out_f
+
+
+@register_layer("window_attention", "swin_attention", "shifted_window_attention")
+class WindowAttention(Layer):
+    """Swin's (shifted) window multi-head self-attention on a channels-last map [H, W, C].
+
+    The map is padded at the bottom/right to multiples of the window, H_p = ⌈H/w_h⌉·w_h (W_p
+    likewise), cyclically shifted by ``shift`` (no shift on an axis the window covers whole),
+    cut into windows of N = w_h·w_w tokens and attended within each window, with a learned
+    relative position bias per head; the output has the input's shape. ``version: 2`` (Swin V2)
+    takes cosine attention with a learned logit scale per head and makes the bias with a small
+    MLP (2 → ``cpb_hidden`` → heads) from a table of (2w_h − 1)(2w_w − 1) relative coordinates.
+
+    With T = H_p·W_p tokens, R = (2w_h − 1)(2w_w − 1) relative offsets:
+    - Params: 4·C² weights + 4·C bias (``bias``) of the QKV and output projections, plus
+      v1: the bias table R·heads; v2: the MLP 2·hidden + hidden (bias) + hidden·heads and the
+      logit scales (heads).
+    - Buffers: the N² int64 relative index; v2 also the R × 2 coordinate table.
+    - MACs: 4·T·C² + 2·T·N·C (projections, QKᵀ and AV per window); v2 adds the bias MLP on
+      the table, R·hidden·(2 + heads).
+    - Ops: T·C (scale) + 3·heads·T·N (softmax) + heads·T·N (bias add) + 4·T·C (projection
+      biases, ``bias``) + heads·T·N (mask add, when shifted).
+    """
+
+    family = Family.FC
+    torch_module = "ShiftedWindowAttention"
+    heads: PosInt
+    window: Pair
+    shift: NonNegPair = (0, 0)
+    version: Literal[1, 2] = 1
+    bias: bool = True
+    cpb_hidden: PosInt = 512
+
+    @model_validator(mode="after")
+    def _shift_in_window(self) -> WindowAttention:
+        if any(s >= w for s, w in zip(self.shift, self.window)):
+            raise ValueError(f"shift {list(self.shift)} must be smaller than the window {list(self.window)}")
+        return self
+
+    def _dims(self, ins: Shapes) -> tuple[int, int, int, int]:
+        """(padded H, padded W, C, tokens per window)."""
+        s = ins[0]
+        if len(s) != 3:
+            raise LayerShapeError(f"window_attention needs a channels-last map [H, W, C], got {fmt_shape(s)}")
+        wh, ww = self.window
+        return ceil_div(s[0], wh) * wh, ceil_div(s[1], ww) * ww, s[2], wh * ww
+
+    def _offsets(self) -> int:
+        return (2 * self.window[0] - 1) * (2 * self.window[1] - 1)
+
+    def shifted(self, ins: Shapes) -> bool:
+        """Whether any axis is shifted: an axis whose window covers the padded map is not."""
+        hp, wp, _, _ = self._dims(ins)
+        return any(s and w < p for s, w, p in zip(self.shift, self.window, (hp, wp)))
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        _heads_divide(self._dims(ins)[2], self.heads, "window_attention")
+        return ins[0]
+
+    def warnings(self, ins: Shapes) -> list[str]:
+        hp, wp, _, _ = self._dims(ins)
+        if (hp, wp) != tuple(ins[0][:2]):
+            return [f"{ins[0][0]}×{ins[0][1]} is padded to {hp}×{wp}, a multiple of the window "
+                    f"{fmt_pair(self.window)}; the padding is computed on"]
+        return []
+
+    def params(self, ins: Shapes) -> Params:
+        c = self._dims(ins)[2]
+        r, h, k = self._offsets(), self.heads, self.cpb_hidden
+        extra_w, extra_b = (r * h, 0) if self.version == 1 else (2 * k + k * h + h, k)
+        return Params(4 * c * c + extra_w, (4 * c if self.bias else 0) + extra_b)
+
+    def param_tensors(self, ins: Shapes) -> tuple[int, ...]:
+        """qkv weight and bias, proj weight and bias, then the v1 table or v2's logit scale and MLP."""
+        c = self._dims(ins)[2]
+        r, h, k = self._offsets(), self.heads, self.cpb_hidden
+        proj = (3 * c * c, 3 * c if self.bias else 0, c * c, c if self.bias else 0)
+        extra = (r * h,) if self.version == 1 else (h, 2 * k, k, k * h)
+        return tuple(x for x in (*proj, *extra) if x)
+
+    def buffer_tensors(self, ins: Shapes) -> tuple[tuple[int, ElemKind], ...]:
+        n = self._dims(ins)[3]
+        index: tuple[int, ElemKind] = (n * n, "int64")
+        return (index,) if self.version == 1 else ((self._offsets() * 2, "float"), index)
+
+    def buffers(self, ins: Shapes) -> int:
+        return sum(n for n, _ in self.buffer_tensors(ins))
+
+    def macs(self, ins: Shapes, out: Shape) -> int:
+        hp, wp, c, n = self._dims(ins)
+        t = hp * wp
+        mlp = self._offsets() * self.cpb_hidden * (2 + self.heads) if self.version == 2 else 0
+        return 4 * t * c * c + 2 * t * n * c + mlp
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        hp, wp, c, n = self._dims(ins)
+        t = hp * wp
+        scores = self.heads * t * n
+        return t * c + 4 * scores + (4 * t * c if self.bias else 0) + (scores if self.shifted(ins) else 0)
+
+    def hyper(self) -> Hyper:
+        return Hyper(f"{self.heads}h", fmt_pair(self.window), "", "")
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        """qkv.weight (3C, C)."""
+        c = self._dims(ins)[2]
+        return (3 * c, c)
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        """Pad, roll and window-partition copies, then attention per window, then the way back."""
+        hp, wp, c, n = self._dims(ins)
+        t = hp * wp
+        copy = Kernel(KernelClass.COPY, reads=t * c, writes=t * c)
+        return (copy, *_attention_kernels(t // n, n, c, self.heads), copy)
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        hp, wp, c, n = self._dims(ins)
+        return _attention_saved((hp * wp) // n, n, c, self.heads)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        hp, wp, c, n = self._dims(ins)
+        t = hp * wp
+        out_f = [Formula("Tokens", "T = H_p × W_p", f"{hp} × {wp}", f"{t:,}"),
+                 Formula("MACs", "4·T·C² + 2·T·N·C" + (" + R·hidden·(2 + heads)" if self.version == 2 else ""),
+                         f"4 × {t} × {c}² + 2 × {t} × {n} × {c}"
+                         + (f" + {self._offsets()} × {self.cpb_hidden} × (2 + {self.heads})"
+                            if self.version == 2 else ""),
+                         f"{self.macs(ins, out):,}"),
+                 Formula("Params", "4·C² + 4·C + " + ("R·heads" if self.version == 1 else "MLP + heads"),
+                         f"4 × {c}² + 4 × {c} + …", f"{self.params(ins).total:,}")]
+        return out_f

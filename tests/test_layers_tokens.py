@@ -1,0 +1,193 @@
+"""Token and attention kinds: permute, reshape, class_token, pos_embedding, select_token, patch_merge,
+fc / layernorm per token, attention, window_attention.
+
+Oracles: hand derivations written beside the literals, and PyTorch itself (nn.MultiheadAttention,
+nn.Linear and FlopCounterMode) where torch is installed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnncalc import analyse
+from cnncalc.errors import CnncalcError
+from cnncalc.graph import build_graph
+from cnncalc.layers import layer_class
+from cnncalc.spec import parse_spec
+
+
+def _layer(kind: str, **fields: object):  # type: ignore[no-untyped-def]
+    cls = layer_class(kind)
+    assert cls is not None
+    return cls.model_validate(fields)
+
+
+def _analyse(text: str):  # type: ignore[no-untyped-def]
+    return analyse(build_graph(parse_spec(text, "t.yaml")))
+
+
+# ----------------------------------------------------------------------------- views
+
+def test_permute_and_reshape_are_free_views() -> None:
+    p = _layer("permute", dims=[1, 2, 0])
+    assert p.output_shape([(96, 56, 56)]) == (56, 56, 96)
+    assert (p.params([(96, 56, 56)]).total, p.macs([(96, 56, 56)], (56, 56, 96))) == (0, 0)
+    assert p.output_storage(True) == "view" and p.kernels([(96, 56, 56)], (56, 56, 96), True) == ()
+    r = _layer("reshape", shape=[768, 196])
+    assert r.output_shape([(768, 14, 14)]) == (768, 196)
+    with pytest.raises(CnncalcError, match="37,632 elements"):  # 768·49 ≠ 768·196
+        r.output_shape([(768, 7, 7)])
+    with pytest.raises(ValueError, match="not a permutation"):
+        _layer("permute", dims=[0, 0, 1])
+
+
+def test_vit_stem_tokens() -> None:
+    """ViT-B/16 at 224: 14×14 = 196 patches of 768, a class token, a position embedding."""
+    a = _analyse("""
+name: stem
+input: [3, 224, 224]
+layers:
+  - {name: conv_proj, type: conv, filters: 768, kernel: 16, stride: 16}
+  - {name: tokens, type: reshape, shape: [768, 196]}
+  - {name: t, type: permute, dims: [1, 0]}
+  - {name: cls, type: class_token}
+  - {name: pos, type: pos_embedding}
+  - {name: head_in, type: select_token}
+""")
+    rows = {r.name: r for r in a.rows}
+    assert rows["cls"].output == (197, 768) and rows["cls"].params == 768
+    assert rows["pos"].params == 197 * 768 == 151_296
+    assert rows["pos"].ops == 151_296  # one add per element
+    assert rows["head_in"].output == (768,)
+    # conv_proj: 768·3·16² + 768 = 590,592 params; MACs 768·3·256·196 = 115,605,504
+    assert (rows["conv_proj"].params, rows["conv_proj"].macs) == (590_592, 115_605_504)
+
+
+def test_token_kinds_alone() -> None:
+    ins = [(196, 768)]
+    assert _layer("class_token").output_shape(ins) == (197, 768)
+    assert _layer("class_token").params(ins).total == 768  # one token of E
+    assert _layer("pos_embedding").params(ins).total == 196 * 768 == 150_528
+    assert _layer("select_token", index=3).output_shape(ins) == (768,)
+    with pytest.raises(CnncalcError, match="token 196"):
+        _layer("select_token", index=196).output_shape(ins)
+    with pytest.raises(CnncalcError, match="sequence"):
+        _layer("class_token").output_shape([(3, 4, 4)])
+
+
+def test_patch_merge_pads_odd_sizes() -> None:
+    m = _layer("patch_merge")
+    assert m.output_shape([(56, 56, 96)]) == (28, 28, 384)
+    assert m.output_shape([(7, 5, 8)]) == (4, 3, 32)  # ⌈7/2⌉, ⌈5/2⌉, 4·8
+
+
+# ----------------------------------------------------------------------------- per token
+
+def test_fc_per_token() -> None:
+    fc = _layer("fc", units=3072)
+    # ViT-B/16 MLP fc1 on 197 tokens: 197·768·3072 = 464,781,312 MACs; params 768·3072 + 3072
+    assert fc.output_shape([(197, 768)]) == (197, 3072)
+    assert fc.macs([(197, 768)], (197, 3072)) == 464_781_312
+    assert fc.params([(197, 768)]).total == 2_362_368
+    last = _layer("fc", units=384, over="last")
+    # ConvNeXt-T stage 1 pwconv1 on 56×56 channels-last: 56·56·96·384 = 115,605,504
+    assert last.output_shape([(56, 56, 96)]) == (56, 56, 384)
+    assert last.macs([(56, 56, 96)], (56, 56, 384)) == 115_605_504
+    with pytest.raises(CnncalcError, match="over: last"):
+        _layer("fc", units=10).output_shape([(96, 56, 56)])  # a map still needs a flatten
+
+
+def test_layernorm_per_token() -> None:
+    assert _layer("layernorm").params([(197, 768)]).total == 2 * 768  # a token's features
+    assert _layer("layernorm", over="last").params([(56, 56, 96)]).total == 2 * 96
+    assert _layer("layernorm").params([(96, 56, 56)]).total == 2 * 96  # channels of C×H×W
+
+
+# ----------------------------------------------------------------------------- attention
+
+def test_attention_vit_b16() -> None:
+    """ViT-B/16 encoder attention: L = 197, E = 768, 12 heads."""
+    att = _layer("attention", heads=12)
+    ins = [(197, 768)]
+    # 4·E² + 4·E = 2,359,296 + 3,072
+    assert att.params(ins).total == 2_362_368
+    # 4·L·E² = 4·197·589,824 = 464,781,312 (Q, K, V, out projections); 2·L²·E = 2·38,809·768 = 59,610,624
+    assert att.macs(ins, ins[0]) == 464_781_312 + 59_610_624
+    with pytest.raises(CnncalcError, match="heads"):
+        _layer("attention", heads=5).output_shape(ins)
+
+
+def test_attention_maxvit_relative_bias() -> None:
+    """MaxViT-T stage 1 window attention: 28·28/7² = 16 windows of 49 tokens, 64 features, 2 heads."""
+    att = _layer("attention", heads=2, relative_bias=True)
+    ins = [(16, 49, 64)]
+    # 4·64² + 4·64 = 16,640; table (2·7 − 1)²·2 = 338
+    assert att.params(ins).total == 16_640 + 338
+    assert att.buffers(ins) == 49 * 49  # int64 index
+    # 16·(4·49·64² + 2·49²·64) = 16·(802,816 + 307,328)
+    assert att.macs(ins, ins[0]) == 16 * 1_110_144
+
+
+@pytest.mark.parametrize(("kwargs", "shape", "params", "buffers", "macs"), [
+    # swin_t stage 1: C = 96, 3 heads, window 7 on 56×56: T = 3136, N = 49;
+    # 4·3136·96² + 2·3136·49·96 = 115,605,504 + 29,503,488; params 4·96² + 4·96 + 13²·3; buffers 49²
+    ({"heads": 3, "window": 7, "shift": 3}, (56, 56, 96), 37_755, 2_401, 145_108_992),
+    # swin_v2_t stage 4: C = 768, 24 heads, window 8 on 7×7 → padded 8×8: T = N = 64;
+    # 4·64·768² + 2·64·64·768 + 15²·512·(2 + 24) = 150,994,944 + 6,291,456 + 2,995,200;
+    # params 4·768² + 4·768 + 24 (logit scale) + 2·512 + 512 + 512·24 (bias MLP); buffers 64² + 15²·2
+    ({"heads": 24, "window": 8, "shift": 4, "version": 2}, (7, 7, 768), 2_376_216, 4_546, 160_281_600),
+    # 9×10 map, window 4 → padded 12×12: T = 144, N = 16, C = 32, 1 head;
+    # 4·144·32² + 2·144·16·32 = 589,824 + 147,456; params 4·32² + 4·32 + 7²
+    ({"heads": 1, "window": 4, "shift": 2}, (9, 10, 32), 4_273, 256, 737_280),
+])
+def test_window_attention(kwargs: dict[str, object], shape: tuple[int, int, int], params: int, buffers: int,
+                          macs: int) -> None:
+    """Checked against torchvision's ShiftedWindowAttention(V2) with FlopCounterMode when written."""
+    att = _layer("window_attention", **kwargs)
+    assert att.output_shape([shape]) == shape
+    assert (att.params([shape]).total, att.buffers([shape]), att.macs([shape], shape)) == (params, buffers, macs)
+
+
+def test_window_attention_shift_only_where_the_window_is_smaller() -> None:
+    att = _layer("window_attention", heads=24, window=7, shift=3)
+    assert not att.shifted([(7, 7, 768)])  # the window covers the whole map: no shift, no mask
+    assert att.shifted([(14, 14, 384)])
+    with pytest.raises(ValueError, match="smaller than the window"):
+        _layer("window_attention", heads=1, window=4, shift=4)
+
+
+# ----------------------------------------------------------------------------- PyTorch as the oracle
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(1, 9), st.sampled_from([(8, 1), (8, 2), (12, 3), (16, 4)]), st.booleans())
+def test_attention_equals_pytorch(length: int, embed_heads: tuple[int, int], bias: bool) -> None:
+    torch = pytest.importorskip("torch")
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+    e, heads = embed_heads
+    m = torch.nn.MultiheadAttention(e, heads, bias=bias, batch_first=True).eval()
+    x = torch.zeros(1, length, e)
+    counter = FlopCounterMode(display=False)
+    with counter, sdpa_kernel(SDPBackend.MATH):  # autograd on: no fused fast path
+        m(x, x, x, need_weights=False)
+    att = _layer("attention", heads=heads, bias=bias)
+    ins = [(length, e)]
+    assert att.params(ins).total == sum(p.numel() for p in m.parameters())
+    assert att.macs(ins, ins[0]) == counter.get_total_flops() // 2
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=3), st.integers(1, 9), st.integers(1, 9))
+def test_fc_per_token_equals_pytorch(lead: list[int], c_in: int, c_out: int) -> None:
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+    m = torch.nn.Linear(c_in, c_out)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = m(torch.zeros(1, *lead, c_in))
+    fc = _layer("fc", units=c_out, over="last")
+    shape = (*lead, c_in)
+    assert fc.output_shape([shape]) == tuple(out.shape[1:])
+    assert fc.macs([shape], tuple(out.shape[1:])) == counter.get_total_flops() // 2
