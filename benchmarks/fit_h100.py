@@ -1,6 +1,7 @@
 """Fit h100.yaml's efficiencies and overheads to ../shared/reference/h100-calibration.json.
 
     python benchmarks/fit_h100.py [--json PATH] [--write]
+    python benchmarks/fit_h100.py --leave-one-out     # fit on three models + probes, predict the fourth
 
 Uses the whole-network speeds (weighted most: the accuracy test holds batch >= 64 to 25 %) and
 the single-layer forward probes ("micro"). Prints measured vs predicted; with --write replaces
@@ -77,9 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=DEFAULT_JSON)
     ap.add_argument("--write", action="store_true", help="write the fitted block into h100.yaml")
     ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--leave-one-out", action="store_true",
+                    help="for each model: fit without its speeds, then predict them (how the model does unseen)")
     args = ap.parse_args(argv)
     data = json.loads(args.json.read_text())
     device = load_device("h100")
+    if args.leave_one_out:
+        return leave_one_out(data, device, args.rounds)
     result = fit_device(device, measurements(data), rounds=args.rounds,
                         progress=lambda r, v: print(f"round {r}: loss {v:.4f}", file=sys.stderr))
     print(f"{'measurement':58s} {'measured ms':>11s} {'predicted':>10s} {'error':>7s}")
@@ -93,6 +98,30 @@ def main(argv: list[str] | None = None) -> int:
             head = path.read_text().split(MARKER)[0].rstrip("\n")
             write_atomic(path, f"{head}\n{MARKER} from {args.json.name} (do not edit below by hand)\n{block}")
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def leave_one_out(data: dict[str, Any], device: Any, rounds: int) -> int:
+    """Fit on every model but one (and all single-layer probes), predict the one left out."""
+    ms = measurements(data)
+    errors: dict[str, list[tuple[str, float]]] = {}
+    for model in data["models"]:
+        train = [m for m in ms if not m.label.startswith(model + " ")]
+        held = [m for m in ms if m.label.startswith(model + " ")]
+        fitted = fit_device(device, train, rounds=rounds).device
+        errors[model] = [(m.label.split(" ", 1)[1], m.predict(fitted) / m.seconds - 1)  # type: ignore[call-arg]
+                         for m in held]
+        for key, e in errors[model]:
+            print(f"{model:14s} {key:20s} {100 * e:+7.1f}%", flush=True)
+    print("\n| model left out | " + " | ".join(SPEED) + " |")
+    print("|---" * (len(SPEED) + 1) + "|")
+    for model, errs in errors.items():
+        d = dict(errs)
+        print(f"| {model} | " + " | ".join(f"{100 * d[k]:+.1f} %" if k in d else "—" for k in SPEED) + " |")
+    allv = sorted(abs(e) for errs in errors.values() for _, e in errs)
+    big = [abs(e) for errs in errors.values() for k, e in errs if SPEED[k].batch >= 64]
+    print(f"\nall: median {100 * allv[len(allv) // 2]:.1f} %, max {100 * allv[-1]:.1f} %; batch >= 64: median "
+          f"{100 * sorted(big)[len(big) // 2]:.1f} %, max {100 * max(big):.1f} %")
     return 0
 
 

@@ -22,6 +22,7 @@ from .columns import EXACT, Units, build_table, pick
 from .compat import StrEnum
 from .conventions import ConventionName
 from .cost.base import Amp as CostAmp
+from .cost.base import MemoryFormat as CostMemoryFormat
 from .cost.base import Mode as CostMode
 from .cost.base import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
@@ -150,7 +151,15 @@ OptimizerOpt = Annotated[CostOptimizer, typer.Option(
     "--optimizer", help="sgd (plain), momentum (SGD with a momentum buffer), adam, adamw.")]
 CostModelOpt = Annotated[str, typer.Option("--model", help="Cost model plug-in (see 'cnncalc devices').")]
 ChannelsLastOpt = Annotated[bool, typer.Option(
-    "--channels-last", help="NHWC memory format: no cuDNN layout transforms.")]
+    "--channels-last", help="The same as --memory-format channels_last.")]
+MemoryFormatOpt = Annotated[CostMemoryFormat | None, typer.Option(
+    "--memory-format", help="contiguous (NCHW, the default) or channels_last (NHWC: no cuDNN layout transforms).")]
+FreshOpt = Annotated[bool, typer.Option(
+    "--fresh-process", help="The process runs only this workload: only the cuBLAS workspaces it creates "
+                            "(default: a warm process, as after a training step).")]
+TF32Opt = Annotated[bool, typer.Option(
+    "--tf32/--no-tf32", help="PyTorch's default: fp32 convs on TF32 tensor cores, matmuls strict fp32; "
+                             "--no-tf32: strict fp32 everywhere.")]
 SummaryDeviceOpt = Annotated[str | None, typer.Option(
     "--device", help="Add the cost model's peak device memory, time per batch and throughput on this device "
                      "(preset, see 'cnncalc devices', or a device YAML file).")]
@@ -322,6 +331,9 @@ def compare(
     device: SummaryDeviceOpt = None,
     mode: SummaryModeOpt = CostMode.INFER,
     model: CostModelOpt = "roofline",
+    memory_format: MemoryFormatOpt = None,
+    channels_last: ChannelsLastOpt = False,
+    tf32: TF32Opt = True,
 ) -> None:
     """Totals of several networks side by side (params, MACs, memory, depth, RF) with ratios like 5.7×;
     with --device, the cost model's peak device memory, time per batch and throughput too."""
@@ -333,7 +345,7 @@ def compare(
     if device and (start or end):
         raise UsageError("--device predicts whole networks; drop --from/--to or --device")
     units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
-    costs = _summary_costs(device, model, units)
+    costs = _summary_costs(device, model, units, _memory_format(memory_format, channels_last), tf32)
     summaries = []
     for name, a, b in zip(specs, froms, tos, strict=True):
         graph = load_graph(name, input_shape, variables)
@@ -371,6 +383,9 @@ def sweep(
     device: SummaryDeviceOpt = None,
     mode: SummaryModeOpt = CostMode.INFER,
     model: CostModelOpt = "roofline",
+    memory_format: MemoryFormatOpt = None,
+    channels_last: ChannelsLastOpt = False,
+    tf32: TF32Opt = True,
 ) -> None:
     """How the totals grow over batch × input size × dtype (cross product), with growth against the first;
     with --device, the cost model's peak device memory, time per batch and throughput too."""
@@ -378,7 +393,7 @@ def sweep(
     if device and (start or end):
         raise UsageError("--device predicts whole networks; drop --from/--to or --device")
     units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
-    costs = _summary_costs(device, model, units)
+    costs = _summary_costs(device, model, units, _memory_format(memory_format, channels_last), tf32)
     loaded = load_spec(spec)
     env = _vars(variables)
     bs, dts = parse_batches(batches), parse_dtypes(dtypes)
@@ -402,7 +417,16 @@ def _cost_note(device: str | None, model: str, mode: CostMode) -> str | None:
             "max_memory_allocated incl. weights; time per batch)") if device else None
 
 
-def _summary_costs(device: str | None, model: str, units: Units) -> Callable[[Graph, CostMode, int, DType], Any] | None:
+def _memory_format(memory_format: CostMemoryFormat | None, channels_last: bool) -> CostMemoryFormat:
+    """--memory-format, or its alias --channels-last (contiguous when neither is given)."""
+    if channels_last and memory_format is CostMemoryFormat.CONTIGUOUS:
+        raise UsageError("--channels-last and --memory-format contiguous contradict each other; give one")
+    return CostMemoryFormat.CHANNELS_LAST if channels_last else memory_format or CostMemoryFormat.CONTIGUOUS
+
+
+def _summary_costs(device: str | None, model: str, units: Units,
+                   memory_format: CostMemoryFormat = CostMemoryFormat.CONTIGUOUS,
+                   tf32: bool = True) -> Callable[[Graph, CostMode, int, DType], Any] | None:
     """With ``--device``: a function giving the cost columns of one graph under one mode, batch and dtype."""
     if not device:
         return None
@@ -411,7 +435,8 @@ def _summary_costs(device: str | None, model: str, units: Units) -> Callable[[Gr
     dev, cost_model = load_device(device), load(model)
 
     def costs(graph: Graph, mode: CostMode, batch: int, dtype: DType) -> Any:
-        return cost_extras(cost_model.predict(graph, dev, Workload(mode, batch, dtype)), units)
+        w = Workload(mode, batch, dtype, memory_format=memory_format, tf32=tf32)
+        return cost_extras(cost_model.predict(graph, dev, w), units)
 
     return costs
 
@@ -818,7 +843,10 @@ def cost(
     amp: AmpOpt = None,
     optimizer: OptimizerOpt = CostOptimizer.SGD,
     model: CostModelOpt = "roofline",
+    memory_format: MemoryFormatOpt = None,
     channels_last: ChannelsLastOpt = False,
+    tf32: TF32Opt = True,
+    fresh_process: FreshOpt = False,
     fmt: Annotated[CostFormat, typer.Option("--format", "-f", help="Tables, or JSON (peak_memory_bytes, time_ms, throughput, …).")] = CostFormat.table,
     output: OutOpt = None,
     top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N slowest layers.")] = None,
@@ -829,7 +857,9 @@ def cost(
     from .cost import Workload
     from .cost.report import layer_table, memory_table, summary_lines
     graph, dev, cost_model = _cost_inputs(spec, device, model, input_shape, variables)
-    report = cost_model.predict(graph, dev, Workload(mode, batch, dtype, amp, optimizer, channels_last))
+    report = cost_model.predict(graph, dev, Workload(mode, batch, dtype, amp, optimizer,
+                                                     memory_format=_memory_format(memory_format, channels_last),
+                                                     tf32=tf32, fresh_process=fresh_process))
     if fmt is CostFormat.json:
         emit(json.dumps(report.to_dict(), indent=2) + "\n", output)
         return
@@ -846,7 +876,10 @@ def fit_batch(
     amp: AmpOpt = None,
     optimizer: OptimizerOpt = CostOptimizer.SGD,
     model: CostModelOpt = "roofline",
+    memory_format: MemoryFormatOpt = None,
     channels_last: ChannelsLastOpt = False,
+    tf32: TF32Opt = True,
+    fresh_process: FreshOpt = False,
     headroom: Annotated[float, typer.Option(
         "--headroom", min=0.0, max=0.99, help="Share of device memory kept free (CUDA context, fragmentation).")] = 0.0,
     fmt: Annotated[CostFormat, typer.Option("--format", "-f", help="Text or JSON.")] = CostFormat.table,
@@ -858,7 +891,9 @@ def fit_batch(
     from .cost import Workload, largest_batch
     from .cost.report import fit_dict, fit_lines
     graph, dev, cost_model = _cost_inputs(spec, device, model, input_shape, variables)
-    found = largest_batch(cost_model, graph, dev, Workload(mode, 1, dtype, amp, optimizer, channels_last), headroom)
+    w = Workload(mode, 1, dtype, amp, optimizer, memory_format=_memory_format(memory_format, channels_last), tf32=tf32,
+                 fresh_process=fresh_process)
+    found = largest_batch(cost_model, graph, dev, w, headroom)
     if fmt is CostFormat.json:
         emit(json.dumps(fit_dict(found, dev), indent=2) + "\n", output)
     else:

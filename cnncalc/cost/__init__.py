@@ -12,14 +12,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .base import Amp, CostModel, CostReport, LayerCost, MemoryBreakdown, Mode, Optimizer, Workload
+    from .base import Amp, CostModel, CostReport, LayerCost, MemoryBreakdown, MemoryFormat, Mode, Optimizer, Workload
     from .devices import Device, load_device, preset_names
     from .registry import CostModelLoadError, CostModelNotFound, discover, load
     from .search import BatchFit, largest_batch
 
 _WHERE = {
-    **dict.fromkeys(("Amp", "CostModel", "CostReport", "LayerCost", "MemoryBreakdown", "Mode", "Optimizer",
-                     "Workload"), "base"),
+    **dict.fromkeys(("Amp", "CostModel", "CostReport", "LayerCost", "MemoryBreakdown", "MemoryFormat", "Mode",
+                     "Optimizer", "Workload"), "base"),
     **dict.fromkeys(("Device", "load_device", "preset_names"), "devices"),
     **dict.fromkeys(("CostModelLoadError", "CostModelNotFound", "discover", "load"), "registry"),
     **dict.fromkeys(("BatchFit", "largest_batch"), "search"),
@@ -27,7 +27,7 @@ _WHERE = {
 
 __all__ = [
     "Amp", "BatchFit", "CostModel", "CostModelLoadError", "CostModelNotFound", "CostReport", "Device",
-    "LayerCost", "MemoryBreakdown", "Mode", "Optimizer", "Workload", "discover", "largest_batch", "load",
+    "LayerCost", "MemoryBreakdown", "MemoryFormat", "Mode", "Optimizer", "Workload", "discover", "largest_batch", "load",
     "load_device", "preset_names",
 ]
 

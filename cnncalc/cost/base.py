@@ -46,17 +46,32 @@ class Amp(StrEnum):
     FP16 = "fp16"
 
 
+class MemoryFormat(StrEnum):
+    """PyTorch's memory format of 4-d activations: NCHW (``contiguous``) or NHWC (``channels_last``)."""
+
+    CONTIGUOUS = "contiguous"
+    CHANNELS_LAST = "channels_last"
+
+
 #: Activation dtypes a cost model accepts.
 COST_DTYPES = (DType.FP32, DType.FP16, DType.BF16)
 
 
 @dataclass(frozen=True)
 class Workload:
-    """What runs: mode, batch, parameter dtype, autocast, optimizer, memory layout.
+    """What runs: mode, batch, parameter dtype, autocast, optimizer, memory format, TF32.
 
     ``dtype`` is the dtype the model is converted to (``model.half()`` for fp16); with ``amp``
-    the weights stay fp32 and convs / GEMMs run in the autocast dtype. ``channels_last`` is
-    PyTorch's NHWC memory format (no layout transforms around cuDNN).
+    the weights stay fp32 and convs / GEMMs run in the autocast dtype. ``memory_format`` is
+    PyTorch's (``model.to(memory_format=torch.channels_last)`` and the input likewise: NHWC, no
+    layout transforms around cuDNN); ``channels_last`` is the same as a bool, kept equal to it
+    (either may be given). ``tf32`` is PyTorch's default (``torch.backends.cudnn.allow_tf32``
+    True: fp32 convolutions may run on TF32 tensor cores; matmuls stay strict fp32, as
+    ``torch.backends.cuda.matmul.allow_tf32`` is False); ``tf32=False`` is strict fp32 everywhere.
+    ``fresh_process``: the process runs only this workload, so it holds only the library
+    workspaces this workload creates (an inference-only process has no backward thread's cuBLAS
+    workspace); by default the process is warm, as after a training step (forward and backward
+    GEMMs have run), which is how the reference measurements were taken.
     """
 
     mode: Mode = Mode.INFER
@@ -65,8 +80,16 @@ class Workload:
     amp: Amp | None = None
     optimizer: Optimizer = Optimizer.SGD
     channels_last: bool = False
+    memory_format: MemoryFormat = MemoryFormat.CONTIGUOUS
+    tf32: bool = True
+    fresh_process: bool = False
 
     def __post_init__(self) -> None:
+        fmt = MemoryFormat(self.memory_format)
+        if self.channels_last:
+            fmt = MemoryFormat.CHANNELS_LAST
+        object.__setattr__(self, "memory_format", fmt)
+        object.__setattr__(self, "channels_last", fmt is MemoryFormat.CHANNELS_LAST)
         if self.batch < 1:
             raise UsageError(f"batch must be at least 1, got {self.batch}")
         if self.dtype not in COST_DTYPES:
@@ -91,6 +114,10 @@ class Workload:
             parts.append(f"{self.amp.value} autocast")
         if self.channels_last:
             parts.append("channels_last")
+        if not self.tf32:
+            parts.append("no TF32")
+        if self.fresh_process:
+            parts.append("fresh process")
         if self.mode is Mode.TRAIN:
             parts.append(self.optimizer.value)
         return " · ".join(parts)
@@ -187,6 +214,9 @@ class CostReport:
             "amp": w.amp.value if w.amp else None,
             "optimizer": w.optimizer.value if w.mode is Mode.TRAIN else None,
             "channels_last": w.channels_last,
+            "memory_format": w.memory_format.value,
+            "tf32": w.tf32,
+            "fresh_process": w.fresh_process,
             "peak_memory_bytes": self.peak_memory_bytes,
             "memory": {**asdict(self.memory), "peak": self.peak_memory_bytes},
             "peak_at": self.peak_at,

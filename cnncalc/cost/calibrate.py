@@ -5,7 +5,8 @@ saying so. A device of ``kind: cpu`` is calibrated on this machine's CPU instead
 The probes: single layers (the convolution, GEMM, pooling and element-wise shapes of the zoo,
 fp32, and fp16 on a GPU), two small conv-BN-ReLU networks (inference at batch 1 and N, training
 at N; N = 64 on a GPU, 8 on a CPU), and on a GPU memory: what stays allocated after the first
-GEMM (cuBLAS workspaces) and the cuDNN workspace of a 3×3 and a 1×1 convolution. The device's
+GEMM, addmm and backward GEMM (the cuBLAS / cuBLASLt workspaces of each thread) and the cuDNN
+workspace of a 3×3 and a 1×1 convolution. The device's
 datasheet peaks and bandwidth come from the preset named by ``--device``; the fit
 (cnncalc.cost.fit) sets the efficiencies and overheads.
 """
@@ -172,20 +173,38 @@ def _timer(torch: Any, reps: int, warm: int, gpu: bool = True) -> Callable[[Call
 
 
 def _memory_rules(torch: Any) -> dict[str, Any]:
-    """Framework allocations and conv workspaces, from torch.cuda.memory_allocated.
+    """Library workspaces and conv workspaces, from torch.cuda.memory_allocated.
 
+    cuBLAS workspaces: what stays allocated after the first GEMM of this thread (mm), after the
+    first addmm with a bias (cuBLASLt), and after the first backward through a Linear (autograd's
+    thread gets a cuBLAS handle, and a workspace, of its own), less the tensors still held.
     The workspace of a 1×1 conv gives the output share (a_out = ws / output bytes), that of a
     3×3 conv with input = output size the input share (a_in = ws / input bytes − a_out).
     """
     cuda = torch.device("cuda")
     torch.backends.cudnn.benchmark = False
     torch.cuda.empty_cache()
-    base = torch.cuda.memory_allocated()
-    a = torch.randn(256, 256, device=cuda)
-    with torch.inference_mode():
-        (a @ a).sum().item()  # the first GEMM creates the cuBLAS / cuBLASLt workspaces, which stay
-    framework = torch.cuda.memory_allocated() - base - a.numel() * a.element_size()
-    del a
+
+    def grown(fn: Callable[[], Any]) -> int:
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return int(torch.cuda.memory_allocated() - before)
+
+    def workspaces() -> tuple[int, int, int]:
+        a = torch.randn(256, 256, device=cuda)
+        bias = torch.randn(256, device=cuda)
+        with torch.inference_mode():
+            cublas = grown(lambda: (a @ a).sum().item())  # the product is freed: what stays is the workspace
+            cublaslt = grown(lambda: torch.addmm(bias, a, a).sum().item())
+        lin = torch.nn.Linear(256, 256).to(cuda)
+        x = torch.randn(64, 256, device=cuda, requires_grad=True)
+        y = lin(x).sum()
+        grads = sum(-(-t.numel() * 4 // 512) * 512 for t in (x, lin.weight, lin.bias))  # x.grad, weight, bias
+        return cublas, cublaslt, grown(y.backward) - grads
+
+    cublas, cublaslt, backward = workspaces()
     ws = {}
     for k in (1, 3):
         conv = torch.nn.Conv2d(64, 64, k, padding=k // 2, bias=False).to(cuda)
@@ -198,7 +217,8 @@ def _memory_rules(torch: Any) -> dict[str, Any]:
         ws[k] = (torch.cuda.max_memory_allocated() - before - y.numel() * 4) / (x.numel() * 4)
         del conv, x, y
     a_out = max(0.0, round(ws[1], 2))
-    return {"framework_bytes": max(0, int(framework)), "conv_workspace_output": a_out,
+    return {"framework_bytes": max(0, backward - cublas), "cublas_workspace_bytes": max(0, cublas),
+            "cublaslt_workspace_bytes": max(0, cublaslt), "conv_workspace_output": a_out,
             "conv_workspace_input": max(0.0, round(ws[3] - a_out, 2))}
 
 

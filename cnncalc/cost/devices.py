@@ -37,8 +37,10 @@ class Peaks(_Strict):
 
 class Efficiency(_Strict):
     """Fractions of the peaks that one class of kernels reaches; ``*_half`` for fp16 / bf16 data
-    (default: the fp32 figure). ``backward``: backward time / forward time of the class; ``host``
-    the CPU time PyTorch spends issuing one such kernel."""
+    (default: the fp32 figure; memory: NCHW only, channels_last moves 16-bit data as fast).
+    ``backward``: backward time / forward time of a memory-bound class, and of depthwise convs
+    (conv / GEMM backward are their data- and weight-gradient kernels, the latter at ``wgrad`` ×
+    the forward's compute efficiency); ``host`` the CPU time PyTorch spends issuing one such kernel."""
 
     compute: _Frac = Field(default=0.5, gt=0, le=1)
     #: Host (CPU) seconds per forward kernel of the class in PyTorch eager; None: overheads.host_op_s.
@@ -47,6 +49,8 @@ class Efficiency(_Strict):
     compute_half: _Frac | None = Field(default=None, gt=0, le=1)
     memory_half: _Frac | None = Field(default=None, gt=0, le=1)
     backward: float = Field(default=2.0, gt=0)
+    #: Weight-gradient kernels of convs / GEMMs: this × the forward's compute efficiency.
+    wgrad: float = Field(default=1.0, gt=0, le=4)
 
     def compute_for(self, half: bool) -> float:
         """Compute efficiency for fp32 (False) or 16-bit (True) data."""
@@ -71,7 +75,16 @@ class MemoryRules(_Strict):
 
     - ``alloc_rounding``: every allocation is rounded up to a multiple of this (PyTorch's CUDA
       caching allocator: 512 bytes).
-    - ``framework_bytes``: allocations that live all along (cuBLAS / cuBLASLt workspaces …).
+    - ``cublas_workspace_bytes``: the cuBLAS workspace PyTorch allocates (through the caching
+      allocator, so max_memory_allocated counts it) for each (cuBLAS handle, stream) on its first
+      GEMM and keeps; handles are per thread, so the forward (the Python thread) and the backward
+      (autograd's device thread) have one each. Default CUBLAS_WORKSPACE_CONFIG: ``:4096:8`` =
+      32 MiB on sm90 (Hopper), ``:4096:2:16:8`` = 8 MiB + 128 KiB elsewhere.
+    - ``cublaslt_workspace_bytes``: the cuBLASLt workspace of the same handle, made by the first
+      GEMM with a bias epilogue (addmm, i.e. nn.Linear at batch > 1): CUBLASLT_WORKSPACE_SIZE,
+      1024 KiB by default.
+    - ``framework_bytes``: other allocations that live all along (a device file may also give
+      the workspaces as one figure here).
     - ``conv_workspace_input`` / ``conv_workspace_output``: a cuDNN convolution in NCHW layout
       takes a workspace of this many times its input (windows larger than 1×1 only) and output
       bytes (layout transforms); ``conv_workspace_backward`` scales it for the backward passes.
@@ -79,6 +92,8 @@ class MemoryRules(_Strict):
 
     alloc_rounding: int = Field(default=512, ge=1)
     framework_bytes: int = Field(default=0, ge=0)
+    cublas_workspace_bytes: int = Field(default=0, ge=0)
+    cublaslt_workspace_bytes: int = Field(default=0, ge=0)
     conv_workspace_input: float = Field(default=1.0, ge=0)
     conv_workspace_output: float = Field(default=1.0, ge=0)
     conv_workspace_backward: float = Field(default=1.0, ge=0)
@@ -103,6 +118,9 @@ class Device(_Strict):
     #: input) this many extra times for layout transforms (kernels of their own, at the
     #: elementwise memory efficiency); channels_last avoids it.
     layout_passes: float = Field(default=0.0, ge=0)
+    #: GEMMs compute their output rows (batch × positions) in tiles of this many rows: a batch-64
+    #: fc fills half a 128-row tile. 0: no such quantisation.
+    gemm_tile_rows: int = Field(default=0, ge=0)
     efficiency: dict[KernelClass, Efficiency] = Field(default_factory=dict)
     overheads: Overheads = Overheads()
     memory_rules: MemoryRules = MemoryRules()
@@ -120,7 +138,10 @@ class Device(_Strict):
         return p.fp32
 
     def eff(self, cls: KernelClass) -> Efficiency:
-        """The efficiencies of a kernel class (defaults where the file is silent)."""
+        """The efficiencies of a kernel class (defaults where the file is silent; a copy the file
+        does not rate moves memory as an element-wise pass does)."""
+        if cls not in self.efficiency and cls is KernelClass.COPY:
+            cls = KernelClass.ELEMENTWISE
         return self.efficiency.get(cls, Efficiency())
 
     def host_s(self, cls: KernelClass) -> float:

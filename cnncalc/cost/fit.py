@@ -15,10 +15,10 @@ from typing import Any
 
 from ..analysis import Analysis, analyse
 from ..graph import Graph
-from ..layers.base import KernelClass, Layer
+from ..layers.base import Kernel, KernelClass, Layer
 from .base import Mode, Workload
 from .devices import Device
-from .timing import kernel_time, predict_time
+from .timing import TimePlan, evaluate_time, kernel_time, plan_time
 
 #: (path in the device file, lower bound, upper bound) of every fitted number.
 Parameter = tuple[tuple[str, ...], float, float]
@@ -26,14 +26,14 @@ Parameter = tuple[tuple[str, ...], float, float]
 
 def _eff(cls: str, *fields: str) -> list[Parameter]:
     bounds = {"compute": (0.005, 1.0), "compute_half": (0.005, 1.0), "memory": (0.05, 1.0),
-              "memory_half": (0.05, 1.0), "backward": (0.5, 16.0), "host": (1e-6, 1e-4)}
+              "memory_half": (0.05, 1.0), "backward": (0.5, 16.0), "host": (2e-6, 6e-5), "wgrad": (0.25, 2.0)}
     return [(("efficiency", cls, f), *bounds[f]) for f in fields]
 
 
 PARAMETERS: list[Parameter] = [
-    # conv / fc backward stays 2 × forward (input and weight gradients): not fitted
-    *_eff("conv", "compute", "compute_half", "memory", "memory_half", "host"),
-    *_eff("conv_grouped", "compute", "memory", "memory_half", "backward", "host"),
+    # conv / fc backward: data and weight gradient kernels (the weight gradient's efficiency fitted)
+    *_eff("conv", "compute", "compute_half", "memory", "memory_half", "host", "wgrad"),
+    *_eff("conv_grouped", "compute", "compute_half", "memory", "memory_half", "backward", "host"),
     *_eff("matmul", "compute", "compute_half", "memory", "memory_half", "host"),
     *_eff("elementwise", "memory", "memory_half", "backward", "host"),
     *_eff("norm", "memory", "memory_half", "backward", "host"),
@@ -42,7 +42,7 @@ PARAMETERS: list[Parameter] = [
     (("layout_passes",), 0.05, 4.0),
     (("tensor_chunk_bytes",), 4.0, 256.0),
     (("tensor_chunk_bytes_nhwc",), 4.0, 256.0),
-    (("overheads", "kernel_s"), 1e-7, 2e-5),
+    (("overheads", "kernel_s"), 1e-6, 6e-6),
     (("overheads", "host_backward_op_s"), 1e-6, 2e-4),
     (("overheads", "host_step_s"), 1e-6, 5e-3),
 ]
@@ -58,13 +58,15 @@ class ModelTiming:
     seconds: float
     weight: float = 1.0
     analysis: Analysis = field(init=False, compare=False)
+    plan: TimePlan = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "analysis", analyse(self.graph, 1))
+        object.__setattr__(self, "plan", plan_time(self.graph, self.analysis, self.workload))
 
     def predict(self, device: Device) -> float:
         """Predicted seconds per batch."""
-        return predict_time(self.graph, self.analysis, device, self.workload).seconds
+        return evaluate_time(self.plan, device, self.workload).seconds
 
 
 @dataclass(frozen=True)
@@ -81,15 +83,19 @@ class LayerTiming:
     workload: Workload
     seconds: float
     weight: float = 1.0
+    kernels: tuple[Kernel, ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ins = (self.input_shape,)
+        out = self.layer.output_shape(ins)
+        object.__setattr__(self, "kernels", tuple(self.layer.kernels(ins, out, self.workload.mode is Mode.TRAIN)))
 
     def predict(self, device: Device, floor: float = 0.0) -> float:
         """Predicted forward seconds of the layer on ``device``."""
-        ins = (self.input_shape,)
-        out = self.layer.output_shape(ins)
         w = self.workload
         act = w.compute_dtype.bytes
         total = sum(kernel_time(k, w.batch, act, act, w.compute_dtype.value, device, w).seconds
-                    for k in self.layer.kernels(ins, out, w.mode is Mode.TRAIN))
+                    for k in self.kernels)
         return max(total, floor)
 
 
@@ -113,7 +119,7 @@ def _defaults(path: tuple[str, ...]) -> float:
     """Starting value of a parameter the device file does not give."""
     if path[0] == "efficiency":
         return {"compute": 0.5, "compute_half": 0.4, "memory": 0.7, "memory_half": 0.6, "backward": 2.0,
-                "host": 2e-5}[path[-1]]
+                "host": 2e-5, "wgrad": 1.0}[path[-1]]
     return {"layout_passes": 1.0, "tensor_chunk_bytes": 128.0, "tensor_chunk_bytes_nhwc": 128.0, "kernel_s": 3e-6, "host_op_s": 2e-5, "host_backward_op_s": 3e-5,
             "host_step_s": 2e-4}[path[-1]]
 

@@ -2,7 +2,9 @@
 
 The replay follows what PyTorch keeps (each layer kind says so in cnncalc/layers):
 
-- Before the batch: framework allocations (cuBLAS workspaces), parameters and buffers, the
+- Before the batch: framework allocations (the cuBLAS / cuBLASLt workspaces of a warm process:
+  those of the forward's thread and of autograd's backward thread, whatever the network; with
+  ``Workload.fresh_process`` only those this workload's GEMMs create), parameters and buffers, the
   optimizer state of earlier steps (momentum 1×, Adam 2× the parameters), the input batch.
 - Forward, layer by layer: the output (unless in place or a view), tensors the layer saves for
   backward (training) or drops at once (inference), the cuDNN workspace of a convolution. A
@@ -141,12 +143,33 @@ class _Replay:
 
     # -- phases ----------------------------------------------------------------------------
 
+    def framework(self) -> list[int]:
+        """Library allocations alive before the batch: ``framework_bytes``, and per thread that runs
+        GEMMs its cuBLAS workspace (plus the cuBLASLt one of the forward's addmm). A warm process
+        has run forward and backward GEMMs (two threads, and cuBLASLt) whatever this network is;
+        a fresh one only what this workload does: the forward thread's if the network has a GEMM
+        (cuBLASLt at batch > 1, where nn.Linear's addmm takes the cuBLASLt path), and in training
+        the backward thread's too."""
+        rules = self.device.memory_rules
+        out = [rules.framework_bytes] if rules.framework_bytes else []
+        if not self.w.fresh_process:
+            threads, lt = 2, True
+        else:
+            gemm = any(k.cls is KernelClass.MATMUL for node, row in zip(self.nodes, self.rows)
+                       for k in node.layer.kernels(row.inputs, row.output, self.train))
+            threads, lt = (1 + self.train if gemm else 0), gemm and self.B > 1
+        if rules.cublas_workspace_bytes:
+            out.extend([rules.cublas_workspace_bytes] * threads)
+        if lt and rules.cublaslt_workspace_bytes:
+            out.append(rules.cublaslt_workspace_bytes)
+        return out
+
     def setup(self) -> tuple[list[int], int]:
         """Framework allocations, parameters, buffers, optimizer state, input (and targets)."""
         p = self.pool
         p.where = "model loaded"
-        if self.device.memory_rules.framework_bytes:
-            p.alloc(self.device.memory_rules.framework_bytes, "workspace")
+        for nbytes in self.framework():
+            p.alloc(nbytes, "workspace")
         params: list[int] = []
         for row, node in zip(self.rows, self.nodes):
             for n in node.layer.param_tensors(row.inputs):

@@ -21,7 +21,7 @@ class RooflineModel:
                                   "with calibrated efficiencies for time")
 
     def __init__(self, options: Options | None = None) -> None:
-        self.options = options or Options()
+        self.options = options  # None: the workload's (its tf32 setting)
 
     def predict(self, graph: Graph, device: Device, workload: Workload) -> CostReport:
         """Peak memory and time per batch of ``graph`` on ``device`` under ``workload``."""

@@ -139,7 +139,13 @@ class LayerNorm(Layer):
         return (Saved("input"), Saved("new", numel=groups, elem="fp32"), Saved("new", numel=groups, elem="fp32"))
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
-        return (Kernel(KernelClass.NORM, reads=numel(ins[0]), writes=numel(out)),)
+        """One normalisation pass; over the channels of a C×H×W map, first the copy that makes
+        the permuted (N, H, W, C) view contiguous (F.layer_norm normalises the last dimension)."""
+        n = numel(ins[0])
+        norm = Kernel(KernelClass.NORM, reads=n, writes=numel(out))
+        if self.over == "channels" and len(ins[0]) == 3 and n > ins[0][0]:
+            return (Kernel(KernelClass.COPY, reads=n, writes=n), norm)
+        return (norm,)
 
     def torch_weight(self, ins: Shapes) -> Shape:
         """γ over the normalised shape, with ``affine``."""
