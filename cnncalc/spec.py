@@ -13,7 +13,7 @@ from .errors import Diagnostic, SpecError, UsageError
 from .source import Document, load_yaml
 
 #: Keys a layer entry may carry besides its kind's own fields.
-ENTRY_KEYS = ("type", "name", "inputs", "repeat")
+ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when")
 
 Scalar = int | float | bool | str | None
 Value = Scalar | list[Any]
