@@ -168,6 +168,8 @@ def _word(node: ast.expr, env: Mapping[str, Any]) -> str | None:
 def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Number:
     if isinstance(node, ast.Constant):
         v = node.value
+        if isinstance(v, float):  # a decimal as written: 0.2 is 1/5, not the nearest binary float
+            return Fraction(repr(v))
         return v if isinstance(v, bool) else Fraction(v)  # type: ignore[arg-type]  # parse(): int/float
     if isinstance(node, ast.Name):
         return _lookup(node.id, env, text)

@@ -422,12 +422,15 @@ class _Builder:
             except expr.ExprError as e:
                 self.fail(at((*path, "names")), f"{_where(path)}: names: {e}")
                 return None
-            count += n
-            for full in names:
+            for j, full in enumerate(names):  # i, row and j may be used in the entry's arguments
                 self.row_of[full] = rpos
-            out = self.instances(kind, args, site, env, names, refs, groups, stack, rest)
-            if out is None:
-                return None
+                ienv = _with(env, {"i": Fraction(count + j), "row": Fraction(r), "j": Fraction(j)})
+                out = self.instances(kind, {**args, **rest} if j else args, site, ienv, [full], refs,
+                                     groups, stack)
+                if out is None:
+                    return None
+                refs = [out]
+            count += n
             for full in names:
                 local = full[len(prefix):]
                 if local != name and local not in table:
