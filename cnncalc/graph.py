@@ -81,6 +81,10 @@ class _Pending:
     groups: tuple[Group, ...]
 
 
+class _Reported(expr.ExprError):
+    """``in.c`` of an instance whose input failed: that failure is reported already."""
+
+
 @dataclass(frozen=True)
 class _Site:
     """Where an instance's arguments were written: an entry, or a stage-table row."""
@@ -153,8 +157,9 @@ class _Builder:
         self.shapes: dict[str, Any] = {}  # shapes known while expanding (for in.c …)
         self.shaped = 0  # nodes whose shapes have been tried
 
-    def fail(self, pos: Position, msg: str) -> None:
-        self.problems.append(Diagnostic(pos, msg))
+    def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
+        if not isinstance(cause, _Reported):
+            self.problems.append(Diagnostic(pos, msg))
 
     def diagnostics(self) -> list[Diagnostic]:
         """The problems, one per block-definition problem with the instances it affects."""
@@ -198,7 +203,7 @@ class _Builder:
         try:
             n = self.value(v, env)
         except expr.ExprError as e:
-            self.fail(pos, str(e))
+            self.fail(pos, str(e), e)
             return None
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             self.fail(pos, f"{what} must be a positive whole number, got {v!r}")
@@ -296,7 +301,7 @@ class _Builder:
             bound = env[kind]
             if not isinstance(bound, str):
                 self.fail(self.doc.where((*path, "type")),
-                          f"{_where(path)}: type '{kind}' is the argument value {bound!r}, not a kind")
+                          f"{_where(path)}: type '{kind}' is the argument value {speclang.show(bound)}, not a kind")
                 return None
             return bound
         return kind
@@ -307,7 +312,7 @@ class _Builder:
         try:
             r = self.value(v, env)
         except expr.ExprError as e:
-            self.fail(pos, f"{_where(path)}: when: {e}")
+            self.fail(pos, f"{_where(path)}: when: {e}", e)
             return None
         if isinstance(r, bool) or (isinstance(r, int | float) and r in (0, 1)):
             return bool(r)
@@ -352,7 +357,7 @@ class _Builder:
                 raise expr.ExprError("names: must be a pattern such as 'features.{i+1}'")
             speclang.check_pattern(pattern)
         except expr.ExprError as e:
-            self.fail(at((*path, "names")), f"{_where(path)}: {e}")
+            self.fail(at((*path, "names")), f"{_where(path)}: {e}", e)
             return None
         rest = entry.get("rest", {})
         if not isinstance(rest, dict):
@@ -374,41 +379,22 @@ class _Builder:
                 if c in const:
                     self.fail(at((*path, c), key=True), f"{_where(path)}: '{c}' is also a column of the table")
                     return None
+        table_cells = [self.cells(row, columns, accepts, row_vars, (*path, "rows", r),
+                                  f"{_where(path)}.rows[{r}]", kind) for r, row in enumerate(rows)]
+        if any(c is None for c in table_cells):
+            return None
         out: _Ref | None = None
         count = 0
-        for r, row in enumerate(rows):
+        for r, cells in enumerate(table_cells):
+            assert cells is not None
             rpath = (*path, "rows", r)
             rpos = at(rpath)
             label = f"{_where(path)}.rows[{r}]"
-            if isinstance(row, list):
-                split = speclang.split_cells(row)
-                if split:
-                    self.fail(rpos, f"{label}: YAML split '{split}' at the comma inside [...]; quote the "
-                              f"expression: \"{split}\"")
-                    return None
-                if not columns:
-                    self.fail(rpos, f"{label}: a row written as a list needs 'columns:' naming its values")
-                    return None
-                if len(row) != len(columns):
-                    self.fail(rpos, f"{label}: {len(row)} values for {len(columns)} columns "
-                              f"({', '.join(columns)})")
-                    return None
-                cells = {c: (v, (*rpath, j)) for j, (c, v) in enumerate(zip(columns, row))}
-            elif isinstance(row, dict):
-                bad = [k for k in row if accepts is not None and k not in accepts and k not in row_vars]
-                if bad:
-                    self.fail(at((*rpath, bad[0]), key=True), f"{label}: '{bad[0]}' is not an argument "
-                              f"of '{kind}' (it takes: {', '.join(accepts or [])})")
-                    return None
-                cells = {str(k): (v, (*rpath, k)) for k, v in row.items()}
-            else:
-                self.fail(rpos, f"{label}: a row must be a list of values or a mapping")
-                return None
             try:
                 renv = _with(env, {c: Fraction(self.value(cells[c][0], env)) for c in row_vars
                                    if c in cells and isinstance(self.value(cells[c][0], env), int)})
             except expr.ExprError as e:
-                self.fail(rpos, f"{label}: {e}")
+                self.fail(rpos, f"{label}: {e}", e)
                 return None
             n = self.count(rep, renv, at((*path, "repeat")) if "repeat" in entry else rpos, f"{label}: repeat")
             if n is None:
@@ -420,7 +406,7 @@ class _Builder:
             try:
                 names = [prefix + speclang.instance_name(pattern, count + j, r, j) for j in range(n)]
             except expr.ExprError as e:
-                self.fail(at((*path, "names")), f"{_where(path)}: names: {e}")
+                self.fail(at((*path, "names")), f"{_where(path)}: names: {e}", e)
                 return None
             for j, full in enumerate(names):  # i, row and j may be used in the entry's arguments
                 self.row_of[full] = rpos
@@ -438,6 +424,33 @@ class _Builder:
                         else self.outputs.get(full, _FAILED)
             refs = [out]
         return out
+
+    def cells(self, row: Any, columns: list[str] | None, accepts: list[str] | None, row_vars: set[str],
+              rpath: tuple[str | int, ...], label: str, kind: str) -> dict[str, tuple[Any, tuple[str | int, ...]]] | None:
+        """A stage-table row's values by column, each with its path; None (reported) if malformed."""
+        rpos = self.doc.where(rpath)
+        if isinstance(row, list):
+            split = speclang.split_cells(row)
+            if split:
+                self.fail(rpos, f"{label}: YAML split '{split}' at the comma inside [...]; quote the "
+                          f"expression: \"{split}\"")
+                return None
+            if not columns:
+                self.fail(rpos, f"{label}: a row written as a list needs 'columns:' naming its values")
+                return None
+            if len(row) != len(columns):
+                self.fail(rpos, f"{label}: {len(row)} values for {len(columns)} columns ({', '.join(columns)})")
+                return None
+            return {c: (v, (*rpath, j)) for j, (c, v) in enumerate(zip(columns, row))}
+        if isinstance(row, dict):
+            bad = [k for k in row if accepts is not None and k not in accepts and k not in row_vars]
+            if bad:
+                self.fail(self.doc.where((*rpath, bad[0]), key=True), f"{label}: '{bad[0]}' is not an "
+                          f"argument of '{kind}' (it takes: {', '.join(accepts or [])})")
+                return None
+            return {str(k): (v, (*rpath, k)) for k, v in row.items()}
+        self.fail(rpos, f"{label}: a row must be a list of values or a mapping")
+        return None
 
     def accepts(self, kind: str) -> list[str] | None:
         """The arguments a block takes or the fields a layer kind has (None: unknown kind)."""
@@ -464,7 +477,7 @@ class _Builder:
             try:
                 args[key] = self.value(v, env)
             except expr.ExprError as e:
-                self.fail(site.at(self.doc, key), f"{site.label}: {key}: {e}")
+                self.fail(site.at(self.doc, key), f"{site.label}: {key}: {e}", e)
                 ok = False
         return args if ok else None
 
@@ -558,8 +571,9 @@ class _Builder:
         """The shape of what ``ref`` names, from the layers expanded so far; ExprError if unknown."""
         name = self.resolve_quiet(ref)
         if name is None:
-            raise expr.ExprError("the block's input shape is not known: its input is defined later "
-                                 "or failed")
+            if ref.table.get(ref.name) is _FAILED or self.failed_below(ref):
+                raise _Reported("")
+            raise expr.ExprError("the block's input shape is not known: its input is defined later")
         while name not in self.shapes and self.shaped < len(self.nodes):
             p = self.nodes[self.shaped]
             self.shaped += 1
@@ -575,6 +589,16 @@ class _Builder:
         if name not in self.shapes:
             raise expr.ExprError(f"the block's input shape is not known: '{name}' has none")
         return tuple(self.shapes[name])
+
+    def failed_below(self, ref: _Ref) -> bool:
+        for _ in range(10_000):
+            target = ref.table.get(ref.name)
+            if target is _FAILED:
+                return True
+            if not isinstance(target, _Ref):
+                return False
+            ref = target
+        return False  # pragma: no cover
 
     def resolve_quiet(self, ref: _Ref) -> str | None:
         """Like resolve, without reporting; None for a name not (yet) defined or failed."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from . import expr
@@ -52,6 +53,13 @@ def split_cells(row: list[Any]) -> str | None:
                 if depth <= 0:
                     return text
     return None
+
+
+def show(v: object) -> str:
+    """A bound value as the user wrote it (3, not Fraction(3, 1))."""
+    if isinstance(v, Fraction):
+        return str(v.numerator) if v.denominator == 1 else str(float(v))
+    return repr(v)
 
 
 def instance_name(pattern: str, i: int, row: int, j: int) -> str:
@@ -103,7 +111,9 @@ def merge_instances(problems: Iterable[Tagged]) -> list[Diagnostic]:
         names = list(dict.fromkeys(t.instance for t in ts if t.instance))
         if len(names) == 1:
             row = ts[0].row
-            out.append(Diagnostic(row, f"{d.message} (in {names[0]})", d.severity) if row else d)
+            named = names[0] in d.message.replace(names[0] + ".", "")
+            msg = d.message if named and not row else f"{d.message} (in {names[0]})"
+            out.append(Diagnostic(row or d.position, msg, d.severity))
             continue
         listed = ", ".join(names[:MAX_LISTED]) + (f", … ({len(names)} in all)" if len(names) > MAX_LISTED else "")
         out.append(Diagnostic(pos, f"{msg} (in {listed})", d.severity))
