@@ -189,25 +189,26 @@ def _eval(node: ast.expr, env: Mapping[str, Any], text: str) -> Number:
         for k in range(len(sides)):  # a free name is a word only beside a word argument
             if words[k] is not None and not bound[k] and not any(bound[max(k - 1, 0):k + 2]):
                 words[k] = None
-        left = words[0] if words[0] is not None else _eval(node.left, env, text)
-        for k, (op, right_node) in enumerate(zip(node.ops, node.comparators)):
-            right = words[k + 1] if words[k + 1] is not None else _eval(right_node, env, text)
+        left: str | Number = words[0] if words[0] is not None else _eval(node.left, env, text)
+        for k, (cmp, right_node) in enumerate(zip(node.ops, node.comparators)):
+            w = words[k + 1]
+            right: str | Number = w if w is not None else _eval(right_node, env, text)
             if isinstance(left, str) != isinstance(right, str) or (
-                isinstance(left, str) and not isinstance(op, ast.Eq | ast.NotEq)
+                isinstance(left, str) and not isinstance(cmp, ast.Eq | ast.NotEq)
             ):
                 raise ExprError(f"'{text}': words (a block's word argument such as act) can only be "
                                 "compared with == or != to other words")
-            if not COMPARE[type(op)](left, right):
+            if not COMPARE[type(cmp)](left, right):
                 return False
             left = right
         return True
     if isinstance(node, ast.IfExp):
         return _eval(node.body if _eval(node.test, env, text) else node.orelse, env, text)
     if isinstance(node, ast.UnaryOp):
-        v = _eval(node.operand, env, text)
+        value = _eval(node.operand, env, text)
         if isinstance(node.op, ast.Not):
-            return not v
-        return -Fraction(v) if isinstance(node.op, ast.USub) else v
+            return not value
+        return -Fraction(value) if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
         args = [_eval(a, env, text) for a in node.args]

@@ -16,7 +16,7 @@ from . import expr, speclang
 from . import symbolic as _symbolic
 from .errors import Diagnostic, LayerShapeError, Position, SpecError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
-from .source import without_gc
+from .source import Document, without_gc
 from .spec import ENTRY_KEYS, BlockDef, LoadedSpec, validation_diagnostics
 
 #: Largest ``repeat`` of one entry and most layers a spec may expand to.
@@ -95,7 +95,7 @@ class _Site:
     keys: dict[str, tuple[str | int, ...]]  # each argument's own path (a row's cell)
     has_inputs: bool = False
 
-    def at(self, doc: Any, key: str, *, key_pos: bool = False) -> Position:
+    def at(self, doc: Document, key: str, *, key_pos: bool = False) -> Position:
         return doc.where(self.keys.get(key, (*self.path, key)), key=key_pos)
 
 
@@ -422,6 +422,7 @@ class _Builder:
                 if local != name and local not in table:
                     table[local] = _Ref({full: full}, full, None, "") if kind not in self.spec.blocks \
                         else self.outputs.get(full, _FAILED)
+            assert out is not None  # every row has at least one instance
             refs = [out]
         return out
 

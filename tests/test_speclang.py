@@ -163,14 +163,7 @@ def test_a_layer_left_out_by_when_is_the_block_without_it(plan: list[tuple[str, 
             alias[name] = reads[0]
             last = reads[0]
         else:
-            plain = dict(entry)
-            if "inputs" in plain:
-                plain["inputs"] = reads
-            elif last != (names and alias[names[-1]]) and without:
-                plain["inputs"] = last
-            elif not without and last != "input":
-                plain["inputs"] = last
-            without.append(plain)
+            without.append({**entry, "inputs": reads})  # every input written out
             alias[name] = name
             last = name
         names.append(name)
