@@ -134,6 +134,8 @@ def _check(v: Fraction, text: str) -> Fraction:
 
 
 def _lookup(key: str, env: Mapping[str, Any], text: str) -> Number:
+    if key in ("true", "false") and key not in env:  # YAML's spelling, inside an expression
+        return key == "true"
     if key not in env:
         if key in SHAPE_NAMES:
             raise ExprError(f"'{text}': {key} is the input shape of a block's instance; "

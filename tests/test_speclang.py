@@ -113,6 +113,18 @@ def test_only_the_language_is_accepted(text: str) -> None:
         evaluate(text, {"c": Fraction(1), "in.c": Fraction(1)})
 
 
+def test_true_and_false_as_yaml_spells_them() -> None:
+    assert evaluate("se and not false", {"se": True}) is True
+    assert evaluate("true if c > 1 else false", {"c": Fraction(1)}) is False
+
+
+def test_schema_covers_the_language() -> None:
+    from cnncalc.spec import json_schema
+
+    layer = json_schema()["$defs"]["Layer"]["properties"]
+    assert {"when", "rows", "columns", "names", "rest", "repeat"} <= set(layer)
+
+
 def test_words_compare_with_words_only() -> None:
     env = {"act": "relu", "c": Fraction(8)}
     assert evaluate("act == relu and act != identity", env) is True
