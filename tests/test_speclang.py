@@ -303,19 +303,22 @@ def test_mobilenet_v3_large_is_table_1() -> None:
     assert tables[0]["columns"] == ["k", "exp", "out", "se", "nl", "s"]
 
 
-@pytest.mark.parametrize(("name", "n_rows"), [("efficientnet_b0", 7), ("mnasnet1_0", 6), ("mobilenet_v2", 7)])
+@pytest.mark.parametrize(("name", "n_rows"), [("efficientnet_b0", 7), ("mnasnet1_0", 6), ("mobilenet_v2", 7),
+                                             ("regnet_y_400mf", 4), ("shufflenet_v2_x1_0", 3)])
 def test_stage_tables_of_the_zoo(name: str, n_rows: int) -> None:
     tables = [e for e in load_spec(name).spec.layers if "rows" in e]
     assert len(tables) == 1 and len(tables[0]["rows"]) == n_rows
 
 
-TV = ["mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "mnasnet1_0"]
+#: Rewritten specs, and how many leading parts of a layer's name are torchvision's module name's.
+TV = {"mobilenet_v2": 2, "mobilenet_v3_large": 2, "efficientnet_b0": 2, "mnasnet1_0": 2,
+      "shufflenet_v2_x1_0": 1, "regnet_y_400mf": 0}
 
 
-@pytest.mark.parametrize("name", TV)
+@pytest.mark.parametrize("name", sorted(TV))
 def test_conv_and_fc_layers_are_torchvisions(name: str) -> None:
     """Every Conv2d/Linear of torchvision's model, in call order: input and output shape, params,
-    and the first two parts of its module name (``features.4``, ``layers.8``, ``classifier.3``)."""
+    and the first parts of its module name (``features.4``, ``layers.8``, ``classifier.3``)."""
     torch = pytest.importorskip("torch")
     models = pytest.importorskip("torchvision.models")
     model = getattr(models, name)().eval()
@@ -336,5 +339,6 @@ def test_conv_and_fc_layers_are_torchvisions(name: str) -> None:
             if r.family in (Family.CONV, Family.FC)]
     assert len(ours) == len(seen)
     for (n1, i1, o1, p1), (n2, i2, o2, p2) in zip(ours, seen):
-        assert (n1.split(".")[:2], o1, p1) == (n2.split(".")[:2], o2, p2), n2
+        depth = TV[name]
+        assert (n1.split(".")[:depth], o1, p1) == (n2.split(".")[:depth], o2, p2), n2
         assert i1 == i2 or len(i2) == 1, n2
