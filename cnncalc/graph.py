@@ -299,6 +299,8 @@ class _Builder:
             return None
         if kind in env and kind not in self.spec.blocks:
             bound = env[kind]
+            if not isinstance(bound, str) and layer_class(kind) is not None:
+                return kind  # a variable that happens to share a kind's name
             if not isinstance(bound, str):
                 self.fail(self.doc.where((*path, "type")),
                           f"{_where(path)}: type '{kind}' is the argument value {speclang.show(bound)}, not a kind")
