@@ -165,6 +165,13 @@ def _condition(node: ast.expr, env: Mapping[str, Any], text: str) -> Expr:
                 return _to_sympy(operand, env, text)
         return _to_sympy(node.values[-1], env, text)
     assert isinstance(node, ast.Compare)  # expr.parse() allows nothing else
+    names = [n.id if isinstance(n, ast.Name) else None for n in (node.left, *node.comparators)]
+    bound = [env.get(n) if n else None for n in names]
+    if any(isinstance(b, str) for b in bound) and all(names):  # words: act != identity
+        if not all(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
+            raise expr.ExprError(f"'{text}': words can only be compared with == or !=")
+        words = [b if isinstance(b, str) else n for n, b in zip(names, bound)]
+        return sp.Integer(int(all(expr.COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, words, words[1:]))))
     sides = [_to_sympy(n, env, text) for n in (node.left, *node.comparators)]
     for op, a, b in zip(node.ops, sides, sides[1:]):
         if not (a - b).is_number:

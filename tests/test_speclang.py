@@ -289,6 +289,41 @@ layers:
     assert [r[0] for r in rows(text)] == ["convs.1", "convs.2", "convs.3"]
 
 
+@pytest.mark.parametrize("name", ["mobilenet_v3_large", "shufflenet_v2_x1_0"])
+def test_symbolic_mode_decides_the_same_conditions(name: str) -> None:
+    pytest.importorskip("sympy")
+    numeric = analyse(build_graph(load_spec(name)))
+    symbolic = analyse(build_graph(load_spec(name), symbolic=True))
+    assert [(r.name, r.params, r.macs) for r in symbolic.rows] == [(r.name, r.params, r.macs) for r in numeric.rows]
+
+
+VALUES = st.one_of(st.integers(-3, 40), st.none(), st.booleans(), st.text(max_size=6),
+                   st.sampled_from(["i+1", "n", "in.c", "max(1, c", "{x}", "a.{i}", "relu", "s == 1"]),
+                   st.lists(st.one_of(st.integers(-1, 9), st.text(max_size=3)), max_size=5),
+                   st.dictionaries(st.sampled_from(["t", "c", "s", "n", "zz"]), st.integers(-1, 9), max_size=3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["rows", "columns", "names", "rest", "repeat", "when", "tag",
+                                           "inputs", "type", "t"]), VALUES), min_size=1, max_size=3),
+       st.integers(0, 3))
+def test_broken_stage_tables_never_crash(edits: list[tuple[str, Any]], row: int) -> None:
+    from cnncalc.errors import CnncalcError
+
+    doc = yaml.safe_load(TABLE)
+    entry = doc["layers"][0]
+    for key, value in edits:
+        rows = entry.get("rows")
+        if key == "t" and isinstance(rows, list) and row < len(rows) and isinstance(rows[row], list):
+            rows[row][0] = value
+        else:
+            entry[key] = value
+    try:
+        analyse(build_graph(parse_spec(yaml.safe_dump(doc), "t.yaml")))
+    except CnncalcError:
+        pass
+
+
 # ----------------------------------------------------------------------------- the zoo
 
 def _non_comment_lines(name: str) -> int:
