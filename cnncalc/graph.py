@@ -410,6 +410,13 @@ class _Builder:
             except expr.ExprError as e:
                 self.fail(at((*path, "names")), f"{_where(path)}: names: {e}", e)
                 return None
+            clash = next((x for x in names if x[len(prefix):] in table or x in self.row_of
+                          or names.count(x) > 1), None)
+            if clash:
+                self.fail(at((*path, "names")) if "names" in entry else rpos,
+                          f"{label}: instance name '{clash[len(prefix):]}' is taken; give 'names:' a "
+                          "pattern with {i} (features.{i+1})")
+                return None
             for j, full in enumerate(names):  # i, row and j may be used in the entry's arguments
                 self.row_of[full] = rpos
                 ienv = _with(env, {"i": Fraction(count + j), "row": Fraction(r), "j": Fraction(j)})
