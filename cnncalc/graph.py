@@ -156,6 +156,7 @@ class _Builder:
         self.outputs: dict[str, _Ref] = {}  # block instance → its output
         self.shapes: dict[str, Any] = {}  # shapes known while expanding (for in.c …)
         self.shaped = 0  # nodes whose shapes have been tried
+        self.broken: set[str] = set()  # blocks whose definition failed (reported once)
 
     def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
         if not isinstance(cause, _Reported):
@@ -525,6 +526,8 @@ class _Builder:
               refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...]) -> _Ref | None:
         bdef: BlockDef = self.spec.blocks[kind]
         pos = site.pos
+        if kind in self.broken:
+            return None  # its definition is reported
         if kind in stack:
             self.fail(pos, f"block '{kind}' uses itself ({' → '.join((*stack, kind))})")
             return None
@@ -532,6 +535,7 @@ class _Builder:
         if args is None:
             return None
         benv: dict[str, Any] = dict(self.env)
+        scope = _Scope(benv, lambda: self.shape_of(refs[0]))
         ok = True
         for key in args:
             if key not in bdef.args:
@@ -542,6 +546,16 @@ class _Builder:
                 ok = False
         for key, default in bdef.args.items():
             v = args.get(key, default)
+            if key not in args and isinstance(default, str) and _is_expr(default) and not (
+                default.strip().isidentifier() and default.strip() not in bdef.args
+            ):  # a default computed from the arguments before it: sq: "max(8, c // 4)"
+                try:
+                    v = self.value(default, scope)
+                except expr.ExprError as e:
+                    self.fail(self.doc.where(("blocks", kind, "args", key)), f"blocks.{kind}.args: {key}: {e}", e)
+                    self.tags[len(self.problems) - 1] = full
+                    ok = False
+                    continue
             if v is None:
                 self.fail(pos, f"{full}: block '{kind}' needs argument '{key}'")
                 ok = False
@@ -563,7 +577,6 @@ class _Builder:
         inner = dict(zip(bdef.inputs, refs))
         g = (*groups, Group(full, kind, pos))
         start = len(self.problems)
-        scope = _Scope(benv, lambda: self.shape_of(refs[0]))
         table = self.expand(bdef.layers, ("blocks", kind, "layers"), scope, full + ".", inner, g, (*stack, kind))
         for k in range(start, len(self.problems)):
             self.tags.setdefault(k, full)
@@ -688,6 +701,13 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     top = {INPUT: _Ref({INPUT: INPUT}, INPUT, None, "")}
     b.shapes[INPUT] = tuple(shape)
     benv = _Scope({k: Fraction(v) for k, v in b.env.items()}, lambda: tuple(shape))
+    for bname, bdef in spec.blocks.items():
+        split = speclang.split_flow(bdef.args)
+        if split:
+            b.fail(doc.where(("blocks", bname, "args", split[0])),
+                   f"blocks.{bname}.args: YAML split '{split[0]}: {split[1]}' at the comma inside {{…}}; "
+                   f"quote the expression: {split[0]}: \"{split[1]}\"")
+            b.broken.add(bname)
     b.expand(spec.layers, ("layers",), benv, "", top, (), ())
     nodes: list[Node] = []
     for p in b.nodes:

@@ -223,6 +223,27 @@ layers:
     ]
 
 
+def test_argument_defaults_may_be_expressions() -> None:
+    text = """
+name: t
+input: [3, 8, 8]
+blocks:
+  se:
+    args: {c: null, sq: "max(8, c // 4)", back: in.c, act: relu, d: c}
+    layers:
+      - {name: a, type: conv, filters: sq, kernel: 1}
+      - {name: b, type: act}
+      - {name: c, type: conv, filters: back, kernel: 1}
+      - {name: d, type: conv, filters: d, kernel: 1}
+layers:
+  - {name: x, type: se, c: 16}
+  - {name: y, type: se, c: 64, sq: 5}
+"""
+    out = {r[0]: r[2][0] for r in rows(text)}
+    # x: sq = max(8, 16 // 4 = 4) = 8, back = in.c = 3, d = c = 16;  y: sq = 5, back = 16, d = 64
+    assert out == {"x.a": 8, "x.b": 8, "x.c": 3, "x.d": 16, "y.a": 5, "y.b": 5, "y.c": 16, "y.d": 64}
+
+
 # ----------------------------------------------------------------------------- stage tables
 
 TABLE = """
