@@ -13,6 +13,7 @@ from .graph import INPUT, Graph, Group
 from .layers import RF, Family, Hyper, Num, Shape, numel
 from .layers.base import certain
 from .source import without_gc
+from .speclang import Tagged, merge_instances
 
 
 class DType(StrEnum):
@@ -175,8 +176,11 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
             layer.buffers(ins), macs * batch, ops * batch, numel(out) * dt.bytes * batch,
             rf.size, rf.jump, layer.hyper(), node.position, node.groups, global_context=rf.global_context,
         ))
-    if problems:
-        raise SpecError(problems)
+    if problems:  # a problem of a block's layer once, with the instances it affects
+        inst = {n.name: n.groups[-1].name for n in graph.nodes if n.groups}
+        raise SpecError(merge_instances(
+            Tagged(d, inst.get(d.message.split(" (", 1)[0]))
+            for d in problems))
     return Analysis(graph.name, graph.input, batch, dt, tuple(rows), Totals.of(rows),
                     tuple(warnings), graph.file)
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import difflib
 import heapq
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from pydantic import ValidationError
 
-from . import expr
+from . import expr, speclang
 from . import symbolic as _symbolic
-from .errors import Diagnostic, Position, SpecError
+from .errors import Diagnostic, LayerShapeError, Position, SpecError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
-from .source import without_gc
+from .source import Document, without_gc
 from .spec import ENTRY_KEYS, BlockDef, LoadedSpec, validation_diagnostics
 
 #: Largest ``repeat`` of one entry and most layers a spec may expand to.
@@ -82,6 +82,67 @@ class _Pending:
     groups: tuple[Group, ...]
 
 
+class _Reported(expr.ExprError):
+    """``in.c`` of an instance whose input failed: that failure is reported already."""
+
+
+@dataclass(frozen=True)
+class _Site:
+    """Where an instance's arguments were written: an entry, or a stage-table row."""
+
+    path: tuple[str | int, ...]  # the entry's (or row's) path in the document
+    label: str  # ``layers[3]``, ``layers[3].rows[2]``: context for messages
+    pos: Position
+    keys: dict[str, tuple[str | int, ...]]  # each argument's own path (a row's cell)
+    has_inputs: bool = False
+
+    def at(self, doc: Document, key: str, *, key_pos: bool = False) -> Position:
+        return doc.where(self.keys.get(key, (*self.path, key)), key=key_pos)
+
+
+class _Scope(Mapping[str, Any]):
+    """A block instance's variables, plus ``in.c``, ``in.h``, ``in.w`` (its input's shape),
+    computed only when an expression uses them."""
+
+    def __init__(self, base: dict[str, Any], shape: Callable[[], tuple[Any, ...]]) -> None:
+        self.base = base
+        self.shape = shape
+
+    def __getitem__(self, key: str) -> Any:
+        if key in expr.SHAPE_NAMES:
+            shape = self.shape()
+            i = expr.SHAPE_NAMES.index(key)
+            if i >= len(shape):
+                raise expr.ExprError(f"{key}: the block's input is a vector {list(shape)}; only in.c is known")
+            v = shape[i]
+            return Fraction(v) if isinstance(v, int) else v
+        return self.base[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.base or key in expr.SHAPE_NAMES
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.base)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def extended(self, extra: Mapping[str, Any]) -> _Scope:
+        return _Scope({**self.base, **extra}, self.shape)
+
+
+def _with(env: Mapping[str, Any], extra: Mapping[str, Any]) -> Mapping[str, Any]:
+    return env.extended(extra) if isinstance(env, _Scope) else {**env, **extra}
+
+
+def _is_expr(v: str) -> bool:
+    try:
+        expr.parse(v)
+    except expr.ExprError:
+        return False
+    return True
+
+
 class _Builder:
     def __init__(self, loaded: LoadedSpec, env: Mapping[str, int], symbolic: bool = False) -> None:
         self.spec = loaded.spec
@@ -90,13 +151,32 @@ class _Builder:
         self.symbolic = symbolic
         self.problems: list[Diagnostic] = []
         self.nodes: list[_Pending] = []
+        self.pending: dict[str, _Pending] = {}
+        self.tags: dict[int, str] = {}  # problem index → the innermost block instance it arose in
+        self.row_of: dict[str, Position] = {}  # stage-table instance → its row
+        self.outputs: dict[str, _Ref] = {}  # block instance → its output
+        self.shapes: dict[str, Any] = {}  # shapes known while expanding (for in.c …)
+        self.shaped = 0  # nodes whose shapes have been tried
+        self.broken: set[str] = set()  # blocks whose definition failed (reported once)
 
-    def fail(self, pos: Position, msg: str) -> None:
-        self.problems.append(Diagnostic(pos, msg))
+    def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
+        if not isinstance(cause, _Reported):
+            self.problems.append(Diagnostic(pos, msg))
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """The problems, one per block-definition problem with the instances it affects."""
+        def row(inst: str | None) -> Position | None:
+            while inst:
+                if inst in self.row_of:
+                    return self.row_of[inst]
+                inst = inst.rpartition(".")[0]
+            return None
+        return speclang.merge_instances(
+            speclang.Tagged(d, self.tags.get(i), row(self.tags.get(i))) for i, d in enumerate(self.problems))
 
     # -- values ---------------------------------------------------------------------------
 
-    def value(self, v: Any, env: Mapping[str, int | Fraction]) -> Any:
+    def value(self, v: Any, env: Mapping[str, Any]) -> Any:
         """Substitute expressions in a field value (lists element-wise).
 
         A bare word that is not a variable ("same", "relu") is left for the field to accept or
@@ -114,14 +194,16 @@ class _Builder:
             return v  # plain text, not an expression
         if self.symbolic:  # unset variables stay symbols; bare words are settled per field
             return _symbolic.evaluate(v, env)
-        r = expr.evaluate(v, env)  # raises ExprError for anything but arithmetic
+        r = expr.evaluate(v, env)  # raises ExprError for anything but the spec language
+        if isinstance(r, bool):
+            return r
         return int(r) if r.denominator == 1 else float(r)
 
-    def count(self, v: Any, env: Mapping[str, int | Fraction], pos: Position, what: str) -> int | None:
+    def count(self, v: Any, env: Mapping[str, Any], pos: Position, what: str) -> int | None:
         try:
             n = self.value(v, env)
         except expr.ExprError as e:
-            self.fail(pos, str(e))
+            self.fail(pos, str(e), e)
             return None
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             self.fail(pos, f"{what} must be a positive whole number, got {v!r}")
@@ -134,7 +216,7 @@ class _Builder:
     # -- expansion ------------------------------------------------------------------------
 
     def expand(self, entries: list[dict[str, Any]], base: tuple[str | int, ...],
-               env: Mapping[str, int | Fraction], prefix: str, inputs: dict[str, Any],
+               env: Mapping[str, Any], prefix: str, inputs: dict[str, Any],
                groups: tuple[Group, ...], stack: tuple[str, ...]) -> dict[str, Any]:
         """Expand one scope's entries; returns the scope's table of local names."""
         table: dict[str, Any] = dict(inputs)
@@ -147,11 +229,8 @@ class _Builder:
             if not isinstance(entry, dict):
                 self.fail(pos, "a layer must be a mapping with at least 'type'")
                 continue
-            kind = entry.get("type")
-            if not isinstance(kind, str):
-                self.fail(self.doc.where((*path, "type")) if "type" in entry else pos,
-                          "missing required field 'type'" if "type" not in entry else
-                          f"'type' must be a string, got {kind!r}")
+            kind = self.kind(entry, path, env)
+            if kind is None:
                 continue
             name = entry.get("name")
             if name is None:
@@ -172,31 +251,223 @@ class _Builder:
             if name == INPUT:
                 self.fail(self.doc.where((*path, "name")), "'input' is reserved for the network input")
                 continue
-            repeat = self.count(entry.get("repeat", 1), env, self.doc.where((*path, "repeat")), "repeat")
-            if repeat is None:
+            split = speclang.split_flow(entry)
+            if split:
+                key, text = split
+                self.fail(self.doc.where((*path, key)),
+                          f"{_where(path)}: YAML split '{key}: {text}' at the comma inside {{…}}; "
+                          f"quote the expression: {key}: \"{text}\"")
+                table[name] = _FAILED
                 continue
             refs = self.refs(entry.get("inputs"), table, prev, path, name)
             if refs is None:
+                table[name] = _FAILED
                 continue
-            out: Any = None
-            for k in range(repeat):
-                inst = name if repeat == 1 else f"{name}_{k + 1}"
-                full = prefix + inst
-                if kind in self.spec.blocks:
-                    out = self.block(kind, entry, path, env, full, refs, groups, stack)
-                else:
-                    out = self.layer(kind, entry, path, env, full, refs, groups)
-                if out is None or len(self.nodes) > MAX_LAYERS:
-                    break
-                refs = [out]
-            if len(self.nodes) > MAX_LAYERS:
-                self.fail(pos, f"the spec expands to more than {MAX_LAYERS:,} layers; "
-                          "check 'repeat' values")
-                raise SpecError(self.problems)
+            if "when" in entry:
+                keep = self.condition(entry["when"], env, self.doc.where((*path, "when")), path)
+                if keep is None:
+                    table[name] = _FAILED
+                    continue
+                if not keep:  # left out: whatever reads it reads its (first) input
+                    table[name] = prev = refs[0]
+                    continue
+            if "rows" in entry:
+                out: Any = self.stage(kind, entry, path, env, prefix, name, refs, groups, stack, table)
+                table[name] = _FAILED if out is None else out
+                if out is not None:
+                    prev = out
+                continue
+            repeat = self.count(entry.get("repeat", 1), env, self.doc.where((*path, "repeat")), "repeat")
+            if repeat is None:
+                continue
+            raw = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+            site = _Site(path, _where(path), pos, {k: (*path, k) for k in raw}, "inputs" in entry)
+            out = self.instances(kind, raw, site, env, [prefix + (name if repeat == 1 else f"{name}_{k + 1}")
+                                                         for k in range(repeat)], refs, groups, stack)
             table[name] = _FAILED if out is None else out
             if out is not None:
                 prev = out
         return table
+
+    def kind(self, entry: dict[str, Any], path: tuple[str | int, ...], env: Mapping[str, Any]) -> str | None:
+        """The entry's kind or block name; a block's word argument (``type: act``) is replaced."""
+        kind = entry.get("type")
+        if not isinstance(kind, str):
+            self.fail(self.doc.where((*path, "type")) if "type" in entry else self.doc.where(path),
+                      "missing required field 'type'" if "type" not in entry else
+                      f"'type' must be a string, got {kind!r}")
+            return None
+        if kind in env and kind not in self.spec.blocks:
+            bound = env[kind]
+            if not isinstance(bound, str) and layer_class(kind) is not None:
+                return kind  # a variable that happens to share a kind's name
+            if not isinstance(bound, str):
+                self.fail(self.doc.where((*path, "type")),
+                          f"{_where(path)}: type '{kind}' is the argument value {speclang.show(bound)}, not a kind")
+                return None
+            return bound
+        return kind
+
+    def condition(self, v: Any, env: Mapping[str, Any], pos: Position,
+                  path: tuple[str | int, ...]) -> bool | None:
+        """A ``when:`` value: true/false, or an expression (``s == 1 and in.c == c``)."""
+        try:
+            r = self.value(v, env)
+        except expr.ExprError as e:
+            self.fail(pos, f"{_where(path)}: when: {e}", e)
+            return None
+        if isinstance(r, bool) or (isinstance(r, int | float) and r in (0, 1)):
+            return bool(r)
+        self.fail(pos, f"{_where(path)}: when: must be true/false or a condition, got {v!r}")
+        return None
+
+    def instances(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any],
+                  names: list[str], refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...],
+                  rest: dict[str, Any] | None = None) -> _Ref | None:
+        """Instantiate a layer or block once per name, in a chain; the last one's reference."""
+        out: _Ref | None = None
+        for k, full in enumerate(names):
+            args = {**raw, **(rest or {})} if k else raw
+            if kind in self.spec.blocks:
+                out = self.block(kind, args, site, env, full, refs, groups, stack)
+            else:
+                out = self.layer(kind, args, site, env, full, refs, groups)
+            if out is None or len(self.nodes) > MAX_LAYERS:
+                break
+            refs = [out]
+        if len(self.nodes) > MAX_LAYERS:
+            self.fail(site.pos, f"the spec expands to more than {MAX_LAYERS:,} layers; "
+                      "check 'repeat' values and stage tables")
+            raise SpecError(self.diagnostics())
+        return out
+
+    def stage(self, kind: str, entry: dict[str, Any], path: tuple[str | int, ...], env: Mapping[str, Any],
+              prefix: str, name: str, refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...],
+              table: dict[str, Any]) -> _Ref | None:
+        """A stage table: the block (or layer) once per row, its columns as arguments."""
+        rows, columns = entry.get("rows"), entry.get("columns")
+        at = self.doc.where
+        if not isinstance(rows, list) or not rows:
+            self.fail(at((*path, "rows")), f"{_where(path)}: rows must be a non-empty list")
+            return None
+        if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            self.fail(at((*path, "columns")), f"{_where(path)}: columns must be a list of argument names")
+            return None
+        pattern = entry.get("names", f"{entry.get('name', kind)}.{{i+1}}")
+        try:
+            if not isinstance(pattern, str):
+                raise expr.ExprError("names: must be a pattern such as 'features.{i+1}'")
+            speclang.check_pattern(pattern)
+        except expr.ExprError as e:
+            self.fail(at((*path, "names")), f"{_where(path)}: {e}", e)
+            return None
+        rest = entry.get("rest", {})
+        if not isinstance(rest, dict):
+            self.fail(at((*path, "rest")), f"{_where(path)}: rest must be a mapping of arguments")
+            return None
+        accepts = self.accepts(kind)
+        rep = entry.get("repeat", 1)
+        row_vars = expr.names(rep) if isinstance(rep, str) and _is_expr(rep) else set()
+        const = {k: v for k, v in entry.items() if k not in ENTRY_KEYS and k not in speclang.TABLE_KEYS}
+        if columns:
+            for j, c in enumerate(columns):
+                if accepts is not None and c not in accepts and c not in row_vars:
+                    close = difflib.get_close_matches(c, sorted(accepts), n=1)
+                    hint = f"; did you mean '{close[0]}'?" if close else \
+                        f" (it takes: {', '.join(accepts) or 'none'}; a column only 'repeat:' uses is fine too)"
+                    self.fail(at((*path, "columns", j)), f"{_where(path)}: column '{c}' is not an argument "
+                              f"of '{kind}'{hint}")
+                    return None
+                if c in const:
+                    self.fail(at((*path, c), key=True), f"{_where(path)}: '{c}' is also a column of the table")
+                    return None
+        table_cells = [self.cells(row, columns, accepts, row_vars, (*path, "rows", r),
+                                  f"{_where(path)}.rows[{r}]", kind) for r, row in enumerate(rows)]
+        if any(c is None for c in table_cells):
+            return None
+        out: _Ref | None = None
+        count = 0
+        for r, cells in enumerate(table_cells):
+            assert cells is not None
+            rpath = (*path, "rows", r)
+            rpos = at(rpath)
+            label = f"{_where(path)}.rows[{r}]"
+            try:
+                renv = _with(env, {c: Fraction(self.value(cells[c][0], env)) for c in row_vars
+                                   if c in cells and isinstance(self.value(cells[c][0], env), int)})
+            except expr.ExprError as e:
+                self.fail(rpos, f"{label}: {e}", e)
+                return None
+            n = self.count(rep, renv, at((*path, "repeat")) if "repeat" in entry else rpos, f"{label}: repeat")
+            if n is None:
+                return None
+            args = {**const, **{c: v for c, (v, _) in cells.items() if accepts is None or c in accepts}}
+            keys = {**{k: (*path, k) for k in const}, **{c: p for c, (_, p) in cells.items()},
+                    **{k: (*path, "rest", k) for k in rest}}
+            site = _Site(rpath, label, rpos, keys, "inputs" in entry)
+            try:
+                names = [prefix + speclang.instance_name(pattern, count + j, r, j) for j in range(n)]
+            except expr.ExprError as e:
+                self.fail(at((*path, "names")), f"{_where(path)}: names: {e}", e)
+                return None
+            clash = next((x for x in names if x[len(prefix):] in table or x in self.row_of
+                          or names.count(x) > 1), None)
+            if clash:
+                self.fail(at((*path, "names")) if "names" in entry else rpos,
+                          f"{label}: instance name '{clash[len(prefix):]}' is taken; give 'names:' a "
+                          "pattern with {i} (features.{i+1})")
+                return None
+            for j, full in enumerate(names):  # i, row and j may be used in the entry's arguments
+                self.row_of[full] = rpos
+                ienv = _with(env, {"i": Fraction(count + j), "row": Fraction(r), "j": Fraction(j)})
+                out = self.instances(kind, {**args, **rest} if j else args, site, ienv, [full], refs,
+                                     groups, stack)
+                if out is None:
+                    return None
+                refs = [out]
+            count += n
+            for full in names:
+                local = full[len(prefix):]
+                if local != name and local not in table:
+                    table[local] = _Ref({full: full}, full, None, "") if kind not in self.spec.blocks \
+                        else self.outputs.get(full, _FAILED)
+            assert out is not None  # every row has at least one instance
+            refs = [out]
+        return out
+
+    def cells(self, row: Any, columns: list[str] | None, accepts: list[str] | None, row_vars: set[str],
+              rpath: tuple[str | int, ...], label: str, kind: str) -> dict[str, tuple[Any, tuple[str | int, ...]]] | None:
+        """A stage-table row's values by column, each with its path; None (reported) if malformed."""
+        rpos = self.doc.where(rpath)
+        if isinstance(row, list):
+            split = speclang.split_cells(row)
+            if split:
+                self.fail(rpos, f"{label}: YAML split '{split}' at the comma inside [...]; quote the "
+                          f"expression: \"{split}\"")
+                return None
+            if not columns:
+                self.fail(rpos, f"{label}: a row written as a list needs 'columns:' naming its values")
+                return None
+            if len(row) != len(columns):
+                self.fail(rpos, f"{label}: {len(row)} values for {len(columns)} columns ({', '.join(columns)})")
+                return None
+            return {c: (v, (*rpath, j)) for j, (c, v) in enumerate(zip(columns, row))}
+        if isinstance(row, dict):
+            bad = [k for k in row if accepts is not None and k not in accepts and k not in row_vars]
+            if bad:
+                self.fail(self.doc.where((*rpath, bad[0]), key=True), f"{label}: '{bad[0]}' is not an "
+                          f"argument of '{kind}' (it takes: {', '.join(accepts or [])})")
+                return None
+            return {str(k): (v, (*rpath, k)) for k, v in row.items()}
+        self.fail(rpos, f"{label}: a row must be a list of values or a mapping")
+        return None
+
+    def accepts(self, kind: str) -> list[str] | None:
+        """The arguments a block takes or the fields a layer kind has (None: unknown kind)."""
+        if kind in self.spec.blocks:
+            return list(self.spec.blocks[kind].args)
+        cls = layer_class(kind)
+        return None if cls is None else [k for k in cls.model_fields if k not in ENTRY_KEYS]
 
     def refs(self, raw: Any, table: dict[str, Any], prev: Any, path: tuple[str | int, ...],
              name: str) -> list[_Ref] | None:
@@ -209,80 +480,90 @@ class _Builder:
         return [_Ref(table, n, self.doc.where((*path, "inputs", j)) if not isinstance(raw, str)
                      else self.doc.where((*path, "inputs")), name) for j, n in enumerate(names)]
 
-    def bind(self, entry: dict[str, Any], path: tuple[str | int, ...],
-             env: Mapping[str, int | Fraction]) -> dict[str, Any] | None:
+    def bind(self, raw: dict[str, Any], site: _Site, env: Mapping[str, Any]) -> dict[str, Any] | None:
         args: dict[str, Any] = {}
         ok = True
-        for key, v in entry.items():
-            if key in ENTRY_KEYS:
-                continue
+        for key, v in raw.items():
             try:
                 args[key] = self.value(v, env)
             except expr.ExprError as e:
-                self.fail(self.doc.where((*path, key)), f"{_where(path)}: {key}: {e}")
+                self.fail(site.at(self.doc, key), f"{site.label}: {key}: {e}", e)
                 ok = False
         return args if ok else None
 
-    def layer(self, kind: str, entry: dict[str, Any], path: tuple[str | int, ...],
-              env: Mapping[str, int | Fraction], full: str, refs: list[_Ref],
-              groups: tuple[Group, ...]) -> _Ref | None:
+    def layer(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
+              refs: list[_Ref], groups: tuple[Group, ...]) -> _Ref | None:
+        path = site.path
         cls = layer_class(kind)
         if cls is None:
             choices = [*LAYER_TYPES, *ALIASES, *self.spec.blocks]
             close = difflib.get_close_matches(kind, choices, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else "; run 'cnncalc schema' for the list"
-            self.fail(self.doc.where((*path, "type")), f"{_where(path)}: unknown layer type '{kind}'{hint}")
+            self.fail(self.doc.where((*path, "type")), f"{site.label}: unknown layer type '{kind}'{hint}")
             return None
-        args = self.bind(entry, path, env)
+        args = self.bind(raw, site, env)
         if args is None:
             return None
         try:
             layer = _symbolic.build_layer(cls, args) if self.symbolic else cls.model_validate(args)
         except ValidationError as e:
             self.problems.extend(validation_diagnostics(
-                e, self.doc, path, f"{_where(path)} ({kind}): ", [*cls.model_fields, *ENTRY_KEYS]))
+                e, self.doc, path, f"{site.label} ({kind}): ", [*cls.model_fields, *ENTRY_KEYS]))
             return None
         n_in = len(refs)
         if n_in < cls.min_inputs or (cls.max_inputs is not None and n_in > cls.max_inputs):
             want = f"{cls.min_inputs}" if cls.max_inputs == cls.min_inputs else \
                 f"at least {cls.min_inputs}" if cls.max_inputs is None else f"{cls.min_inputs}–{cls.max_inputs}"
-            self.fail(self.doc.where((*path, "inputs")) if "inputs" in entry else self.doc.where(path),
+            self.fail(self.doc.where((*path, "inputs")) if site.has_inputs else site.pos,
                       f"{full}: {kind} takes {want} input(s), got {n_in}")
             return None
-        self.nodes.append(_Pending(full, kind, layer, refs, self.doc.where(path), groups))
+        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups))
+        self.pending[full] = self.nodes[-1]
         return _Ref({full: full}, full, None, "")
 
-    def block(self, kind: str, entry: dict[str, Any], path: tuple[str | int, ...],
-              env: Mapping[str, int | Fraction], full: str, refs: list[_Ref],
-              groups: tuple[Group, ...], stack: tuple[str, ...]) -> _Ref | None:
+    def block(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
+              refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...]) -> _Ref | None:
         bdef: BlockDef = self.spec.blocks[kind]
-        pos = self.doc.where(path)
+        pos = site.pos
+        if kind in self.broken:
+            return None  # its definition is reported
         if kind in stack:
             self.fail(pos, f"block '{kind}' uses itself ({' → '.join((*stack, kind))})")
             return None
-        args = self.bind(entry, path, env)
+        args = self.bind(raw, site, env)
         if args is None:
             return None
-        benv: dict[str, int | Fraction] = dict(self.env)
+        benv: dict[str, Any] = dict(self.env)
+        scope = _Scope(benv, lambda: self.shape_of(refs[0]))
         ok = True
         for key in args:
             if key not in bdef.args:
                 close = difflib.get_close_matches(key, list(bdef.args), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else \
                     f" (it takes: {', '.join(bdef.args) or 'none'})"
-                self.fail(self.doc.where((*path, key), key=True), f"block '{kind}' has no argument '{key}'{hint}")
+                self.fail(site.at(self.doc, key, key_pos=True), f"block '{kind}' has no argument '{key}'{hint}")
                 ok = False
         for key, default in bdef.args.items():
             v = args.get(key, default)
+            if key not in args and isinstance(default, str) and _is_expr(default) and not (
+                default.strip().isidentifier() and default.strip() not in bdef.args
+            ):  # a default computed from the arguments before it: sq: "max(8, c // 4)"
+                try:
+                    v = self.value(default, scope)
+                except expr.ExprError as e:
+                    self.fail(self.doc.where(("blocks", kind, "args", key)), f"blocks.{kind}.args: {key}: {e}", e)
+                    self.tags[len(self.problems) - 1] = full
+                    ok = False
+                    continue
             if v is None:
                 self.fail(pos, f"{full}: block '{kind}' needs argument '{key}'")
                 ok = False
             elif _symbolic.is_expr(v):
                 benv[key] = v
             elif isinstance(v, str | bool):
-                benv[key] = v  # type: ignore[assignment]  # a word or flag, substituted as a whole value
+                benv[key] = v  # a word or flag, substituted as a whole value
             elif not isinstance(v, int | float):
-                self.fail(self.doc.where((*path, key)),
+                self.fail(site.at(self.doc, key),
                           f"block argument '{key}' must be a number, word or true/false, got {v!r}")
                 ok = False
             else:
@@ -293,13 +574,65 @@ class _Builder:
         if not ok:
             return None
         inner = dict(zip(bdef.inputs, refs))
-        g = (*groups, Group(full, kind, pos, tuple((k, benv[k]) for k in bdef.args)))
-        table = self.expand(bdef.layers, ("blocks", kind, "layers"), benv, full + ".", inner, g, (*stack, kind))
+        g = (*groups, Group(full, kind, pos, tuple((k, benv.get(k)) for k in bdef.args)))
+        start = len(self.problems)
+        table = self.expand(bdef.layers, ("blocks", kind, "layers"), scope, full + ".", inner, g, (*stack, kind))
+        for k in range(start, len(self.problems)):
+            self.tags.setdefault(k, full)
         out = bdef.output or _last_name(bdef, table)
         if out not in table:
             self.fail(self.doc.where(("blocks", kind, "output")), f"block '{kind}' output '{out}' is not one of its layers")
             return None
-        return _Ref(table, out, self.doc.where(("blocks", kind, "output")), kind)
+        ref = _Ref(table, out, self.doc.where(("blocks", kind, "output")), kind)
+        self.outputs[full] = ref
+        return ref
+
+    # -- shapes during expansion (in.c, in.h, in.w) ---------------------------------------
+
+    def shape_of(self, ref: _Ref) -> tuple[Any, ...]:
+        """The shape of what ``ref`` names, from the layers expanded so far; ExprError if unknown."""
+        name = self.resolve_quiet(ref)
+        if name is None:
+            if ref.table.get(ref.name) is _FAILED or self.failed_below(ref):
+                raise _Reported("")
+            raise expr.ExprError("the block's input shape is not known: its input is defined later")
+        while name not in self.shapes and self.shaped < len(self.nodes):
+            p = self.nodes[self.shaped]
+            self.shaped += 1
+            ins = [self.resolve_quiet(r) for r in p.refs]
+            if any(i is None or i not in self.shapes for i in ins):
+                continue
+            try:
+                self.shapes[p.name] = p.layer.output_shape(tuple(self.shapes[i] for i in ins if i))
+            except LayerShapeError as e:
+                self.fail(p.position, f"{p.name} ({p.type}): {e}")
+            except (TypeError, ValueError):  # a symbolic size where a formula needs a number
+                continue
+        if name not in self.shapes:
+            raise expr.ExprError(f"the block's input shape is not known: '{name}' has none")
+        return tuple(self.shapes[name])
+
+    def failed_below(self, ref: _Ref) -> bool:
+        for _ in range(10_000):
+            target = ref.table.get(ref.name)
+            if target is _FAILED:
+                return True
+            if not isinstance(target, _Ref):
+                return False
+            ref = target
+        return False  # pragma: no cover
+
+    def resolve_quiet(self, ref: _Ref) -> str | None:
+        """Like resolve, without reporting; None for a name not (yet) defined or failed."""
+        for _ in range(10_000):
+            target = ref.table.get(ref.name)
+            if target is None or target is _FAILED:
+                return None
+            if isinstance(target, str):
+                return target
+            ref = target
+        return None  # pragma: no cover - tables never chain this deep
+
 
     # -- resolution -----------------------------------------------------------------------
 
@@ -365,7 +698,15 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     if len(shape) not in (1, 3) and not b.problems:
         b.fail(doc.where(("input",)), "input must be [C, H, W] or [features]")
     top = {INPUT: _Ref({INPUT: INPUT}, INPUT, None, "")}
-    benv = {k: Fraction(v) for k, v in b.env.items()}
+    b.shapes[INPUT] = tuple(shape)
+    benv = _Scope({k: Fraction(v) for k, v in b.env.items()}, lambda: tuple(shape))
+    for bname, bdef in spec.blocks.items():
+        split = speclang.split_flow(bdef.args)
+        if split:
+            b.fail(doc.where(("blocks", bname, "args", split[0])),
+                   f"blocks.{bname}.args: YAML split '{split[0]}: {split[1]}' at the comma inside {{…}}; "
+                   f"quote the expression: {split[0]}: \"{split[1]}\"")
+            b.broken.add(bname)
     b.expand(spec.layers, ("layers",), benv, "", top, (), ())
     nodes: list[Node] = []
     for p in b.nodes:
@@ -373,7 +714,7 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups))
     if b.problems:
-        raise SpecError(b.problems)
+        raise SpecError(b.diagnostics())
     return Graph(spec.name, tuple(shape), _toposort(nodes, doc.file), doc.file, symbolic)
 
 

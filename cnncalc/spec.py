@@ -14,7 +14,7 @@ from .limits import read_text_limited
 from .source import Document, load_yaml
 
 #: Keys a layer entry may carry besides its kind's own fields.
-ENTRY_KEYS = ("type", "name", "inputs", "repeat")
+ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when")
 
 Scalar = int | float | bool | str | None
 Value = Scalar | list[Any]
@@ -177,7 +177,21 @@ def json_schema() -> dict[str, Any]:
         "name": {"type": "string"},
         "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
                    "description": "earlier layer names; 'input' is the network input"},
-        "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}],
+                   "description": "instances in a chain; in a stage table, per row (an expression over its columns)"},
+        "when": {"anyOf": [{"type": "boolean"}, {"type": "string"}],
+                 "description": "condition (s == 1 and in.c == c); when false the layer is left out "
+                                "and whatever read it reads its first input"},
+    }
+    table_props: dict[str, Any] = {
+        "rows": {"type": "array", "minItems": 1,
+                 "items": {"anyOf": [{"type": "array"}, {"type": "object"}]},
+                 "description": "stage table: one instance (or 'repeat' instances) per row"},
+        "columns": {"type": "array", "items": {"type": "string"},
+                    "description": "the arguments that a row's values give, in order"},
+        "names": {"type": "string", "description": "instance names; {…} are expressions over i, row, j "
+                                                   "(from 0): features.{i+1}"},
+        "rest": {"type": "object", "description": "arguments of a row's 2nd … nth instance (s: 1)"},
     }
     rules: list[dict[str, Any]] = []
     defs: dict[str, Any] = {}
@@ -186,7 +200,8 @@ def json_schema() -> dict[str, Any]:
         defs.update(s.pop("$defs", {}))
         names = [kind, *sorted(a for a, k in ALIASES.items() if k == kind)]
         rules.append({
-            "if": {"properties": {"type": {"enum": names}}, "required": ["type"]},
+            "if": {"properties": {"type": {"enum": names}}, "required": ["type"],
+                   "not": {"required": ["rows"]}},
             "then": {
                 "description": (cls.__doc__ or "").strip().splitlines()[0],
                 "properties": {**entry_props, **s.get("properties", {})},
@@ -194,7 +209,8 @@ def json_schema() -> dict[str, Any]:
                 "additionalProperties": False,
             },
         })
-    layer = {"type": "object", "properties": entry_props, "required": ["type"], "allOf": rules}
+    layer = {"type": "object", "properties": {**entry_props, **table_props}, "required": ["type"],
+             "allOf": rules}
     schema = Spec.model_json_schema()
     defs.update(schema.pop("$defs", {}))
     defs["Layer"] = layer

@@ -123,7 +123,8 @@ def _to_sympy(node: ast.expr, env: Mapping[str, Any], text: str) -> Expr:
         assert isinstance(node.func, ast.Name)  # expr.parse() allows only named functions
         args = [_to_sympy(a, env, text) for a in node.args]
         return _call(node.func.id, args, text)
-    assert isinstance(node, ast.BinOp)  # expr.parse() allows nothing else
+    if not isinstance(node, ast.BinOp):  # in.c …, comparisons, and/or/not, if-else
+        return _condition(node, env, text)
     a, b = _to_sympy(node.left, env, text), _to_sympy(node.right, env, text)
     op = node.op
     if isinstance(op, ast.Add | ast.Sub | ast.Mult):
@@ -141,8 +142,56 @@ def _to_sympy(node: ast.expr, env: Mapping[str, Any], text: str) -> Expr:
     return r
 
 
+def _condition(node: ast.expr, env: Mapping[str, Any], text: str) -> Expr:
+    """The spec language's non-arithmetic nodes; a truth value is 1 or 0 and must be decided."""
+    sp = require()
+    if isinstance(node, ast.Attribute):  # in.c, in.h, in.w
+        return _to_sympy(ast.Name(id=f"in.{node.attr}"), env, text)
+
+    def truth(n: ast.expr) -> bool:
+        v = _to_sympy(n, env, text)
+        if not v.is_number:
+            raise expr.ExprError(f"'{text}': cannot decide {ast.unparse(n)!r} with symbolic sizes; "
+                                 "give the variables values with --set")
+        return bool(v != 0)
+
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return sp.Integer(int(not truth(node.operand)))
+    if isinstance(node, ast.IfExp):
+        return _to_sympy(node.body if truth(node.test) else node.orelse, env, text)
+    if isinstance(node, ast.BoolOp):
+        for operand in node.values:
+            if truth(operand) == isinstance(node.op, ast.Or):
+                return _to_sympy(operand, env, text)
+        return _to_sympy(node.values[-1], env, text)
+    assert isinstance(node, ast.Compare)  # expr.parse() allows nothing else
+    names = [n.id if isinstance(n, ast.Name) else None for n in (node.left, *node.comparators)]
+    bound = [env.get(n) if n else None for n in names]
+    if any(isinstance(b, str) for b in bound) and all(names):  # words: act != identity
+        if not all(isinstance(op, ast.Eq | ast.NotEq) for op in node.ops):
+            raise expr.ExprError(f"'{text}': words can only be compared with == or !=")
+        words = [b if isinstance(b, str) else n for n, b in zip(names, bound)]
+        return sp.Integer(int(all(expr.COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, words, words[1:]))))
+    sides = [_to_sympy(n, env, text) for n in (node.left, *node.comparators)]
+    for op, a, b in zip(node.ops, sides, sides[1:]):
+        if not (a - b).is_number:
+            raise expr.ExprError(f"'{text}': cannot decide {ast.unparse(node)!r} with symbolic sizes; "
+                                 "give the variables values with --set")
+        if not expr.COMPARE[type(op)](a - b, 0):
+            return sp.Integer(0)
+    return sp.Integer(1)
+
+
 def _call(name: str, args: list[Expr], text: str) -> Expr:
     sp = require()
+    if name == "make_divisible":
+        if not (2 <= len(args) <= 3 and all(a.is_Rational for a in args)):
+            raise expr.ExprError(f"'{text}': make_divisible() needs numbers; give the variables "
+                                 "values with --set")
+        try:
+            return sp.Integer(expr.make_divisible(*(Fraction(str(a)) for a in args)))
+        except ValueError:
+            raise expr.ExprError(f"'{text}': bad arguments to make_divisible()") from None
     if not args or (name not in ("min", "max") and len(args) != 1):
         raise expr.ExprError(f"'{text}': bad arguments to {name}()")
     if name == "min":
