@@ -217,7 +217,9 @@ def table(
         emit(to_latex(data), output)
     else:
         from .render import rich_table, shares_line
-        _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *(rec.summary() if rec else ()))
+        from .analysis import parameter_lines
+        _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *parameter_lines(view),
+                       *(rec.summary() if rec else ()))
 
 
 @app.command()
