@@ -36,6 +36,8 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[int, ...], i
     # |x1 − x2| of two 4096-vectors: 4,096 subtractions, then 4,096 abs
     ("subtract", {}, [(4096,), (4096,)], (4096,), 0, 0, 0, 4_096),
     ("abs", {}, [(4096,)], (4096,), 0, 0, 0, 4_096),
+    # torch.cat((a, b), 0) of two 10-vectors: each sample of the batch becomes 2 rows of 10
+    ("batch_concat", {}, [(10,), (10,)], (2, 10), 0, 0, 0, 0),
 ]
 
 

@@ -300,6 +300,35 @@ class Subtract(Layer):
         return [Formula("Ops", "elements × 1 (subtract)", f"{numel(out):,}", f"{numel(out):,}")]
 
 
+@register_layer("batch_concat")
+class BatchConcat(Layer):
+    """``torch.cat((a, b), 0)``: n inputs of equal shape joined over the *batch* axis.
+
+    The batch grows n-fold; per sample of the batch the network was given, that is n rows:
+    output (n, *shape). No params, no ops (a copy).
+    """
+
+    family = Family.MERGE
+    torch_module = "cat"
+    min_inputs = 2
+    max_inputs = None
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        if len(set(ins)) > 1:
+            raise LayerShapeError("batch_concat needs inputs of equal shape, got "
+                                  + ", ".join(fmt_shape(s) for s in ins))
+        return (len(ins), *ins[0])
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        return [Formula("Output", "(n, *shape)", f"({len(ins)}, {fmt_shape(ins[0])})", fmt_shape(out))]
+
+
 @register_layer("abs")
 class Abs(_Elementwise):
     """|x|. 1 op per element."""
@@ -307,5 +336,5 @@ class Abs(_Elementwise):
     torch_module = "abs"
 
 
-__all__ = ["Abs", "ConstantScale", "LogSoftmax", "MaxUnpool", "PReLU", "Pad", "ParamAdd", "ParamMatmul",
+__all__ = ["Abs", "BatchConcat", "ConstantScale", "LogSoftmax", "MaxUnpool", "PReLU", "Pad", "ParamAdd", "ParamMatmul",
            "ParamMul", "Subtract"]
