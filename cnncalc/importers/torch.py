@@ -232,6 +232,8 @@ class _Importer(ExtraHandlers):
                 continue
             if node.op in ("output", "get_attr"):
                 continue
+            if node.op == "call_function" and isinstance(node.target, type) and issubclass(node.target, tuple):
+                continue  # a namedtuple of outputs (GoogLeNetOutputs): packing, not a layer
             deps = [a for a in node.all_input_nodes]
             if any(d in self.failed for d in deps):
                 self.failed.add(node)

@@ -102,6 +102,27 @@ def bound_args(model: Any, n_inputs: int, given: dict[str, Any]) -> dict[str, An
     return out
 
 
+def parse_arg(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` of ``--arg``: an int or float, true/false, none/null, else the text itself."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise UsageError(f"--arg wants NAME=VALUE, got {text!r}")
+    low = raw.strip().lower()
+    value: Any = raw
+    if low in ("true", "false"):
+        value = low == "true"
+    elif low in ("none", "null"):
+        value = None
+    else:
+        for conv in (int, float):
+            try:
+                value = conv(raw)
+                break
+            except ValueError:
+                pass
+    return name.strip(), value
+
+
 def input_names(model: Any, n: int) -> list[str]:
     """The names forward gives its first ``n`` arguments."""
     params = list(inspect.signature(model.forward).parameters)
