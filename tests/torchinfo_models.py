@@ -477,9 +477,11 @@ CASES: dict[str, Case] = {
 #: Cases cnncalc refuses, with words its one-line message has.
 REFUSED: dict[str, str] = {
     "empty_module": "takes no input",
-    "functional_net": "view",
+    "functional_net": "invalid for input of size 1024",  # x.view(-1, 2048) joins two samples of 1,024
     "jit_scripted": "torch.jit.script",
     "partial_jit_scripted": "torch.jit.script",
     "pruning": "pruned",
-    "linear": "Linear on a tensor",
+    "linear": "16,8",  # a Linear over [tokens, features]: the sequence inputs of issue 15
 }
+#: Refused only until [L, features] inputs exist; then they must reproduce torchinfo.
+SEQUENCES = {"linear"}
