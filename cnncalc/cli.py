@@ -216,8 +216,8 @@ def table(
     elif fmt is Format.latex:
         emit(to_latex(data), output)
     else:
-        from .render import rich_table, shares_line
         from .analysis import parameter_lines
+        from .render import rich_table, shares_line
         _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *parameter_lines(view),
                        *(rec.summary() if rec else ()))
 

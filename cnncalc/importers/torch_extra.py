@@ -63,7 +63,7 @@ def prepare(model: Any) -> Any:
 
 
 if torch is not None:
-    class _Bare(nn.Module):
+    class _Bare(nn.Module):  # type: ignore[misc]
         """A bare leaf module given as the model (``nn.Linear(2, 5)``), as the one layer of a model."""
 
         def __init__(self, name: str, m: Any) -> None:
@@ -71,7 +71,7 @@ if torch is not None:
             self.inner = name
             self.add_module(name, m)
 
-        def forward(self, input: Any) -> Any:  # noqa: A002 - the wrapped modules' own argument name
+        def forward(self, input: Any) -> Any:  # the wrapped modules' own argument name
             return getattr(self, self.inner)(input)
 
 
@@ -159,6 +159,10 @@ def trainable_of(m: Any) -> bool | None:
     return None if len(flags) > 1 else (flags.pop() if flags else True)
 
 
+def _pair(v: tuple[int, ...]) -> Any:
+    return v[0] if v[0] == v[1] else list(v)
+
+
 def _pad_fields(pad: Sequence[int], mode: str, value: float = 0.0) -> dict[str, Any]:
     """PyTorch's (left, right, top, bottom) as cnncalc's [top, bottom, left, right]."""
     if len(pad) != 4:
@@ -221,13 +225,10 @@ class ExtraHandlers:
         st = tuple(m.stride) if isinstance(m.stride, Sequence) else (m.stride,) * 2
         p = tuple(m.padding) if isinstance(m.padding, Sequence) else (m.padding,) * 2
         default = tuple((n - 1) * a - 2 * b + c for n, a, b, c in zip(s[2:], st, p, k))
-        pair = (lambda v: v[0] if v[0] == v[1] else list(v))
-        self.emit(node, "max_unpool", {"kernel": pair(k), "stride": None if st == k else pair(st),
-                                       "pad": pair(p) if any(p) else None,
-                                       "output": None if tuple(o[2:]) == default else pair(o[2:])},
+        self.emit(node, "max_unpool", {"kernel": _pair(k), "stride": None if st == k else _pair(st),
+                                       "pad": _pair(p) if any(p) else None,
+                                       "output": None if tuple(o[2:]) == default else _pair(o[2:])},
                   [self.x(node)], "max_unpool")
-
-    _m_Dropout1d = None  # a 1-d dropout is not a 2-d model's; left to the generic refusal
 
     # -- functions and methods ------------------------------------------------------------
 

@@ -1,7 +1,6 @@
 """Layer kinds: one class per kind, registered by type name; importing this loads them all."""
 
-from . import activation, channel, conv, dense, merge, norm, pool, shape  # noqa: F401  (registration)
-from . import misc  # noqa: F401  (registration: log_softmax, prelu, pad, max_unpool, param_*, …)
+from . import activation, channel, conv, dense, merge, misc, norm, pool, shape  # noqa: F401  (registration)
 from .base import (
     ALIASES,
     LAYER_TYPES,
