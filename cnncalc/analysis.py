@@ -13,6 +13,7 @@ from .graph import INPUT, Graph, Group
 from .layers import RF, Family, Hyper, Num, Shape, numel
 from .layers.base import certain
 from .source import without_gc
+from .spec import FreeParameter
 from .speclang import Tagged, merge_instances
 
 
@@ -58,6 +59,9 @@ class Row:
     parts: tuple[Row, ...] = ()  # the layers a collapsed row stands for
     #: The output also depends on the whole input through a global reduction (see layers.RF).
     global_context: bool = False
+    #: The layer whose weights this call uses (``weights:``); its own weights, bias, buffers are 0.
+    shares: str | None = None
+    trainable: bool = True
 
     @property
     def params(self) -> int:
@@ -66,7 +70,11 @@ class Row:
 
 @dataclass(frozen=True)
 class Totals:
-    """Column sums of a set of rows."""
+    """Column sums of a set of rows, plus the parameters no row uses (``unused``).
+
+    Each tensor counts once: a row that uses another's weights (``weights:``) has none of its
+    own. params = Σ row params + unused = trainable + non_trainable.
+    """
 
     params: int
     weights: int
@@ -76,14 +84,25 @@ class Totals:
     ops: int
     activation_bytes: int
     layers: int
+    #: Parameters with requires_grad (layers and ``parameters:`` entries not marked trainable: false).
+    trainable: int = 0
+    #: Frozen parameters: params − trainable.
+    non_trainable: int = 0
+    #: Parameters of the spec's ``parameters:`` section (no row uses them), included in params.
+    unused: int = 0
 
     @staticmethod
-    def of(rows: Iterable[Row]) -> Totals:
+    def of(rows: Iterable[Row], parameters: Sequence[FreeParameter] = ()) -> Totals:
         rs = list(rows)
+        unused = sum(p.params for p in parameters)
+        params = sum(r.params for r in rs) + unused
+        frozen = sum(leaf.params for r in rs for leaf in (r.parts or (r,)) if not leaf.trainable) + \
+            sum(p.params for p in parameters if not p.trainable)
         return Totals(
-            sum(r.params for r in rs), sum(r.weights for r in rs), sum(r.bias for r in rs),
+            params, sum(r.weights for r in rs), sum(r.bias for r in rs),
             sum(r.buffers for r in rs), sum(r.macs for r in rs), sum(r.ops for r in rs),
             sum(r.activation_bytes for r in rs), sum(r.layers for r in rs),
+            params - frozen, frozen, unused,
         )
 
 
@@ -99,10 +118,14 @@ class Analysis:
     totals: Totals
     warnings: tuple[Diagnostic, ...] = ()
     file: str = ""
+    #: Parameters no row uses (the spec's ``parameters:``); in the totals of the whole network.
+    parameters: tuple[FreeParameter, ...] = ()
 
     def with_rows(self, rows: Sequence[Row]) -> Analysis:
-        """The same analysis restricted to (or regrouped into) ``rows``, totals recomputed."""
-        return replace(self, rows=tuple(rows), totals=Totals.of(rows))
+        """The same analysis restricted to (or regrouped into) ``rows``, totals recomputed; the
+        parameters no row uses count only while ``rows`` cover every layer."""
+        whole = sum(r.layers for r in rows) == sum(r.layers for r in self.rows)
+        return replace(self, rows=tuple(rows), totals=Totals.of(rows, self.parameters if whole else ()))
 
     def view(self, depth: int | None = None, start: str | None = None, end: str | None = None) -> Analysis:
         """The rows a user asked to see: blocks nested deeper than ``depth`` collapsed (see
@@ -139,11 +162,12 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
     if batch < 1:
         raise UsageError(f"batch must be at least 1, got {batch}")
     dt = DType(dtype)
-    shapes: dict[str, Shape] = {INPUT: graph.input}
-    rfs: dict[str, RF] = {INPUT: RF()}
+    shapes: dict[str, Shape] = {INPUT: graph.input, **dict(graph.extra_inputs)}
+    rfs: dict[str, RF] = {k: RF() for k in shapes}
     rows: list[Row] = []
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
+    own: dict[str, tuple[int, int]] = {}  # what a call using another's weights would have of its own
     for node in graph.nodes:
         if any(i not in shapes for i in node.inputs):
             continue
@@ -171,18 +195,53 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
         warnings.extend(Diagnostic(node.position, f"{node.name}: {m}", "warning") for m in notes)
         shapes[node.name] = out
         rfs[node.name] = rf
+        buffers = layer.buffers(ins)
+        if node.shares is not None:  # the owner's row counts the tensors; this call only computes
+            own[node.name] = (params.total, buffers)
+            params, buffers = type(params)(), 0
         rows.append(Row(
             node.name, node.type, layer.family, ins, out, params.weights, params.bias,
-            layer.buffers(ins), macs * batch, ops * batch, numel(out) * dt.bytes * batch,
+            buffers, macs * batch, ops * batch, numel(out) * dt.bytes * batch,
             rf.size, rf.jump, layer.hyper(), node.position, node.groups, global_context=rf.global_context,
+            shares=node.shares, trainable=node.trainable,
         ))
+    problems.extend(_shared_mismatches(graph, rows, own))
     if problems:  # a problem of a block's layer once, with the instances it affects
         inst = {n.name: n.groups[-1].name for n in graph.nodes if n.groups}
         raise SpecError(merge_instances(
             Tagged(d, inst.get(d.message.split(" (", 1)[0]))
             for d in problems))
-    return Analysis(graph.name, graph.input, batch, dt, tuple(rows), Totals.of(rows),
-                    tuple(warnings), graph.file)
+    return Analysis(graph.name, graph.input, batch, dt, tuple(rows), Totals.of(rows, graph.parameters),
+                    tuple(warnings), graph.file, graph.parameters)
+
+
+def _shared_mismatches(graph: Graph, rows: Sequence[Row], own: dict[str, tuple[int, int]]) -> list[Diagnostic]:
+    """A call that uses another layer's weights must need exactly as many as that layer has."""
+    by_name = {r.name: r for r in rows}
+    out = []
+    for node in graph.nodes:
+        if node.name not in own or node.shares not in by_name:
+            continue
+        need, owner = own[node.name], by_name[node.shares]
+        if need != (owner.params, owner.buffers):
+            out.append(Diagnostic(node.position, f"{node.name} ({node.type}): uses the weights of '{owner.name}' "
+                                  f"({owner.params:,} params, {owner.buffers:,} buffers) but its input needs "
+                                  f"{need[0]:,} params, {need[1]:,} buffers"))
+    return out
+
+
+def parameter_lines(analysis: Analysis) -> list[str]:
+    """What the totals hold besides the rows: parameters no layer uses, calls that reuse weights."""
+    lines = []
+    t = analysis.totals
+    if t.unused:
+        names = ", ".join(f"{p.name} ({p.params:,}{'' if p.trainable else ', frozen'})" for p in analysis.parameters)
+        lines.append(f"Params total includes {t.unused:,} that no layer uses: {names}")
+    shared = [r for r in analysis.rows if r.shares]
+    if shared:
+        lines.append(f"{len(shared)} call(s) reuse another layer's weights (counted once, at the owner): "
+                     + ", ".join(f"{r.name} → {r.shares}" for r in shared[:4]) + (" …" if len(shared) > 4 else ""))
+    return lines
 
 
 def collapse(rows: Sequence[Row], depth: int) -> list[Row]:

@@ -251,8 +251,10 @@ def table(
     elif fmt is Format.latex:
         emit(to_latex(data), output)
     else:
+        from .analysis import parameter_lines
         from .render import rich_table, shares_line
-        _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *(rec.summary() if rec else ()))
+        _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *parameter_lines(view),
+                       *(rec.summary() if rec else ()))
 
 
 @app.command()
@@ -775,10 +777,14 @@ def import_(
     torch_ref: Annotated[str | None, typer.Option(
         "--torch", help="package.module:factory returning a PyTorch nn.Module (needs the torch extra).")] = None,
     output: OutOpt = None,
-    input_shape: Annotated[str | None, typer.Option(
-        "--input", help="Input C,H,W to trace --torch models with (default 3,224,224).")] = None,
+    input_shape: Annotated[list[str] | None, typer.Option(
+        "--input", help="Input C,H,W (or F) to trace --torch models with (default 3,224,224); once per input.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="The spec's name (default: from the file or class).")] = None,
     flat: Annotated[bool, typer.Option("--flat", help="One entry per layer: no blocks, no repeat.")] = False,
+    args: Annotated[list[str] | None, typer.Option(
+        "--arg", help="NAME=VALUE: bind a later forward argument of a --torch model (a number, true/false/none, "
+                      "or text).")] = None,
+    train: Annotated[bool, typer.Option("--train", help="Trace a --torch model in train mode (model.train()).")] = False,
 ) -> None:
     """Write a spec from an ONNX graph or a PyTorch module: names kept, weights ignored, repeats folded."""
     from .importers import onnx_spec_text, torch_spec_text
@@ -789,11 +795,15 @@ def import_(
             raise UsageError("--input applies to --torch; an ONNX graph has its own input shape")
         if not Path(model).is_file():
             raise UsageError(f"no such file: {model}")
+        if args or train:
+            raise UsageError("--arg and --train apply to --torch; an ONNX graph is already traced")
         text = onnx_spec_text(model, fold=not flat, name=name or "")
     else:
         assert torch_ref is not None
-        shape = _ints(input_shape, "--input") if input_shape else (3, 224, 224)
-        text = torch_spec_text(torch_ref, shape, fold=not flat, name=name or "")
+        from .importers.torch_extra import parse_arg
+        shapes = [_ints(s, "--input") for s in input_shape] if input_shape else [(3, 224, 224)]
+        text = torch_spec_text(torch_ref, shapes[0], fold=not flat, name=name or "", more_inputs=shapes[1:],
+                               args=dict(parse_arg(a) for a in args or ()), train=train)
     emit(text, output)
 
 

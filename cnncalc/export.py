@@ -80,6 +80,8 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
                 "global_context": r.global_context,
                 "line": r.position.line,
                 **({"layers": r.layers} if r.layers > 1 else {}),
+                **({"shares": r.shares} if r.shares else {}),
+                **({"trainable": False} if not r.trainable else {}),
             }
             for r in analysis.rows
         ],
@@ -87,7 +89,10 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
             "params": t.params, "weights": t.weights, "bias": t.bias, "buffers": t.buffers,
             "macs": t.macs, "flops": 2 * t.macs, "ops": t.ops, "activation_bytes": t.activation_bytes,
             "layers": t.layers,
+            "trainable_params": t.trainable, "non_trainable_params": t.non_trainable, "unused_params": t.unused,
         },
+        "parameters": [{"name": p.name, "params": p.params, "trainable": p.trainable}
+                       for p in analysis.parameters],
         "shares": {
             f.value: {"params": float(p), "macs": float(m)} for f, (p, m) in analysis.shares().items()
         },

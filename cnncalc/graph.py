@@ -16,7 +16,7 @@ from . import symbolic as _symbolic
 from .errors import Diagnostic, LayerShapeError, Position, SpecError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
 from .source import Document, without_gc
-from .spec import ENTRY_KEYS, BlockDef, LoadedSpec, validation_diagnostics
+from .spec import ENTRY_KEYS, BlockDef, FreeParameter, LoadedSpec, validation_diagnostics
 
 #: Largest ``repeat`` of one entry and most layers a spec may expand to.
 MAX_REPEAT = 100_000
@@ -49,6 +49,10 @@ class Node:
     inputs: tuple[str, ...]
     position: Position
     groups: tuple[Group, ...] = ()
+    #: The layer whose weights this call uses (``weights:``): its row counts no parameters of its own.
+    shares: str | None = None
+    #: False when the spec says ``trainable: false`` (on the layer or a block around it).
+    trainable: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class Graph:
     file: str
     #: Sizes may be sympy expressions (``build_graph(..., symbolic=True)``; see cnncalc.symbolic).
     symbolic: bool = False
+    #: Inputs besides the first (a spec's ``inputs:``), by name; the first is ``input``.
+    extra_inputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: Parameters that no layer row uses (the spec's ``parameters:``).
+    parameters: tuple[FreeParameter, ...] = ()
 
 
 # A reference to a name in a scope, resolved once every scope is complete.
@@ -80,6 +88,8 @@ class _Pending:
     refs: list[_Ref]
     position: Position
     groups: tuple[Group, ...]
+    shares: str | None = None
+    trainable: bool = True
 
 
 class _Reported(expr.ExprError):
@@ -158,6 +168,8 @@ class _Builder:
         self.shapes: dict[str, Any] = {}  # shapes known while expanding (for in.c …)
         self.shaped = 0  # nodes whose shapes have been tried
         self.broken: set[str] = set()  # blocks whose definition failed (reported once)
+        self.frozen = 0  # block instances with trainable: false around the layers being expanded
+        self.share_prefixes: list[tuple[str, str]] = []  # (instance prefix, owner prefix) of weights: blocks
 
     def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
         if not isinstance(cause, _Reported):
@@ -517,7 +529,11 @@ class _Builder:
             self.fail(self.doc.where((*path, "inputs")) if site.has_inputs else site.pos,
                       f"{full}: {kind} takes {want} input(s), got {n_in}")
             return None
-        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups))
+        sharing = _sharing(self, raw, path, full)
+        if sharing is None:
+            return None
+        shares, trainable = sharing
+        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable))
         self.pending[full] = self.nodes[-1]
         return _Ref({full: full}, full, None, "")
 
@@ -575,8 +591,20 @@ class _Builder:
             return None
         inner = dict(zip(bdef.inputs, refs))
         g = (*groups, Group(full, kind, pos, tuple((k, benv.get(k)) for k in bdef.args)))
+        sharing = _sharing(self, raw, site.path, full)
+        if sharing is None:
+            return None
+        owner, trainable = sharing
+        self.frozen += not trainable
+        if owner is not None:
+            self.share_prefixes.append((full + ".", owner + "."))
         start = len(self.problems)
-        table = self.expand(bdef.layers, ("blocks", kind, "layers"), scope, full + ".", inner, g, (*stack, kind))
+        try:
+            table = self.expand(bdef.layers, ("blocks", kind, "layers"), scope, full + ".", inner, g, (*stack, kind))
+        finally:
+            self.frozen -= not trainable
+            if owner is not None:
+                self.share_prefixes.pop()
         for k in range(start, len(self.problems)):
             self.tags.setdefault(k, full)
         out = bdef.output or _last_name(bdef, table)
@@ -654,6 +682,49 @@ class _Builder:
         return self.resolve(target, seen + 1)
 
 
+def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],
+             full: str) -> tuple[str | None, bool] | None:
+    """An entry's ``weights:`` (the layer or block instance whose weights it uses) and whether
+    it is trainable; a ``weights:`` block around it maps its name into the owner instance."""
+    owner = entry.get("weights")
+    trainable = entry.get("trainable", True)
+    ok = True
+    if owner is not None and (not isinstance(owner, str) or not owner.strip()):
+        b.fail(b.doc.where((*path, "weights")), f"{full}: weights must name the layer whose weights it uses")
+        ok = False
+    if not isinstance(trainable, bool):
+        b.fail(b.doc.where((*path, "trainable")), f"{full}: trainable must be true or false, got {trainable!r}")
+        ok = False
+    if not ok:
+        return None
+    if owner is None:
+        for mine, theirs in reversed(b.share_prefixes):
+            if full.startswith(mine):
+                owner = theirs + full[len(mine):]
+                break
+    return owner, bool(trainable) and not b.frozen
+
+
+def _check_shares(b: _Builder, nodes: list[Node]) -> None:
+    """Every ``weights:`` names a layer of the same kind that owns its weights."""
+    by_name = {n.name: n for n in nodes}
+    for n in nodes:
+        if n.shares is None:
+            continue
+        owner = by_name.get(n.shares)
+        if owner is None:
+            close = difflib.get_close_matches(n.shares, list(by_name), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            b.fail(n.position, f"{n.name}: weights: no layer named '{n.shares}'{hint}")
+        elif owner.shares is not None:
+            b.fail(n.position, f"{n.name}: weights: '{owner.name}' uses the weights of '{owner.shares}'; "
+                               f"name that layer instead")
+        elif owner is n:
+            b.fail(n.position, f"{n.name}: weights: a layer cannot share its own weights")
+        elif type(owner.layer) is not type(n.layer):
+            b.fail(n.position, f"{n.name}: weights: '{owner.name}' is a {owner.type}, not a {n.type}")
+
+
 def _last_name(bdef: BlockDef, table: dict[str, Any]) -> str:
     names = [k for k in table if k not in bdef.inputs]
     return names[-1] if names else bdef.inputs[0]
@@ -677,27 +748,25 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
         _symbolic.require()
     b = _Builder(loaded, {**({} if symbolic else loaded.spec.vars), **(env or {})}, symbolic)
     spec, doc = loaded.spec, loaded.doc
-    shape: list[int] = []
-    if input_shape is not None:
-        shape = list(input_shape)
-    else:
-        for i, v in enumerate(spec.input):
-            try:
-                n = b.value(v, {k: Fraction(x) for k, x in b.env.items()})
-            except expr.ExprError as e:
-                b.fail(doc.where(("input", i)), f"input: {e}")
-                continue
-            if symbolic:
-                n = _symbolic.symbolize(n)
-            if symbolic and _symbolic.is_expr(n):
-                shape.append(n)
-            elif not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                b.fail(doc.where(("input", i)), f"input sizes must be positive whole numbers, got {v!r}")
-            else:
-                shape.append(n)
-    if len(shape) not in (1, 3) and not b.problems:
-        b.fail(doc.where(("input",)), "input must be [C, H, W] or [features]")
+    named = list((spec.inputs or {}).items())
+    if spec.input is not None and named:
+        b.fail(doc.where(("inputs",), key=True), "give 'input' or 'inputs', not both")
+    elif spec.input is None and not named:
+        b.fail(doc.where(()), "missing required field 'input'")
+    first: tuple[tuple[str | int, ...], list[Any]] = (("input",), spec.input or [])
+    if named:
+        first = (("inputs", named[0][0]), named[0][1])
+    shape = list(input_shape) if input_shape is not None else _input_shape(b, *first, symbolic)
+    extra = tuple((k, tuple(_input_shape(b, ("inputs", k), v, symbolic))) for k, v in named[1:])
     top = {INPUT: _Ref({INPUT: INPUT}, INPUT, None, "")}
+    if named:
+        top[named[0][0]] = top[INPUT]
+        b.shapes[named[0][0]] = tuple(shape)
+        for k, v in extra:
+            if k == INPUT:
+                b.fail(doc.where(("inputs", k), key=True), "'input' names the first input; give this one another name")
+            top[k] = _Ref({k: k}, k, None, "")
+            b.shapes[k] = v
     b.shapes[INPUT] = tuple(shape)
     benv = _Scope({k: Fraction(v) for k, v in b.env.items()}, lambda: tuple(shape))
     for bname, bdef in spec.blocks.items():
@@ -712,10 +781,36 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     for p in b.nodes:
         ins = [b.resolve(r) for r in p.refs]
         if all(x is not None for x in ins):
-            nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups))
+            nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups,
+                              p.shares, p.trainable))
+    _check_shares(b, nodes)
     if b.problems:
         raise SpecError(b.diagnostics())
-    return Graph(spec.name, tuple(shape), _toposort(nodes, doc.file), doc.file, symbolic)
+    return Graph(spec.name, tuple(shape), _toposort(nodes, doc.file), doc.file, symbolic, extra,
+                 tuple(spec.parameters))
+
+
+def _input_shape(b: _Builder, path: tuple[str | int, ...], raw: list[Any], symbolic: bool) -> list[Any]:
+    """One input's sizes, evaluated; problems reported at their entries."""
+    shape: list[Any] = []
+    what = ".".join(str(p) for p in path)
+    for i, v in enumerate(raw):
+        try:
+            n = b.value(v, {k: Fraction(x) for k, x in b.env.items()})
+        except expr.ExprError as e:
+            b.fail(b.doc.where((*path, i)), f"{what}: {e}")
+            continue
+        if symbolic:
+            n = _symbolic.symbolize(n)
+        if symbolic and _symbolic.is_expr(n):
+            shape.append(n)
+        elif not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            b.fail(b.doc.where((*path, i)), f"input sizes must be positive whole numbers, got {v!r}")
+        else:
+            shape.append(n)
+    if raw and len(shape) not in (1, 3) and not b.problems:
+        b.fail(b.doc.where(path), f"{what} must be [C, H, W] or [features]")
+    return shape
 
 
 def _toposort(nodes: list[Node], file: str) -> tuple[Node, ...]:
@@ -725,7 +820,7 @@ def _toposort(nodes: list[Node], file: str) -> tuple[Node, ...]:
     missing = [0] * len(nodes)
     for i, n in enumerate(nodes):
         for src in set(n.inputs):
-            if src != INPUT:
+            if src in users:
                 users[src].append(i)
                 missing[i] += 1
     ready = [i for i, m in enumerate(missing) if m == 0]

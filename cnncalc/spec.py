@@ -14,7 +14,7 @@ from .limits import read_text_limited
 from .source import Document, load_yaml
 
 #: Keys a layer entry may carry besides its kind's own fields.
-ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when")
+ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when", "weights", "trainable")
 
 Scalar = int | float | bool | str | None
 Value = Scalar | list[Any]
@@ -38,19 +38,35 @@ class BlockDef(BaseModel):
     doc: str | None = None
 
 
+class FreeParameter(BaseModel):
+    """Parameters no layer row uses (a module never called, a free ``nn.Parameter``), by owner."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Where the tensor lives in the model (aux1, cls_token, activations.prelu).")
+    params: Annotated[int, Field(ge=0, strict=True)] = Field(description="Elements of the tensor(s).")
+    trainable: bool = Field(True, description="false: requires_grad is off (frozen).")
+    note: str | None = None
+
+
 class Spec(BaseModel):
     """A network: an input shape and a list of layers, with optional reusable blocks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    input: Annotated[list[Any], Field(min_length=1, max_length=3)] = Field(
-        description="[C, H, W] for images or [features] for vectors; entries may be expressions."
+    input: Annotated[list[Any], Field(min_length=1, max_length=3)] | None = Field(
+        None, description="[C, H, W] for images or [features] for vectors; entries may be expressions."
     )
+    inputs: dict[str, Annotated[list[Any], Field(min_length=1, max_length=3)]] | None = Field(
+        None, description="Several named inputs instead of 'input' ({image: [3, 224, 224], meta: [10]}); "
+                          "layers take them by name, the first is also 'input'.")
     layers: Annotated[list[Any], Field(min_length=1)] = Field(
         description="Layer entries in order; each a mapping with 'type' (a layer kind or block name)."
     )
     blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    parameters: list[FreeParameter] = Field(
+        default_factory=list, description="Parameters that no layer row uses, counted in the totals.")
     vars: dict[str, int] = Field(default_factory=dict, description="Default values of variables.")
     title: str | None = None
     description: str | None = None
@@ -182,6 +198,8 @@ def json_schema() -> dict[str, Any]:
         "when": {"anyOf": [{"type": "boolean"}, {"type": "string"}],
                  "description": "condition (s == 1 and in.c == c); when false the layer is left out "
                                 "and whatever read it reads its first input"},
+        "weights": {"type": "string", "description": "the layer (or block instance) whose weights this call uses"},
+        "trainable": {"type": "boolean", "description": "false: frozen (requires_grad off)"},
     }
     table_props: dict[str, Any] = {
         "rows": {"type": "array", "minItems": 1,

@@ -146,9 +146,10 @@ def test_dead_end_outputs_are_freed() -> None:
 def _instances() -> list[tuple[str, Any, tuple[tuple[int, ...], ...]]]:
     sys.path.insert(0, str(Path(__file__).parent))
     from test_layers import EXAMPLES
+    from test_layers_misc import CASES as MISC
     from test_layers_modern import CASES
     out = [(k, LAYER_TYPES[k].model_validate(args), tuple(ins)) for k, v in EXAMPLES.items() for args, ins, *_ in v]
-    out += [(c[0], LAYER_TYPES[c[0]].model_validate(c[1]), tuple(c[2])) for c in CASES]
+    out += [(c[0], LAYER_TYPES[c[0]].model_validate(c[1]), tuple(c[2])) for c in (*CASES, *MISC)]
     return out
 
 

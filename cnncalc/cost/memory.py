@@ -116,6 +116,7 @@ class _Replay:
     def __init__(self, graph: Graph, analysis: Analysis, device: Device, workload: Workload) -> None:
         self.nodes: Sequence[Node] = graph.nodes
         self.rows: Sequence[Row] = analysis.rows
+        self.free_params = graph.parameters
         self.device = device
         self.w = workload
         self.train = workload.mode is Mode.TRAIN
@@ -172,11 +173,16 @@ class _Replay:
             p.alloc(nbytes, "workspace")
         params: list[int] = []
         for row, node in zip(self.rows, self.nodes):
+            if node.shares is not None:  # another layer's tensors, allocated (and stepped) once there
+                continue
             for n in node.layer.param_tensors(row.inputs):
-                params.append(n)
+                if node.trainable:  # frozen tensors get no gradient and no optimizer state
+                    params.append(n)
                 p.alloc(n * self.par, "weights")
             for n, elem in node.layer.buffer_tensors(row.inputs):
                 p.alloc(n * _elem_bytes(elem, self.par), "weights")
+        for fp in self.free_params:  # parameters no layer uses: held, never given a gradient
+            p.alloc(fp.params * self.par, "weights")
         weights = p.total
         if self.train:
             for _ in range(self.w.optimizer.state_copies):
@@ -350,7 +356,7 @@ class _Replay:
             if ws:
                 p.scratch(int(ws * self.device.memory_rules.conv_workspace_backward), "workspace")
             lowp = self.amp and self.autocast(layer, kernels)
-            for n in layer.param_tensors(row.inputs):
+            for n in layer.param_tensors(row.inputs) if node.trainable and node.shares is None else ():
                 if lowp:  # the low-precision copy's gradient, cast to the fp32 parameter's
                     tmp = p.alloc(n * self.act, "transient")
                     p.alloc(n * self.par, "gradients")

@@ -6,6 +6,7 @@ The core never imports these modules; ``load_spec`` reaches :func:`onnx_spec_tex
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,14 @@ def onnx_spec_text(path: str | Path, *, fold: bool = True, name: str = "") -> st
 
 
 def torch_spec_text(ref: str, input_shape: tuple[int, ...] = (3, 224, 224), *, fold: bool = True,
-                    name: str = "") -> str:
-    """YAML spec text for ``package.module:factory`` traced at ``input_shape`` (needs the [torch] extra)."""
+                    name: str = "", more_inputs: Sequence[tuple[int, ...]] = (), args: dict[str, Any] | None = None,
+                    train: bool = False) -> str:
+    """YAML spec text for ``package.module:factory`` traced at ``input_shape`` (needs the [torch] extra);
+    ``more_inputs``, ``args`` and ``train`` as :func:`cnncalc.importers.torch.torch_to_spec` takes them."""
     from .torch import load_factory, torch_to_spec
     model = load_factory(ref)
-    spec = torch_to_spec(model, input_shape, name, fold=fold, source=f"PyTorch {ref} (torch.fx)")
+    spec = torch_to_spec(model, input_shape, name, fold=fold, source=f"PyTorch {ref} (torch.fx)",
+                         more_inputs=more_inputs, args=args, train=train)
     return spec_text(spec, ref)
 
 

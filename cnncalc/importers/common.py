@@ -324,6 +324,7 @@ def _fold_repeats(entries: list[dict[str, Any]], notes: dict[int, str]) -> list[
         runs.append([e])
     taken = {e["name"] for e in entries}
     rename: dict[str, str] = {}
+    members: dict[str, str] = {}  # a folded entry's name → its instance's (run_1, run_2, …)
     for run in runs:
         head = dict(run[0])
         names = [e["name"] for e in run]
@@ -335,6 +336,7 @@ def _fold_repeats(entries: list[dict[str, Any]], notes: dict[int, str]) -> list[
             new = _common_name(names, taken)
             taken.add(new)
             rename[names[-1]] = new
+            members.update((n, f"{new}_{k + 1}") for k, n in enumerate(names))
             head["name"] = new
             head["repeat"] = len(run)
             notes[len(out)] = f"{names[0]} … {names[-1]}"
@@ -342,6 +344,12 @@ def _fold_repeats(entries: list[dict[str, Any]], notes: dict[int, str]) -> list[
     for e in out:
         if "inputs" in e:
             e["inputs"] = [rename.get(x, x) for x in e["inputs"]]
+        if isinstance(e.get("weights"), str):  # weights: names the instance, or a layer inside one
+            w = e["weights"]
+            for old, new in members.items():
+                if w == old or w.startswith(old + "."):
+                    e["weights"] = new + w[len(old):]
+                    break
     return out
 
 
@@ -445,6 +453,11 @@ def spec_yaml(spec: Mapping[str, Any], header: str = "") -> str:
             for i, e in enumerate(value):
                 note = f"  # {notes[i]}" if i in notes else ""
                 lines.append(f"  - {_flow(e)}{note}")
+        elif isinstance(value, dict):  # inputs: {x1: [300], x2: [300]}
+            lines.append(f"{key}: {_flow(value)}")
+        elif isinstance(value, list) and value and all(isinstance(e, dict) for e in value):  # parameters:
+            lines.append(f"{key}:")
+            lines.extend(f"  - {_flow(e)}" for e in value)
         else:
             lines.append(f"{key}: {_scalar(value)}")
     return "\n".join(lines) + "\n"

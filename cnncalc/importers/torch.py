@@ -11,10 +11,11 @@ Anything without a cnncalc kind is listed in one UsageError.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import math
 import operator
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,7 +26,19 @@ from pydantic import ValidationError
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
 from .common import Op, build_spec, pair, problem_text, snake_case
-from .torch_tokens import TokenHandlers, Unsupported
+from .torch_extra import (
+    ExtraHandlers,
+    Unsupported,
+    bound_args,
+    input_names,
+    is_script,
+    module_class,
+    prepare,
+    register_functions,
+    trainable_of,
+    unused_parameters,
+)
+from .torch_tokens import TokenHandlers
 
 try:  # the [torch] extra
     import torch
@@ -83,7 +96,7 @@ _LEAF_CLASSES = frozenset({"ShiftedWindowAttention", "ShiftedWindowAttentionV2",
                            "RelativePositionalMultiHeadAttention", "LayerNorm2d"})
 
 
-_Unsupported = Unsupported
+_Unsupported = Unsupported  # an operation without a cnncalc kind; the reason is kept for the message
 
 
 if torch is not None:
@@ -96,20 +109,19 @@ if torch is not None:
             self.classes: dict[str, str] = {}
 
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            return type(m).__name__ in _LEAF_CLASSES or bool(super().is_leaf_module(m, qualname))
+            # fx cannot trace into a script; the leaf classes are one kind each; a LayerNorm
+            # subclass (torchvision's LayerNorm2d) is one layer, not its permutes
+            return (type(m).__name__ in _LEAF_CLASSES or is_script(m) or isinstance(m, nn.LayerNorm)
+                    or bool(super().is_leaf_module(m, qualname)))
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             path = self.path_of_module(m)
-            self.classes[path] = type(m).__name__
+            self.classes[path] = module_class(m)
             outer, self.where = self.where, path
             try:
                 return super().call_module(m, forward, args, kwargs)
             finally:
                 self.where = outer
-
-        def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            # a LayerNorm subclass (torchvision's LayerNorm2d) is one layer, not its permutes
-            return isinstance(m, nn.LayerNorm) or bool(super().is_leaf_module(m, qualname))
 
         def create_node(self, *args: Any, **kwargs: Any) -> Any:
             node = super().create_node(*args, **kwargs)
@@ -117,7 +129,7 @@ if torch is not None:
             return node
 
 
-def _propagate(gm: Any, input_shape: tuple[int, ...]) -> None:
+def _propagate(gm: Any, input_shapes: Sequence[tuple[int, ...]], bound: Sequence[Any] = ()) -> None:
     """Record every node's output shape: on fake tensors (shapes only, no arithmetic, so a
     ViT-H or RegNet-Y-128GF takes a second), or by a real forward on zeros where the model does
     something fake tensors cannot (data-dependent control flow, a tensor read as a number)."""
@@ -126,17 +138,17 @@ def _propagate(gm: Any, input_shape: tuple[int, ...]) -> None:
             from torch._subclasses.fake_tensor import FakeTensorMode
             mode = FakeTensorMode(allow_non_fake_inputs=True)
             with mode:
-                x = torch.zeros(1, *input_shape)
-            ShapeProp(gm, fake_mode=mode).propagate(x)
+                xs = [torch.zeros(1, *s) for s in input_shapes]
+            ShapeProp(gm, fake_mode=mode).propagate(*xs, *bound)
             return
-        except Exception:  # noqa: BLE001 - any failure of the fake run: the real run decides
+        except Exception:
             pass
-        ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
+        ShapeProp(gm).propagate(*(torch.zeros(1, *s) for s in input_shapes), *bound)
 
 
 def _ref(src: Any) -> str:
     """An op's input before naming: the network input, or ``#k`` for the k-th layer."""
-    return _INPUT if src == _INPUT else f"#{src}"
+    return src if isinstance(src, str) else f"#{src}"  # the input, another input by name, or a layer
 
 
 def _arg(node: Any, i: int, key: str, default: Any = None) -> Any:
@@ -181,10 +193,20 @@ class _Fake:
         self.name = node.name
 
 
-class _Importer(TokenHandlers):
-    def __init__(self, model: Any, input_shape: Sequence[int]) -> None:
+class _Importer(TokenHandlers, ExtraHandlers):
+    def __init__(self, model: Any, input_shape: Sequence[int], more_inputs: Sequence[Sequence[int]] = (),
+                 bound: dict[str, Any] | None = None) -> None:
         self.model = model
         self.input_shape = tuple(input_shape)
+        self.input_shapes = [self.input_shape, *(tuple(s) for s in more_inputs)]
+        self.bound = dict(bound or {})
+        self.input_names: list[str] = []
+        self.used_params: set[str] = set()  # free parameters a layer uses (x @ self.w)
+        self.used_modules: set[str] = set()
+        self.first_call: dict[str, int] = {}  # module or parameter → the op of its first use
+        self.owner: dict[int, int] = {}  # op → the op whose weights it uses
+        self.trainable: dict[int, bool] = {}
+        self.folded: set[Any] = set()  # nodes after a torch.cat over the batch: traced dim 0 is theirs
         self.ops: list[Op] = []
         self.meta: list[tuple[tuple[str, ...], str, str]] = []
         self.live: dict[Any, Any] = {}  # fx node → op index, "input", or a tuple of them (chunk)
@@ -197,18 +219,22 @@ class _Importer(TokenHandlers):
 
     def trace(self) -> Any:
         tracer = _ScopeTracer()
+        quiet = io.StringIO()  # fx and the model may print tracebacks; the user gets one line
         try:
-            graph = tracer.trace(self.model)
+            with contextlib.redirect_stderr(quiet):
+                graph = tracer.trace(self.model, concrete_args=self.bound or None)
         except Exception as e:  # fx raises TraceError and plain errors for data-dependent code
-            raise UsageError(f"torch.fx cannot trace the model ({type(e).__name__}: {e}); "
+            raise UsageError(f"torch.fx cannot trace the model ({type(e).__name__}: {_line(e)}); "
                              "export it to ONNX and import that instead") from None
         gm = fx.GraphModule(tracer.root, graph)
         self.classes = {tuple(k.split(".")): v for k, v in tracer.classes.items() if k}
+        shapes = " and ".join("1×" + "×".join(map(str, s)) for s in self.input_shapes)
         try:
-            _propagate(gm, self.input_shape)
+            with contextlib.redirect_stderr(quiet):
+                _propagate(gm, self.input_shapes, tuple(self.bound.values()))
         except Exception as e:  # a forward pass error from the user's model at this input size
-            raise UsageError(f"running the model on a 1×{'×'.join(map(str, self.input_shape))} input failed: "
-                             f"{type(e).__name__}: {e}") from None
+            raise UsageError(f"running the model on {shapes} input{'s' if len(self.input_shapes) > 1 else ''} "
+                             f"failed: {type(e).__name__}: {_line(e)}") from None
         return gm
 
     def run(self) -> list[Op]:
@@ -225,12 +251,15 @@ class _Importer(TokenHandlers):
             if node in self.skip:
                 continue
             if node.op == "placeholder":
-                if self.live:
-                    raise UsageError("the model takes more than one input; cnncalc specs take one")
-                self.live[node] = _INPUT
+                k = len(self.input_names)
+                if k < len(self.input_shapes):  # the rest are arguments bound to values (--arg, defaults)
+                    self.input_names.append(str(node.target))
+                    self.live[node] = _INPUT if k == 0 else str(node.target)
                 continue
             if node.op in ("output", "get_attr"):
                 continue
+            if node.op == "call_function" and isinstance(node.target, type) and issubclass(node.target, tuple):
+                continue  # a namedtuple of outputs (GoogLeNetOutputs): packing, not a layer
             deps = [a for a in node.all_input_nodes]
             if any(d in self.failed for d in deps):
                 self.failed.add(node)
@@ -252,7 +281,7 @@ class _Importer(TokenHandlers):
 
     def what(self, node: Any) -> str:
         if node.op == "call_module":
-            return type(self.gm.get_submodule(node.target)).__name__
+            return module_class(self.gm.get_submodule(node.target))
         if node.op == "call_method":
             return f"Tensor.{node.target}"
         return getattr(node.target, "__name__", str(node.target))
@@ -269,12 +298,16 @@ class _Importer(TokenHandlers):
         fields = {k: v for k, v in fields.items() if v is not None}
         cls = layer_class(kind)
         assert cls is not None, kind
-        ins = [self.shapes[i] for i in inputs]
+        ins = [self.shapes[i] if i in self.folded else self.shapes[i][1:] for i in inputs]
         try:
-            got = cls.model_validate(fields).output_shape([s[1:] for s in ins])
+            got = cls.model_validate(fields).output_shape(ins)
         except (ValidationError, CnncalcError) as e:
             raise _Unsupported(f"as {kind} {fields}: {e}") from None
         want = self.shapes.get(node)
+        folded = kind == "batch_concat" or any(i in self.folded for i in inputs)
+        if folded:  # traced at batch 1, the whole tensor is one sample's rows
+            self.folded.add(node)
+            want = (0, *want) if isinstance(want, tuple) else want
         if isinstance(want, tuple) and want and isinstance(want[0], int) and tuple(want[1:]) != tuple(got):
             raise _Unsupported(f"as {kind} {fields} it would give {list(got)}, but PyTorch gives {list(want[1:])}")
         if node.op == "call_module":
@@ -285,6 +318,7 @@ class _Importer(TokenHandlers):
             n = self.calls.get(key, 0)
             self.calls[key] = n + 1
             self.meta.append((path, local, f"_{n}" if n else ""))
+            self.own_tensors(node.target, self.gm.get_submodule(node.target))
         else:
             scope = tuple(p for p in node.meta.get("cnncalc_scope", "").split(".") if p)
             key = (scope, tag)
@@ -319,16 +353,56 @@ class _Importer(TokenHandlers):
             taken.add(op.name)
             names.append(op.name)
         for op in self.ops:
-            op.inputs = [_INPUT if s == _INPUT else names[int(s[1:])] for s in op.inputs]
+            op.inputs = [s if not s.startswith("#") else names[int(s[1:])] for s in op.inputs]
+        for i, op in enumerate(self.ops):  # weights: and trainable: go after the kind's own fields
+            if i in self.owner:
+                op.fields["weights"] = names[self.owner[i]]
+            if not self.trainable.get(i, True):
+                op.fields["trainable"] = False
         return self.ops
+
+    def own_tensors(self, target: str, m: Any) -> None:
+        """The op just added calls module ``target``: its first call owns the weights, later ones
+        use them (``weights:``); frozen when every parameter of the module is."""
+        i = len(self.ops)  # the op about to be appended by emit
+        self.used_modules.add(target)
+        if not any(True for _ in m.parameters()) and not any(True for _ in m.buffers()):
+            return
+        if target in self.first_call:
+            self.owner[i] = self.first_call[target]
+            return
+        self.first_call[target] = i
+        flag = trainable_of(m)
+        if flag is None:
+            raise _Unsupported("some of its parameters are frozen and some not; cnncalc's trainable: "
+                               "applies to a whole layer")
+        self.trainable[i] = flag
+
+    def emit_param(self, node: Any, kind: str, fields: dict[str, Any], src: Any, name: str) -> None:
+        """A layer using the free parameter ``name``, named after it (``a``, ``inside.param_1``)."""
+        i = len(self.ops)
+        self.emit(node, kind, fields, [src], kind)
+        parts = name.split(".")
+        path, tag, _ = self.meta[-1]
+        self.calls[(path, tag)] -= 1
+        key = (tuple(parts[:-1]), parts[-1])
+        n = self.calls.get(key, 0)
+        self.calls[key] = n + 1
+        self.meta[-1] = (key[0], key[1], f"_{n}" if n else "")
+        self.used_params.add(name)
+        if name in self.first_call:
+            self.owner[i] = self.first_call[name]
+        else:
+            self.first_call[name] = i
+            self.trainable[i] = bool(self.model.get_parameter(name).requires_grad)
 
     # -- dispatch -------------------------------------------------------------------------
 
     def convert(self, node: Any) -> None:
         if node.op == "call_module":
             mod = self.gm.get_submodule(node.target)
-            handler = getattr(self, f"_m_{type(mod).__name__}", None)
-            if handler is None:
+            handler = getattr(self, f"_m_{module_class(mod)}", None)
+            if handler is None and not is_script(mod):
                 for base in type(mod).__mro__[1:]:  # a subclass such as torchvision's LayerNorm2d
                     handler = getattr(self, f"_m_{base.__name__}", None)
                     if handler is not None:
@@ -474,11 +548,11 @@ class _Importer(TokenHandlers):
 
     # -- functions and methods ------------------------------------------------------------
 
-    def _softmax(self, node: Any, dim: Any) -> None:
+    def _softmax(self, node: Any, dim: Any, kind: str = "softmax") -> None:
         s = self.shapes[self.x(node)]
         if dim is None or int(dim) % len(s) != 1:
-            raise _Unsupported(f"softmax over dim {dim} (cnncalc's softmax is over channels/features)")
-        self.emit(node, "softmax", {}, [self.x(node)], "softmax")
+            raise _Unsupported(f"{kind} over dim {dim} (cnncalc's {kind} is over channels/features)")
+        self.emit(node, kind, {}, [self.x(node)], kind)
 
     def _flatten(self, node: Any, start: int, end: int) -> None:
         s = self.shapes[self.x(node)]
@@ -511,6 +585,8 @@ class _Importer(TokenHandlers):
         xs = self._tensors(node)
         if len(xs) == 2 and self.pos_embedding(node, xs):
             return
+        if self.param_elementwise(node, "param_add"):
+            return
         if len(xs) != 2 or any(x not in self.live for x in xs):
             raise _Unsupported("adding a constant (only the sum of two feature maps is a layer)")
         if self.shapes[xs[0]] != self.shapes[xs[1]]:
@@ -519,6 +595,8 @@ class _Importer(TokenHandlers):
 
     def _f_mul(self, node: Any) -> None:
         xs = self._tensors(node)
+        if self.constant_scale(node) or self.param_elementwise(node, "param_mul"):
+            return
         if len(xs) == 2 and all(x in self.live for x in xs):
             a, b = xs
             for x, gate in ((a, b), (b, a)):
@@ -546,6 +624,8 @@ class _Importer(TokenHandlers):
         xs = list(_arg(node, 0, "tensors"))
         dim = _arg(node, 1, "dim", 0)
         if self.class_token(node, xs, int(dim)):
+            return
+        if int(dim) % len(self.shapes[xs[0]]) == 0 and self.batch_cat(node, xs):
             return
         if int(dim) % len(self.shapes[xs[0]]) != 1:
             raise _Unsupported(f"cat over dim {dim} (concat joins channels)")
@@ -691,6 +771,13 @@ class _Importer(TokenHandlers):
         if self.first_output(node, base, index) or self.select_token(node, base, index):
             return
         holder = self.live.get(base)
+        if isinstance(holder, int) and base.op == "call_module" and index in (0, 1) \
+                and getattr(self.gm.get_submodule(base.target), "return_indices", False):
+            if index == 0:  # MaxPool2d(return_indices=True) → (values, indices)
+                self.live[node] = holder
+            else:
+                self.live[node] = ("indices", holder)
+            return
         if isinstance(holder, tuple) and holder and holder[0] == "split":
             src = holder[1]
             sizes = [p[1] if p else 0 for p in self.shapes[base]]
@@ -732,24 +819,61 @@ if torch is not None:
         torch.tensor_split: "tensor_split", operator.getitem: "getitem", torch.transpose: "transpose",
         torch.permute: "permute", torch.swapaxes: "transpose", torch.swapdims: "transpose",
     })
+    register_functions(_FUNCTIONS, _METHOD_ALIASES)
 
+
+
+def _line(e: BaseException) -> str:
+    """An exception's message on one line (PyTorch's messages run over several); the error the
+    model raised, not fx's wrapping of it."""
+    while e.__cause__ is not None:
+        e = e.__cause__
+    text = " ".join(str(e).split())
+    return text if len(text) <= 300 else text[:297] + "…"
 
 
 def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: str = "", *, fold: bool = True,
-                  source: str = "") -> dict[str, Any]:
-    """A spec dict for an ``nn.Module`` traced at ``input_shape`` (C, H, W); UsageError for what cannot map."""
+                  source: str = "", more_inputs: Sequence[Sequence[int]] = (), args: dict[str, Any] | None = None,
+                  train: bool = False) -> dict[str, Any]:
+    """A spec dict for an ``nn.Module`` traced at ``input_shape`` (C, H, W); UsageError for what cannot map.
+
+    ``more_inputs`` are the shapes of forward's next tensor arguments (the spec gets ``inputs:``),
+    ``args`` binds later arguments by name (others take their defaults), ``train`` traces in
+    train mode. A module called again uses its first call's weights (``weights:``); parameters no
+    layer uses go to ``parameters:``; frozen modules get ``trainable: false``.
+    """
     require()
+    cls_name = type(model).__name__
+    model = prepare(model)
+    n_in = 1 + len(more_inputs)
+    bound = bound_args(model, n_in, args or {})
     was_training = model.training
-    model.eval()
+    model.train(train)
     try:
-        imp = _Importer(model, input_shape)
+        imp = _Importer(model, input_shape, more_inputs, bound)
         ops = imp.run()
     finally:
         model.train(was_training)
-    name = name or snake_case(type(model).__name__)
-    return build_spec(name, input_shape, ops, source=source or f"PyTorch {type(model).__name__} (torch.fx)",
+    if not ops:
+        raise UsageError(f"{cls_name} runs no layer on its input; there is nothing to count")
+    name = name or snake_case(cls_name)
+    spec = build_spec(name, input_shape, ops, source=source or f"PyTorch {cls_name} (torch.fx)",
                       classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
                       fold=fold)
+    if more_inputs:
+        names = input_names(model, n_in)
+        shapes = [list(input_shape), *(list(s) for s in more_inputs)]
+        spec = {("inputs" if k == "input" else k): (dict(zip(names, shapes)) if k == "input" else v)
+                for k, v in spec.items()}
+        rename = {"input": names[0]}
+        for e in spec["layers"]:
+            if "inputs" in e:
+                e["inputs"] = [rename.get(x, x) for x in e["inputs"]]
+    free = unused_parameters(model, imp.used_modules, imp.used_params)
+    if free:
+        spec = {k: v for k, v in spec.items() if k not in ("blocks", "layers", "_notes")} | {"parameters": free} | \
+            {k: v for k, v in spec.items() if k in ("blocks", "layers", "_notes")}
+    return spec
 
 
 __all__ = ["load_factory", "require", "torch_to_spec"]

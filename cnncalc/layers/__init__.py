@@ -1,6 +1,6 @@
 """Layer kinds: one class per kind, registered by type name; importing this loads them all."""
 
-from . import activation, attention, channel, conv, dense, merge, norm, pool, sequence, shape  # noqa: F401  (registration)
+from . import activation, attention, channel, conv, dense, merge, misc, norm, pool, sequence, shape  # noqa: F401  (registration)
 from .base import (
     ALIASES,
     LAYER_TYPES,
