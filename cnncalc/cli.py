@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
+from typer.core import TyperGroup
 
 from . import __version__
 from .analysis import Analysis, DType, analyse, select
@@ -45,7 +45,7 @@ class _Group(TyperGroup):
         for p in cmd.params if cmd is not None else ():
             if p.param_type_name == "argument" and hasattr(p, "display_type_rich"):
                 setattr(p, "display_type_rich", lambda ctx: None)  # noqa: B010  the metavar says it
-            elif p.param_type_name == "option" and not p.is_flag and p.metavar is None \
+            elif p.param_type_name == "option" and not getattr(p, "is_flag", False) and p.metavar is None \
                     and not _is_choice(p):
                 p.metavar = next((_METAVARS[o] for o in p.opts if o in _METAVARS), None) \
                     or max(p.opts, key=len).lstrip("-").upper()
@@ -325,6 +325,8 @@ def compare(
     variables: SetOpt = None,
     start: FromOpt = None,
     end: ToOpt = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", "-d", min=0, help="Fold blocks nested deeper than this first (the Layers column names rows).")] = None,
     fmt: SummaryFmtOpt = None,
     output: OutOpt = None,
     flops: FlopsOpt = False,
@@ -353,7 +355,7 @@ def compare(
         graph = load_graph(name, input_shape, variables)
         analysis = analyse(graph, batch, dtype)
         _warn(analysis)
-        view = analysis.view(None, a, b)
+        view = analysis.view(depth, a, b)
         rec = _reconciled(convention, name, view, input_shape, variables)
         extras = []
         if rec is not None:
@@ -361,7 +363,7 @@ def compare(
             extras.append(convention_extra(rec))
         if costs:
             extras.extend(costs(graph, mode, batch, dtype))
-        summaries.append(summarise(analysis, a, b, extras))
+        summaries.append(summarise(analysis, a, b, extras, depth))
     _emit_summaries("compare", summaries, units, fmt, output, exact, _cost_note(device, model, mode))
 
 
@@ -687,8 +689,8 @@ def _print_or_emit(output: Path | None, *renderables: Any, width: int | None = N
     console = out if output is None else Console(file=io.StringIO(), width=200, markup=False, highlight=False)
     if output is None and width is not None:
         console = Console(highlight=False, soft_wrap=False, markup=False, width=width)
-    for r in renderables:
-        console.print(r)
+    for r in renderables:  # a table's lines are never wrapped (rich would, at the console's width)
+        console.print(r, soft_wrap=bool(getattr(r, "no_wrap", False)))
     if output is not None:
         emit(console.file.getvalue(), output)  # type: ignore[attr-defined]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -62,7 +62,7 @@ def rich_table(table: TableData, analysis: Analysis, *, bars: bool = False, widt
             cols.append(Col("", extra[j], "", style="cyan", key="bar"))
     if tree:
         cols = tree_rows(cols, analysis)
-    caption = (f"KB = {u.kb} bytes · {u.work} of conv/deconv/fc, bias excluded" + (" (FLOPs = 2 × MACs)" if u.flops else "")
+    caption = (f"{u.kb_label} = {u.kb} bytes · {u.work} of conv/deconv/fc, bias excluded" + (" (FLOPs = 2 × MACs)" if u.flops else "")
                + f" · memory = output elements × {analysis.dtype.bytes} B × batch")
     margin, gap = 2, 3
     if width is not None:
@@ -176,11 +176,11 @@ def tree_rows(cols: Sequence[Col], analysis: Analysis) -> list[Col]:
     out = []
     for c in cols:
         cells = []
-        for (_, name, i), pre in zip(items, prefixes):
+        for (_, name, k), pre in zip(items, prefixes):
             if c.key == "layer":
                 cells.append(pre + name)
             else:
-                cells.append(c.cells[i] if i is not None else "")
+                cells.append(c.cells[k] if k is not None else "")
         out.append(replace(c, cells=cells))
     return out
 
