@@ -481,9 +481,43 @@ def report(
     from .report import to_html
     loaded = load_spec(spec)
     shape = _ints(input_shape, "--input") if input_shape else None
-    analysis = analyse(build_graph(loaded, _vars(variables), shape), batch, dtype)
+    graph = build_graph(loaded, _vars(variables), shape)
+    analysis = analyse(graph, batch, dtype)
     _warn(analysis)
-    emit(to_html(loaded, analysis.view(depth), Units(kb=1000 if si else 1024, flops=flops)), output)
+    emit(to_html(loaded, analysis.view(depth), Units(kb=1000 if si else 1024, flops=flops), graph), output)
+
+
+class Engine(StrEnum):
+    dot = "dot"
+    grandalf = "grandalf"
+
+
+@app.command("graph")
+@handled
+def graph_(
+    spec: SpecArg,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="net.svg (the drawing) or net.dot (Graphviz source); default: SVG on stdout.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="svg or dot (default: from -o's suffix, else svg).")] = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=0, help="Fold blocks nested deeper than this.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First layer (or block) drawn.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last layer (or block) drawn.")] = None,
+    engine: Annotated[Engine | None, typer.Option(
+        "--engine", help="Layout engine (default: Graphviz's dot where installed, else grandalf).")] = None,
+    batch: BatchOpt = 1,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """The network drawn: a box per layer (shape, params, MACs), an arrow per edge, a frame per block."""
+    from .draw import layout, net_of, to_dot, to_svg
+    kind = (fmt or (output.suffix.lstrip(".").lower() if output else "svg")).lower()
+    if kind not in ("svg", "dot", "gv"):
+        raise UsageError(f"graph writes svg or dot, not '{kind}'")
+    graph = load_graph(spec, input_shape, variables)
+    analysis = analyse(graph, batch)
+    _warn(analysis)
+    net = net_of(graph, analysis.view(depth, start, end))
+    emit(to_dot(net) if kind in ("dot", "gv") else to_svg(layout(net, engine.value if engine else None)), output)
 
 
 class CheckFormat(StrEnum):
