@@ -247,10 +247,22 @@ def _frames(p: Placed) -> dict[str, tuple[float, float, float, float]]:
             for b, s in spans.items()}
 
 
+def _head(pts: Sequence[tuple[float, float]], curved: bool) -> str:
+    """An arrow head (a filled triangle) at the end of an edge: at its last point for grandalf's lines,
+    which end on the box; 10 px beyond it for dot's splines, which stop where dot's arrow head begins."""
+    (x1, y1), (x2, y2) = pts[-1], next((q for q in reversed(pts[:-1]) if q != pts[-1]), (pts[-1][0], pts[-1][1] - 1))
+    dx, dy = x1 - x2, y1 - y2
+    n = (dx * dx + dy * dy) ** 0.5 or 1.0
+    dx, dy = dx / n, dy / n
+    tx, ty = (x1 + 10 * dx, y1 + 10 * dy) if curved else (x1, y1)
+    bx, by = tx - 8 * dx, ty - 8 * dy
+    return f"M{tx:.1f},{ty:.1f} L{bx - 3.5 * dy:.1f},{by + 3.5 * dx:.1f} L{bx + 3.5 * dy:.1f},{by - 3.5 * dx:.1f} z"
+
+
 def to_svg(p: Placed, *, standalone: bool = True) -> str:
     """The drawing as SVG: ``<g class="block">`` per block instance holding its members, its inner
     arrows and its nested blocks (class ``folded`` hides them and shows the block's summary); one
-    ``<path class="edge">`` per edge with an arrow head; every box names its layer."""
+    ``<path class="edge">`` per edge and its ``<path class="head">`` arrow head; every box names its layer."""
     net = p.net
     frames = _frames(p)
     pad = 16.0
@@ -277,8 +289,8 @@ def to_svg(p: Placed, *, standalone: bool = True) -> str:
                 f"{pts[k + 2][0]:.1f},{pts[k + 2][1]:.1f}" for k in range(1, len(pts) - 2, 3))
         else:
             d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts)
-        put(common, f'<path class="edge" data-from="{escape(a)}" data-to="{escape(b)}" d="{d}" '
-                    'marker-end="url(#cnncalc-arrow)"/>')
+        put(common, f'<path class="edge" data-from="{escape(a)}" data-to="{escape(b)}" d="{d}"/>'
+                    f'<path class="head" data-from="{escape(a)}" data-to="{escape(b)}" d="{_head(pts, p.curved)}"/>')
     for n in net.nodes:
         cx, cy, bw, bh = p.boxes[n.name]
         text = "".join(f'<tspan x="{cx:.1f}" y="{cy - bh / 2 + _PAD / 2 + _LINE_H * (k + 0.8):.1f}"'
@@ -309,19 +321,18 @@ def to_svg(p: Placed, *, standalone: bool = True) -> str:
     body = "".join(members.get((), [])) + "".join(block((t,)) for t in tops)
     style = ("<style>.cnncalc-net .node rect{fill:#fff;stroke-width:1.6}.cnncalc-net text{font:11px system-ui,"
              "sans-serif;fill:#1d2330;text-anchor:middle}.cnncalc-net .t{font-weight:600}"
-             ".cnncalc-net .edge{fill:none;stroke:#5b6473;stroke-width:1.1}"
+             ".cnncalc-net .edge{fill:none;stroke:#5b6473;stroke-width:1.1}.cnncalc-net .head{fill:#5b6473}"
              ".cnncalc-net .frame{fill:#6A3D9A0d;stroke:#6A3D9A;stroke-dasharray:4 3}"
              ".cnncalc-net .label{text-anchor:start;font-size:10px;fill:#6A3D9A;cursor:pointer}"
              ".cnncalc-net .summary{display:none}.cnncalc-net .folded>.summary{display:inline}"
-             ".cnncalc-net .folded>.node,.cnncalc-net .folded>.block,.cnncalc-net .folded>.edge{display:none}"
+             ".cnncalc-net .folded>.node,.cnncalc-net .folded>.block,.cnncalc-net .folded>.edge,"
+             ".cnncalc-net .folded>.head{display:none}"
              "</style>")
     head = ('<?xml version="1.0" encoding="UTF-8"?>\n' if standalone else "")
     return (f'{head}<svg xmlns="http://www.w3.org/2000/svg" class="cnncalc-net" role="img" '
             f'aria-label="{escape(net.name)}: the network drawn" width="{w:.0f}" height="{h:.0f}" '
             f'viewBox="{lo_x:.1f} {lo_y:.1f} {w:.1f} {h:.1f}" data-engine="{p.engine}">'
-            f"{style}<defs><marker id=\"cnncalc-arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" "
-            f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b6473"/></marker></defs>'
-            f"{body}</svg>\n")
+            f"{style}{body}</svg>\n")
 
 
 def draw(graph: Graph, view: Analysis, engine: str | None = None) -> Placed:

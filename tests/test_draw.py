@@ -38,6 +38,8 @@ def _parse(svg: str) -> tuple[dict[str, ET.Element], list[ET.Element], ET.Elemen
     root = ET.fromstring(svg)
     nodes = {g.get("data-layer", ""): g for g in root.iter(f"{SVG}g") if g.get("class") == "node"}
     edges = [p for p in root.iter(f"{SVG}path") if p.get("class") == "edge"]
+    heads = [(p.get("data-from"), p.get("data-to")) for p in root.iter(f"{SVG}path") if p.get("class") == "head"]
+    assert heads == [(p.get("data-from"), p.get("data-to")) for p in edges]  # an arrow head on every edge
     return nodes, edges, root
 
 
@@ -67,11 +69,14 @@ def test_residual_block_by_hand(engine: str) -> None:
     assert pairs == sorted([("input", "c1"), ("c1", "r1"), ("r1", "c2"), ("c2", "add"), ("c1", "add"),
                             ("add", "pool")])
     for e in edges:
-        assert e.get("marker-end") == "url(#cnncalc-arrow)"
         pts = _points(e.get("d", ""))
         src, dst = _box(nodes[e.get("data-from", "")]), _box(nodes[e.get("data-to", "")])
         # the arrow leaves its producer and ends at its consumer (dot stops short for the arrow head)
         assert _near(pts[0], src, 12) and _near(pts[-1], dst, 12), (e.get("data-from"), e.get("data-to"), pts)
+    _, _, root = _parse(to_svg(draw(g, analyse(g), engine)))
+    for h in (p for p in root.iter(f"{SVG}path") if p.get("class") == "head"):
+        tip = _points(h.get("d", "").replace("z", ""))[0]
+        assert _near(tip, _box(nodes[h.get("data-to", "")]), 2), h.get("d")  # the head touches its box
     for name, g_ in nodes.items():
         first = g_.find(f"{SVG}text/{SVG}tspan")
         assert first is not None and first.text == name
