@@ -10,10 +10,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from . import __version__
@@ -28,6 +27,9 @@ from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
 from .spec import load_spec
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: What an option's value is, in its help line (instead of typer's <str>, <int range>, <list[str]>).
 _METAVARS = {"--set": "NAME=VALUE", "--from": "LAYER", "--to": "LAYER", "--input": "C,H,W", "--batch": "N",
@@ -65,8 +67,23 @@ app = typer.Typer(
     help="Per-layer shapes, parameters, activation memory and multiply-adds of CNNs from a YAML spec.",
 )
 # markup off: names, answers and files print as written ('conv[1]' is not a style tag)
-out = Console(highlight=False, soft_wrap=False, markup=False, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+class _Lazy:
+    """A rich Console made on first use: commands that print plain data (JSON, CSV) never import rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out: Console = _Lazy(highlight=False, soft_wrap=False, markup=False,  # type: ignore[assignment]
+                     width=None if sys.stdout.isatty() else 240)
+err: Console = _Lazy(stderr=True, highlight=False, soft_wrap=True, markup=False)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -720,6 +737,7 @@ def _term_width() -> int | None:
 def _print_or_emit(output: Path | None, *renderables: Any, width: int | None = None) -> None:
     """Rich tables and lines to the terminal (wrapped to ``width`` where given), or as plain text
     (200 columns) atomically to ``output``."""
+    from rich.console import Console
     console = out if output is None else Console(file=io.StringIO(), width=200, markup=False, highlight=False)
     if output is None and width is not None:
         console = Console(highlight=False, soft_wrap=False, markup=False, width=width)
