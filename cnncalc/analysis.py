@@ -248,7 +248,8 @@ def collapse(rows: Sequence[Row], depth: int) -> list[Row]:
     """Rows with every block nested deeper than ``depth`` folded into one summed row.
 
     depth 0 folds every top-level block instance; the folded row takes the block's first input
-    shapes, its last layer's output and receptive field, and the sums of the counts.
+    shapes, its last layer's output and receptive field, the sums of the counts, and a summary of
+    its hyper-parameters (see ``block_hyper``).
     """
     out: list[Row] = []
     index: dict[str, int] = {}
@@ -269,26 +270,47 @@ def collapse(rows: Sequence[Row], depth: int) -> list[Row]:
         t = Totals.of(ms)
         out[i] = Row(
             g.name, g.type, None, ms[0].inputs, ms[-1].output, t.weights, t.bias, t.buffers,
-            t.macs, t.ops, t.activation_bytes, ms[-1].rf, ms[-1].jump, Hyper(), g.position,
+            t.macs, t.ops, t.activation_bytes, ms[-1].rf, ms[-1].jump, block_hyper(ms), g.position,
             ms[0].groups[:depth], t.layers, tuple(p for m in ms for p in (m.parts or (m,))),
             ms[-1].global_context,
         )
     return out
 
 
-def select(rows: Sequence[Row], start: str | None, end: str | None) -> list[Row]:
-    """Rows from ``start`` to ``end`` inclusive (by name), in execution order."""
-    names = [r.name for r in rows]
+def block_hyper(members: Sequence[Row]) -> Hyper:
+    """What a folded block's row shows for its hyper-parameters: its output channels as filters, its
+    kernels (distinct, in order: '1,3' for a bottleneck) and its overall stride (input height / output
+    height, where whole); no padding."""
+    kernels = list(dict.fromkeys(k for m in members for k in m.hyper.kernel.split(",") if k))
+    first, last = members[0].inputs[0] if members[0].inputs else (), members[-1].output
+    stride = ""
+    if len(first) == 3 and len(last) == 3 and isinstance(first[1], int) and isinstance(last[1], int) \
+            and last[1] and first[1] % last[1] == 0 and first[2] == last[2] * (first[1] // last[1]):
+        stride = str(first[1] // last[1])
+    return Hyper(str(last[0]) if any(m.hyper.filters for m in members) else "", ",".join(kernels), stride, "")
 
-    def find(n: str) -> int:
+
+def select(rows: Sequence[Row], start: str | None, end: str | None) -> list[Row]:
+    """Rows from ``start`` to ``end`` inclusive, in execution order. Each is a row's name or a block
+    instance's (e.g. ``layer2_0``): a block starts at its first row and ends at its last."""
+    names = [r.name for r in rows]
+    blocks: dict[str, tuple[int, int]] = {}
+
+    def find(n: str, end: bool) -> int:
         if n in names:
             return names.index(n)
-        close = difflib.get_close_matches(n, names, n=3)
+        if not blocks:
+            for k, r in enumerate(rows):
+                for g in r.groups:
+                    blocks[g.name] = (blocks.get(g.name, (k, k))[0], k)
+        if n in blocks:
+            return blocks[n][end]
+        close = difflib.get_close_matches(n, [*names, *blocks], n=3)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UsageError(f"no layer named '{n}'{hint}")
+        raise UsageError(f"no layer named '{n}', nor a block{hint}")
 
-    i = find(start) if start else 0
-    j = find(end) if end else len(rows) - 1
+    i = find(start, False) if start else 0
+    j = find(end, True) if end else len(rows) - 1
     if i > j:
         raise UsageError(f"'{start}' comes after '{end}'")
     return list(rows[i:j + 1])

@@ -11,14 +11,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
 from . import __version__
 from .analysis import Analysis, DType, analyse, select
-from .columns import EXACT, Units, build_table, pick
+from .columns import EXACT, Units, build_table, fit_units, pick
 from .compat import StrEnum
 from .conventions import ConventionName
 from .cost.base import Amp as CostAmp
@@ -30,13 +30,62 @@ from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
 from .spec import load_spec
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: What an option's value is, in its help line (instead of typer's <str>, <int range>, <list[str]>).
+_METAVARS = {"--set": "NAME=VALUE", "--from": "LAYER", "--to": "LAYER", "--input": "C,H,W", "--batch": "N",
+             "--output": "FILE", "--columns": "KEY,…", "--depth": "N", "--decimals": "N", "--top": "N",
+             "--seed": "N", "--out": "DIR", "--rules": "FILE", "--gradescope": "FILE", "--torch": "MODULE:FACTORY",
+             "--name": "NAME", "--device": "DEVICE", "--model": "NAME", "--headroom": "SHARE", "--rtol": "X",
+             "--atol": "X", "--digits": "N"}
+
+
+class _Group(TyperGroup):
+    """The command group, its commands' help without typer's type labels (<bool>, <list[str]>)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        for p in cmd.params if cmd is not None else ():
+            if p.param_type_name == "argument" and hasattr(p, "display_type_rich"):
+                setattr(p, "display_type_rich", lambda ctx: None)  # noqa: B010  the metavar says it
+            elif p.param_type_name == "option" and not getattr(p, "is_flag", False) and p.metavar is None \
+                    and not _is_choice(p):
+                p.metavar = next((_METAVARS[o] for o in p.opts if o in _METAVARS), None) \
+                    or max(p.opts, key=len).lstrip("-").upper()
+        return cmd
+
+
+def _is_choice(p: Any) -> bool:
+    """An option whose help lists its choices (typer ≥ 0.2x describes types apart from click)."""
+    desc = getattr(p, "type_descriptor", None)
+    return bool(getattr(desc, "is_choice", False) or hasattr(getattr(p, "type", None), "choices"))
+
+
 app = typer.Typer(
+    cls=_Group,
     name="cnncalc", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text as written: "[plot]" is the name of an extra, not a style tag
     help="Per-layer shapes, parameters, activation memory and multiply-adds of CNNs from a YAML spec.",
 )
 # markup off: names, answers and files print as written ('conv[1]' is not a style tag)
-out = Console(highlight=False, soft_wrap=False, markup=False, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+class _Lazy:
+    """A rich Console made on first use: commands that print plain data (JSON, CSV) never import rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out: Console = _Lazy(highlight=False, soft_wrap=False, markup=False,  # type: ignore[assignment]
+                     width=None if sys.stdout.isatty() else 240)
+err: Console = _Lazy(stderr=True, highlight=False, soft_wrap=True, markup=False)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -192,7 +241,8 @@ def emit(text: str, output: Path | None) -> None:
 @app.command()
 @handled
 def table(
-    spec: SpecArg,
+    spec: Annotated[str | None, typer.Argument(
+        metavar="SPEC", help="Spec file (YAML) or built-in name, e.g. alexnet_cs231n.", show_default=False)] = None,
     batch: BatchOpt = 1,
     dtype: DTypeOpt = DType.FP32,
     input_shape: InputOpt = None,
@@ -213,17 +263,19 @@ def table(
     convention: ConventionOpt = None,
 ) -> None:
     """Print the per-layer table (shapes, memory, params, MACs) with totals."""
-    if symbolic:
-        if columns or exact or bars or list_columns:
-            raise UsageError("--symbolic shows params, MACs and memory formulas; "
-                             "--columns, --exact, --bars and --list-columns do not apply")
-        _symbolic_table(spec, batch, dtype, input_shape, variables, fmt, output, flops, depth, start, end)
-        return
+    if symbolic and (columns or exact or bars or list_columns):
+        raise UsageError("--symbolic shows params, MACs and memory formulas; "
+                         "--columns, --exact, --bars and --list-columns do not apply")
     units = Units(kb=1000 if si else 1024, flops=flops, decimals=decimals)
     if list_columns:
         from .columns import COLUMNS
         for c in COLUMNS:
             out.print(f"{c.key:16} {c.header(units):12} {'(default) ' if c.default else ''}{c.doc}")
+        return
+    if spec is None:
+        raise UsageError("table needs a SPEC (a YAML file or a built-in name; 'cnncalc zoo' lists them)")
+    if symbolic:
+        _symbolic_table(spec, batch, dtype, input_shape, variables, fmt, output, flops, depth, start, end)
         return
     cols = pick([c.strip() for c in columns.split(",") if c.strip()] if columns else None,
                 EXACT if exact else ())
@@ -239,7 +291,7 @@ def table(
     if fmt is Format.csv:
         emit(to_csv(data), output)
     elif fmt is Format.markdown:
-        emit(to_markdown(data), output)
+        emit(to_markdown(fit_units(data)), output)
     elif fmt is Format.json:
         if rec is None:
             emit(to_json(view, units), output)
@@ -249,12 +301,15 @@ def table(
             emit(json.dumps({**to_dict(view, units), "convention": convention_dict(rec, view.rows)}, indent=2) + "\n",
                  output)
     elif fmt is Format.latex:
-        emit(to_latex(data), output)
+        emit(to_latex(fit_units(data)), output)
     else:
         from .analysis import parameter_lines
-        from .render import rich_table, shares_line
-        _print_or_emit(output, rich_table(data, view, bars=bars), shares_line(view), *parameter_lines(view),
-                       *(rec.summary() if rec else ()))
+        from .render import footer, rich_table, shares_line
+        width = _term_width() if output is None else None
+        keep = frozenset(c.key for c in cols) if columns else frozenset(EXACT if exact else ())
+        table_ = rich_table(fit_units(data), view, bars=bars, width=width, keep=keep, tree=depth is not None)
+        _print_or_emit(output, table_, footer(view, units), shares_line(view), *parameter_lines(view),
+                       *(rec.summary() if rec else ()), width=width)
 
 
 @app.command()
@@ -322,6 +377,8 @@ def compare(
     variables: SetOpt = None,
     start: FromOpt = None,
     end: ToOpt = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", "-d", min=0, help="Fold blocks nested deeper than this first (the Layers column names rows).")] = None,
     fmt: SummaryFmtOpt = None,
     output: OutOpt = None,
     flops: FlopsOpt = False,
@@ -353,7 +410,7 @@ def compare(
         graph = load_graph(name, input_shape, variables)
         analysis = analyse(graph, batch, dtype)
         _warn(analysis)
-        view = analysis.view(None, a, b)
+        view = analysis.view(depth, a, b)
         rec = _reconciled(convention, name, view, input_shape, variables)
         extras = []
         if rec is not None:
@@ -361,7 +418,7 @@ def compare(
             extras.append(convention_extra(rec))
         if costs:
             extras.extend(costs(graph, mode, batch, dtype))
-        summaries.append(summarise(analysis, a, b, extras))
+        summaries.append(summarise(analysis, a, b, extras, depth))
     _emit_summaries("compare", summaries, units, fmt, output, exact, _cost_note(device, model, mode))
 
 
@@ -492,9 +549,43 @@ def report(
     from .report import to_html
     loaded = load_spec(spec)
     shape = _ints(input_shape, "--input") if input_shape else None
-    analysis = analyse(build_graph(loaded, _vars(variables), shape), batch, dtype)
+    graph = build_graph(loaded, _vars(variables), shape)
+    analysis = analyse(graph, batch, dtype)
     _warn(analysis)
-    emit(to_html(loaded, analysis.view(depth), Units(kb=1000 if si else 1024, flops=flops)), output)
+    emit(to_html(loaded, analysis.view(depth), Units(kb=1000 if si else 1024, flops=flops), graph), output)
+
+
+class Engine(StrEnum):
+    dot = "dot"
+    grandalf = "grandalf"
+
+
+@app.command("graph")
+@handled
+def graph_(
+    spec: SpecArg,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="net.svg (the drawing) or net.dot (Graphviz source); default: SVG on stdout.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="svg or dot (default: from -o's suffix, else svg).")] = None,
+    depth: Annotated[int | None, typer.Option("--depth", "-d", min=0, help="Fold blocks nested deeper than this.")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First layer (or block) drawn.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last layer (or block) drawn.")] = None,
+    engine: Annotated[Engine | None, typer.Option(
+        "--engine", help="Layout engine (default: Graphviz's dot where installed, else grandalf).")] = None,
+    batch: BatchOpt = 1,
+    input_shape: InputOpt = None,
+    variables: SetOpt = None,
+) -> None:
+    """The network drawn: a box per layer (shape, params, MACs), an arrow per edge, a frame per block."""
+    from .draw import layout, net_of, to_dot, to_svg
+    kind = (fmt or (output.suffix.lstrip(".").lower() if output else "svg")).lower()
+    if kind not in ("svg", "dot", "gv"):
+        raise UsageError(f"graph writes svg or dot, not '{kind}'")
+    graph = load_graph(spec, input_shape, variables)
+    analysis = analyse(graph, batch)
+    _warn(analysis)
+    net = net_of(graph, analysis.view(depth, start, end))
+    emit(to_dot(net) if kind in ("dot", "gv") else to_svg(layout(net, engine.value if engine else None)), output)
 
 
 class CheckFormat(StrEnum):
@@ -698,8 +789,9 @@ def quiz(
     if out_dir is None:
         sys.stdout.write(q.markdown(key) + "\n")
         return
-    if not out_dir.is_dir():
-        raise UsageError(f"--out: folder {out_dir} does not exist")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out: {out_dir} is a file, not a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
     files = {f"{q.name}.yaml": q.spec_text, f"{q.name}_worksheet.csv": q.worksheet("csv"),
              f"{q.name}.md": q.markdown(key)}
     if key:
@@ -750,11 +842,23 @@ def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str |
               Format.latex: st.ratios_latex}[fmt](tables, ratios), output)
 
 
-def _print_or_emit(output: Path | None, *renderables: Any) -> None:
-    """Rich tables and lines to the terminal, or as plain text (200 columns) atomically to ``output``."""
+def _term_width() -> int | None:
+    """The width to fit: $COLUMNS where set, else the terminal's; None (no limit) when stdout is not one."""
+    cols = os.environ.get("COLUMNS", "").strip()
+    if cols.isdigit() and int(cols) > 0:
+        return int(cols)
+    return out.width if sys.stdout.isatty() else None
+
+
+def _print_or_emit(output: Path | None, *renderables: Any, width: int | None = None) -> None:
+    """Rich tables and lines to the terminal (wrapped to ``width`` where given), or as plain text
+    (200 columns) atomically to ``output``."""
+    from rich.console import Console
     console = out if output is None else Console(file=io.StringIO(), width=200, markup=False, highlight=False)
-    for r in renderables:
-        console.print(r)
+    if output is None and width is not None:
+        console = Console(highlight=False, soft_wrap=False, markup=False, width=width)
+    for r in renderables:  # a table's lines are never wrapped (rich would, at the console's width)
+        console.print(r, soft_wrap=bool(getattr(r, "no_wrap", False)))
     if output is not None:
         emit(console.file.getvalue(), output)  # type: ignore[attr-defined]
 
@@ -859,7 +963,7 @@ def cost(
     fresh_process: FreshOpt = False,
     fmt: Annotated[CostFormat, typer.Option("--format", "-f", help="Tables, or JSON (peak_memory_bytes, time_ms, throughput, …).")] = CostFormat.table,
     output: OutOpt = None,
-    top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N slowest layers.")] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Show only the N slowest layers, slowest first.")] = None,
     input_shape: InputOpt = None,
     variables: SetOpt = None,
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -47,6 +47,10 @@ class Column:
     default: bool = False
     numeric: bool = True
     doc: str = ""
+    #: Units a rounded column may step down to, largest first, as (divisor, header): see ``fit_units``.
+    ladder: Callable[[Units], tuple[tuple[int, str], ...]] | None = None
+    #: A nonzero value that rounds to 0 is shown with the decimals its first digit needs (0.13, not 0).
+    nonzero: bool = False
 
 
 def _hw(shape: tuple[int, ...]) -> str:
@@ -87,14 +91,18 @@ COLUMNS: tuple[Column, ...] = (
     Column("hw_out", _const("H'/W'"), lambda r, u: _hw(r.output), default=True, numeric=False),
     Column("memory_kb", lambda u: f"Mem ({u.kb_label})", lambda r, u: r.activation_bytes,
            lambda t, u: t.activation_bytes, lambda u: u.kb, default=True,
-           doc="activation memory of the output: elements × bytes × batch / KB"),
+           doc="activation memory of the output: elements × bytes × batch / KB",
+           ladder=lambda u: ((u.kb, f"Mem ({u.kb_label})"), (1, "Mem (B)"))),
     Column("params_k", _const("Params (k)"), lambda r, u: r.params, lambda t, u: t.params,
-           lambda u: 1000, default=True, doc="weights + bias, in thousands"),
+           lambda u: 1000, default=True, doc="weights + bias, in thousands",
+           ladder=lambda u: ((1000, "Params (k)"), (1, "Params"))),
     Column("macs_m", lambda u: f"{u.work} (M)", lambda r, u: u.work_of(r.macs),
            lambda t, u: u.work_of(t.macs), lambda u: 1_000_000, default=True,
-           doc="multiply-accumulates of conv/deconv/fc (bias excluded), millions; FLOPs = 2 × MACs"),
+           doc="multiply-accumulates of conv/deconv/fc (bias excluded), millions; FLOPs = 2 × MACs",
+           ladder=lambda u: ((10**6, f"{u.work} (M)"), (1000, f"{u.work} (k)"), (1, u.work))),
     Column("ops_m", _const("Ops (M)"), lambda r, u: r.ops, lambda t, u: t.ops, lambda u: 1_000_000,
-           doc="other arithmetic (pooling windows, bias, BN, activations, adds), millions"),
+           doc="other arithmetic (pooling windows, bias, BN, activations, adds), millions",
+           ladder=lambda u: ((10**6, "Ops (M)"), (1000, "Ops (k)"), (1, "Ops"))),
     Column("input_shape", _const("Input"), lambda r, u: ", ".join(fmt_shape(s) for s in r.inputs), numeric=False),
     Column("output_shape", _const("Output"), lambda r, u: fmt_shape(r.output), numeric=False),
     Column("receptive_field", _const("RF"), lambda r, u: _rf(r), numeric=False,
@@ -141,10 +149,49 @@ def cell_text(col: Column, value: Value, units: Units, *, grouping: bool = True)
         return ""
     if isinstance(value, str):
         return value
-    if col.scale is not None:
-        d = round_half_up(Fraction(value) / col.scale(units), units.decimals)
+    if col.scale is not None and col.scale(units) != 1:  # a column fitted to exact counts has scale 1
+        x = Fraction(value) / col.scale(units)
+        d = round_half_up(x, units.decimals)
+        if col.nonzero and x and not d:
+            d = round_half_up(x, first_digit(x))
         return f"{d:,}" if grouping else f"{d}"
     return f"{value:,}" if grouping else str(value)
+
+
+def first_digit(x: Fraction) -> int:
+    """Decimals needed for a nonzero ``x`` to round (half up) to something nonzero: 0.128 → 1, 0.004 → 3."""
+    d = 0
+    while not round_half_up(abs(x), d):
+        d += 1
+    return d
+
+
+#: ``fit_units`` keeps a column's unit while its largest cell is at least this many units.
+UNIT_THRESHOLD = 100
+
+
+def fit_units(table: TableData, threshold: int = UNIT_THRESHOLD) -> TableData:
+    """Each laddered column in the largest unit its largest cell fills ``threshold`` times, else smaller
+    (exact counts last): lenet5's 61,706 params print as 61,706, not 62 (k); a seed table's columns,
+    whose totals are thousands of units, keep KB, k and M. Every column so fitted shows a nonzero
+    value that rounds to 0 with the decimals its first digit needs (a 128-parameter BatchNorm: 0.1 k).
+    For display only: CSV keeps each key's own unit.
+    """
+    cols = []
+    for j, c in enumerate(table.columns):
+        if c.ladder is None:
+            cols.append(c)
+            continue
+        cells = [row[j] for row in table.rows] + [table.totals[j] if table.totals else None]
+        top = max((abs(Fraction(v)) for v in cells if isinstance(v, int | Fraction)), default=Fraction(0))
+        steps = c.ladder(table.units)
+        div, head = next(((d, h) for d, h in steps if top >= threshold * d), steps[-1])
+        cols.append(replace(c, header=_const(head), scale=_const_int(div), nonzero=True))
+    return replace(table, columns=tuple(cols))
+
+
+def _const_int(n: int) -> Callable[[Units], int]:
+    return lambda u: n
 
 
 @dataclass(frozen=True)

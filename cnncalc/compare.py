@@ -72,9 +72,13 @@ def last_spatial_rf(rows: Sequence[Row]) -> tuple[Num, Num] | None:
 
 
 def summarise(analysis: Analysis, start: str | None = None, end: str | None = None,
-              extras: Sequence[Extra] = ()) -> Summary:
-    """Totals of ``analysis`` over the layers ``start``..``end`` (inclusive; whole network if both None)."""
-    rows = select(analysis.rows, start, end) if start or end else list(analysis.rows)
+              extras: Sequence[Extra] = (), depth: int | None = None) -> Summary:
+    """Totals of ``analysis`` over the layers ``start``..``end`` (inclusive; whole network if both None),
+    with blocks nested deeper than ``depth`` folded first (the range then names its first and last rows)."""
+    if depth is None:
+        rows = select(analysis.rows, start, end) if start or end else list(analysis.rows)
+    else:
+        rows = list(analysis.view(depth, start, end).rows)
     view = analysis.with_rows(rows)
     t = view.totals
     return Summary(

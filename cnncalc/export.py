@@ -101,8 +101,18 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
 
 
 def to_json(analysis: Analysis, units: Units = DEFAULT_UNITS) -> str:
-    """to_dict as indented JSON."""
-    return json.dumps(to_dict(analysis, units), indent=2) + "\n"
+    """to_dict as indented JSON, one line per layer (written by json's C encoder: a 50,000-layer
+    network in a fraction of a second, where ``indent`` alone takes the pure-Python one)."""
+    return dumps_rows(to_dict(analysis, units), "layers")
+
+
+def dumps_rows(d: dict[str, Any], key: str) -> str:
+    """``d`` as JSON indented by 2, its list ``d[key]`` with one compact item per line."""
+    mark = "\u0000rows\u0000"
+    text = json.dumps({**d, key: mark}, indent=2)
+    rows = d[key]
+    body = "[\n    " + ",\n    ".join(json.dumps(r) for r in rows) + "\n  ]" if rows else "[]"
+    return text.replace(json.dumps(mark), body, 1) + "\n"
 
 
 _LATEX_SPECIAL = {

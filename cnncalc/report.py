@@ -11,6 +11,7 @@ from . import __version__
 from .analysis import Analysis, Row
 from .columns import Units, round_half_up
 from .compare import depth_of, last_spatial_rf
+from .graph import Graph
 from .layers import Num, fmt_shape
 from .spec import LoadedSpec
 
@@ -77,6 +78,14 @@ _JS = """
   });
   var m=/sort=([a-z_]+)(-desc)?/.exec(location.hash);
   if(m){var th=table.querySelector('th[data-k="'+m[1]+'"]'); if(th){sortBy(th, !!m[2]);}}
+  // the network drawing: a block's label folds and unfolds it
+  Array.prototype.forEach.call(document.querySelectorAll('.cnncalc-net .block > .label'),function(t){
+    t.addEventListener('click',function(){t.parentNode.classList.toggle('folded');});
+  });
+  var fold=function(on){Array.prototype.forEach.call(document.querySelectorAll('.cnncalc-net .block'),
+    function(b){if(on){b.classList.add('folded');}else{b.classList.remove('folded');}});};
+  var fa=document.getElementById('fold-all'), ua=document.getElementById('unfold-all');
+  if(fa){fa.addEventListener('click',function(){fold(true);});ua.addEventListener('click',function(){fold(false);});}
   document.documentElement.setAttribute('data-js','ready');
 })();
 """
@@ -255,8 +264,19 @@ def _conventions(a: Analysis, units: Units) -> str:
     return '<ul class="conv">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
-def to_html(loaded: LoadedSpec, analysis: Analysis, units: Units | None = None) -> str:
-    """The whole report as one HTML document; nothing in it is fetched from elsewhere."""
+def _network(graph: Graph | None, a: Analysis) -> str:
+    if graph is None:
+        return ""
+    from .draw import draw, to_svg
+    svg = to_svg(draw(graph, a), standalone=False)
+    return ('<section id="network"><h2>Network</h2><p class="sub">Click a block\'s name to fold it; '
+            '<button id="fold-all" type="button">fold all</button> <button id="unfold-all" type="button">'
+            f'unfold all</button></p><div class="wrap net">{svg}</div></section>')
+
+
+def to_html(loaded: LoadedSpec, analysis: Analysis, units: Units | None = None, graph: Graph | None = None) -> str:
+    """The whole report as one HTML document; nothing in it is fetched from elsewhere. With the
+    ``graph`` the analysis came from, it draws the network too (see cnncalc.draw)."""
     u = units or Units()
     a = analysis
     s = loaded.spec
@@ -276,6 +296,7 @@ def to_html(loaded: LoadedSpec, analysis: Analysis, units: Units | None = None) 
  · batch {a.batch} · {a.dtype.value}{" · " + escape(s.notes) if s.notes else ""}</p></header>
 <section id="summary"><h2>Summary</h2>{_summary(a, u)}</section>
 <section id="charts"><h2>Per layer</h2>{_legend(families)}{_charts(a, u)}</section>
+{_network(graph, a)}
 <section id="table"><h2>Layers</h2><p class="sub">Click a header to sort; hover a bar for exact values.</p>
 {_table(a, u)}</section>
 <section id="conventions"><h2>Conventions</h2>{_conventions(a, u)}</section>

@@ -452,6 +452,16 @@ def test_cli_cost_table() -> None:
     assert "not calibrated" in r.stdout
 
 
+def test_cli_cost_top_is_slowest_first() -> None:
+    r = runner.invoke(app, ["cost", "vgg16", "--device", "v100", "--batch", "8", "--top", "5", "-f", "json"])
+    assert r.exit_code == 0, r.stderr
+    ms = {lc["name"]: lc["forward_ms"] + lc.get("backward_ms", 0.0) for lc in json.loads(r.stdout)["layers"]}
+    slowest = sorted(ms, key=lambda n: -ms[n])[:5]
+    table = runner.invoke(app, ["cost", "vgg16", "--device", "v100", "--batch", "8", "--top", "5"]).stdout
+    body = table[table.index("the 5 slowest"):]
+    assert [n for n in sorted(ms, key=body.find) if body.find(f" {n} ") >= 0] == slowest
+
+
 def test_cli_fit() -> None:
     r = runner.invoke(app, ["fit", "resnet50", "--device", "rtx3090", "--optimizer", "adam", "-f", "json"])
     assert r.exit_code == 0, r.stderr

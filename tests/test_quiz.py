@@ -69,5 +69,8 @@ def test_quiz_command(tmp_path: Path) -> None:
     spec = str(tmp_path / "quiz_network_3.yaml")
     assert runner.invoke(app, ["check", spec, str(tmp_path / "quiz_network_3_key.csv")]).exit_code == 0
     assert runner.invoke(app, ["check", spec, str(tmp_path / "quiz_network_3_worksheet.csv")]).exit_code == 1
-    bad = runner.invoke(app, ["quiz", "--out", str(tmp_path / "nope")])
-    assert bad.exit_code == 2 and "does not exist" in bad.stderr
+    fresh = tmp_path / "new" / "dir"  # --out creates the folder, parents too
+    assert runner.invoke(app, ["quiz", "--seed", "3", "--out", str(fresh)]).exit_code == 0
+    assert (fresh / "quiz_network_3.yaml").is_file()
+    bad = runner.invoke(app, ["quiz", "--out", str(tmp_path / "quiz_network_3.md")])
+    assert bad.exit_code == 2 and "is a file, not a folder" in bad.stderr

@@ -52,12 +52,12 @@ def memory_table(report: CostReport) -> Table:
 
 
 def layer_table(report: CostReport, top: int | None = None) -> Table:
-    """Per-layer predicted time and bound (``top``: the slowest layers only, in network order)."""
+    """Per-layer predicted time and bound (``top``: the slowest layers only, slowest first; ties in
+    network order)."""
     total = sum(lc.total_ms for lc in report.layers) or 1.0
     rows = list(report.layers)
-    if top is not None and top < len(rows):
-        keep = {id(lc) for lc in sorted(rows, key=lambda lc: lc.total_ms, reverse=True)[:top]}
-        rows = [lc for lc in rows if id(lc) in keep]
+    if top is not None:
+        rows = sorted(rows, key=lambda lc: -lc.total_ms)[:top]
     train = report.workload.mode is Mode.TRAIN
     title = "Per-layer time" + (f" (the {top} slowest)" if top is not None and top < len(report.layers) else "")
     t = Table(title=title, header_style="bold", title_justify="left")
