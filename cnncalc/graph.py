@@ -105,6 +105,8 @@ class _Site:
     pos: Position
     keys: dict[str, tuple[str | int, ...]]  # each argument's own path (a row's cell)
     has_inputs: bool = False
+    #: The entry's ``weights:`` and ``trainable:`` (see _sharing), kept apart from the arguments.
+    sharing: tuple[tuple[str, Any], ...] = ()
 
     def at(self, doc: Document, key: str, *, key_pos: bool = False) -> Position:
         return doc.where(self.keys.get(key, (*self.path, key)), key=key_pos)
@@ -293,7 +295,8 @@ class _Builder:
             if repeat is None:
                 continue
             raw = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
-            site = _Site(path, _where(path), pos, {k: (*path, k) for k in raw}, "inputs" in entry)
+            site = _Site(path, _where(path), pos, {k: (*path, k) for k in raw}, "inputs" in entry,
+                         _sharing_keys(entry))
             out = self.instances(kind, raw, site, env, [prefix + (name if repeat == 1 else f"{name}_{k + 1}")
                                                          for k in range(repeat)], refs, groups, stack)
             table[name] = _FAILED if out is None else out
@@ -416,7 +419,7 @@ class _Builder:
             args = {**const, **{c: v for c, (v, _) in cells.items() if accepts is None or c in accepts}}
             keys = {**{k: (*path, k) for k in const}, **{c: p for c, (_, p) in cells.items()},
                     **{k: (*path, "rest", k) for k in rest}}
-            site = _Site(rpath, label, rpos, keys, "inputs" in entry)
+            site = _Site(rpath, label, rpos, keys, "inputs" in entry, _sharing_keys(entry))
             try:
                 names = [prefix + speclang.instance_name(pattern, count + j, r, j) for j in range(n)]
             except expr.ExprError as e:
@@ -529,7 +532,7 @@ class _Builder:
             self.fail(self.doc.where((*path, "inputs")) if site.has_inputs else site.pos,
                       f"{full}: {kind} takes {want} input(s), got {n_in}")
             return None
-        sharing = _sharing(self, raw, path, full)
+        sharing = _sharing(self, dict(site.sharing), path, full)
         if sharing is None:
             return None
         shares, trainable = sharing
@@ -591,7 +594,7 @@ class _Builder:
             return None
         inner = dict(zip(bdef.inputs, refs))
         g = (*groups, Group(full, kind, pos, tuple((k, benv.get(k)) for k in bdef.args)))
-        sharing = _sharing(self, raw, site.path, full)
+        sharing = _sharing(self, dict(site.sharing), site.path, full)
         if sharing is None:
             return None
         owner, trainable = sharing
@@ -680,6 +683,11 @@ class _Builder:
         if seen > 10_000:  # pragma: no cover - tables never chain this deep
             return None
         return self.resolve(target, seen + 1)
+
+
+def _sharing_keys(entry: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """An entry's ``weights:`` and ``trainable:``, for _Site."""
+    return tuple((k, entry[k]) for k in ("weights", "trainable") if k in entry)
 
 
 def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],

@@ -311,7 +311,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
         if isinstance(want, tuple) and want and isinstance(want[0], int) and tuple(want[1:]) != tuple(got):
             raise _Unsupported(f"as {kind} {fields} it would give {list(got)}, but PyTorch gives {list(want[1:])}")
         if node.op == "call_module":
-            self.check_counts(node, cls.model_validate(fields), [s[1:] for s in ins], kind)
+            self.check_counts(node, cls.model_validate(fields), ins, kind)
             parts = tuple(node.target.split("."))
             path, local = parts[:-1], parts[-1]
             key = (parts, "")
@@ -595,7 +595,17 @@ class _Importer(TokenHandlers, ExtraHandlers):
 
     def _f_mul(self, node: Any) -> None:
         xs = self._tensors(node)
-        if self.constant_scale(node) or self.param_elementwise(node, "param_mul"):
+        if self.constant_scale(node):
+            return
+        live = [x for x in xs if x in self.live]
+        const = [x for x in xs if x not in self.live]
+        if len(live) == 1 and len(const) == 1:  # a per-channel scale (ConvNeXt's γ) is layer_scale
+            s, c = self.shapes[live[0]], self.shapes[const[0]]
+            if len(s) == 4 and math.prod(c) == s[1] and c[-2:] == (1, 1):
+                self.emit(node, "layer_scale", {}, live, "layer_scale")
+                self.use_parameter(const[0])
+                return
+        if self.param_elementwise(node, "param_mul"):
             return
         if len(xs) == 2 and all(x in self.live for x in xs):
             a, b = xs
@@ -611,13 +621,6 @@ class _Importer(TokenHandlers, ExtraHandlers):
                     return
             self.emit(node, "multiply", {}, xs, "mul")
             return
-        live = [x for x in xs if x in self.live]
-        const = [x for x in xs if x not in self.live]
-        if len(live) == 1 and len(const) == 1:
-            s, c = self.shapes[live[0]], self.shapes[const[0]]
-            if len(s) == 4 and math.prod(c) == s[1] and c[-2:] == (1, 1):
-                self.emit(node, "layer_scale", {}, live, "layer_scale")
-                return
         raise _Unsupported("multiplying by a constant (only a per-channel scale is a layer)")
 
     def _f_cat(self, node: Any) -> None:

@@ -137,10 +137,10 @@ def unused_parameters(model: Any, used_modules: set[str], used_params: set[str])
         ran.update(".".join(parts[:k]) for k in range(1, len(parts)))
     groups: dict[tuple[str, bool], int] = {}
     for name, p in model.named_parameters():
-        owner = name.rsplit(".", 1)[0] if "." in name else ""
-        if owner in used_modules or name in used_params:
-            continue
         parts = name.split(".")
+        # inside a module that ran as one layer (nn.MultiheadAttention's out_proj), or used by a layer
+        if any(".".join(parts[:k]) in used_modules for k in range(1, len(parts))) or name in used_params:
+            continue
         where = name
         for k in range(1, len(parts)):  # the outermost module on the path that never ran
             prefix = ".".join(parts[:k])

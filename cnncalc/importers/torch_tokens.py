@@ -28,6 +28,7 @@ class TokenHandlers:
     shapes: dict[Any, Any]
     live: dict[Any, Any]
     gm: Any
+    used_params: set[str]  # free parameters a layer uses (not left over as ``parameters:``)
 
     def emit(self, node: Any, kind: str, fields: dict[str, Any], inputs: Sequence[Any], tag: str) -> None:
         raise NotImplementedError  # the importer's
@@ -135,6 +136,14 @@ class TokenHandlers:
         except AttributeError:
             return None
 
+    def use_parameter(self, node: Any) -> None:
+        """Mark the parameter a node reads (see ``parameter``) as used by a layer."""
+        while node.op in ("call_method", "call_function") and \
+                getattr(node.target, "__name__", node.target) in ("expand", "repeat", "expand_as"):
+            node = node.args[0]
+        if node.op == "get_attr":
+            self.used_params.add(str(node.target))
+
     def class_token(self, node: Any, xs: Sequence[Any], dim: int) -> bool:
         """cat([token.expand(N, -1, -1), x], dim=1) on a sequence: a class_token layer."""
         if len(xs) != 2 or xs[1] not in self.live or xs[0] in self.live:
@@ -144,6 +153,7 @@ class TokenHandlers:
         if p is None or len(s) != 3 or dim % 3 != 1 or tuple(p.shape) != (1, 1, s[2]):
             return False
         self.emit(node, "class_token", {}, [xs[1]], "class_token")
+        self.use_parameter(xs[0])
         return True
 
     def pos_embedding(self, node: Any, xs: Sequence[Any]) -> bool:
@@ -156,6 +166,7 @@ class TokenHandlers:
         if p is None or tuple(p.shape) != tuple(self.shapes[live[0]]):
             return False
         self.emit(node, "pos_embedding", {}, live, "pos_embedding")
+        self.use_parameter(const[0])
         return True
 
     def select_token(self, node: Any, base: Any, index: Any) -> bool:
