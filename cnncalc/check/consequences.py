@@ -120,6 +120,10 @@ def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
         cause = f"consistent with {c.layer}'s output {'×'.join(map(str, alt_out))} ({why})"
         for j, (ins, o) in _chain(i, alt_out, rows, layers).items():
             rj = rows[j]
+            if j != i and o != rj.output and any(
+                    (k := by_cell.get((rj.name, key))) is not None and out[k].status is Status.RIGHT
+                    for key in ("hw_out", "output_shape")):
+                break  # the sheet has this layer's true size: the student did not carry the slip here
             for key in _SIZE_DEPENDENT:
                 k = by_cell.get((rj.name, key))
                 if k is None or out[k].status is not Status.WRONG or not isinstance(out[k].value, Fraction):
