@@ -497,3 +497,10 @@ def test_the_notes_pad_erratum_is_named() -> None:
     r = grade(a, read_sheet(Path(__file__).parent / "fixtures" / "answers" / "alexnet_seed.tsv"))
     pad = next(c for c in r.cells if (c.layer, c.column) == ("conv1", "pad"))
     assert "(227 − 11 + 2·2)/4 + 1 = 56" in pad.note and "the notes' erratum" in pad.note
+
+
+def test_excel_sep_hint_line() -> None:
+    a = analyse(build_graph(load_spec("alexnet_cs231n")))
+    text = "sep=;\r\nLayer;Mem. (KB);Param. (k)\r\nconv1;1134,375;34,944\r\n"
+    r = grade(a, parse_sheet(text, "x.csv"), Rules(missing_rows="ignore", missing_columns="ignore"))
+    assert r.all_right and r.decimal == "," and len(r.cells) == 2

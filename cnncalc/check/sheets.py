@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class AnswerRow:
     position: Position
     cells: dict[str, Cell] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         """The name normalised: 'Conv 1', 'Pool-1', 'Total:' → 'conv1', 'pool1', 'total'."""
         return norm_label(self.name)
@@ -127,9 +128,12 @@ class AnswerRow:
         return self.label in TOTAL_NAMES
 
 
+_LABEL_NOISE = re.compile(r"[\s\-_.:*()\[\]'\"]")
+
+
 def norm_label(name: str) -> str:
     """A row label or layer name compared loosely: case, spaces, '-', '_', '.', ':', brackets ignored."""
-    return re.sub(r"[\s\-_.:*()\[\]'\"]", "", name.lower())
+    return _LABEL_NOISE.sub("", name.lower())
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ def _delimiter(text: str) -> str:
     semicolons than commas (Excel in a comma-decimal locale), else ','."""
     lines = text.splitlines()
     first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if (hint := re.fullmatch(r'"?sep=(.)"?\s*', first)) is not None:
+        return hint[1]  # Excel's "sep=;" first line
     return "\t" if "\t" in text else ";" if first.count(";") > first.count(",") else ","
 
 
@@ -200,7 +206,7 @@ def _delimited_rows(text: str, file: str, delim: str | None) -> list[_Raw]:
         delim = "\t" if "\t" in text else ";" if first.count(";") > first.count(",") else ","
     rows: list[_Raw] = []
     for ln, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#") or re.fullmatch(r'"?sep=.?"?\s*', line):
             continue
         rows.append([(t, Position(file, ln, c)) for t, c in _split_delimited(line, delim)])
     return rows
