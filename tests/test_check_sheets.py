@@ -504,3 +504,13 @@ def test_excel_sep_hint_line() -> None:
     text = "sep=;\r\nLayer;Mem. (KB);Param. (k)\r\nconv1;1134,375;34,944\r\n"
     r = grade(a, parse_sheet(text, "x.csv"), Rules(missing_rows="ignore", missing_columns="ignore"))
     assert r.all_right and r.decimal == "," and len(r.cells) == 2
+
+
+def test_formulas_without_sympy_say_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnncalc.symbolic
+    monkeypatch.setattr(cnncalc.symbolic, "available", lambda: False)
+    a = analyse(build_graph(load_spec(str(EXAMPLES / "two_3x3.yaml"))))
+    r = grade(a, parse_sheet("layer,params\nconv3x3_a,9C^2\n", "f.csv"),
+              Rules(missing_rows="ignore", missing_columns="ignore"))
+    (c,) = r.cells
+    assert c.status is Status.REVIEW and "needs sympy" in c.note

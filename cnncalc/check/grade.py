@@ -232,7 +232,11 @@ class _Grader:
                               key in GIVEN, value, exact)
 
         def unreadable(expected: str, formula: str, what: str) -> CellResult:
-            return result(Status.REVIEW, expected, formula, note=f"cannot read '{_short(text)}' as {what}; "
+            from ..symbolic import INSTALL_HINT, available
+
+            hint = f" (a formula? judging formulas needs sympy: {INSTALL_HINT})" \
+                if _LETTERS.search(text) and not available() else ""
+            return result(Status.REVIEW, expected, formula, note=f"cannot read '{_short(text)}' as {what}{hint}; "
                           "left for grading by hand")
 
         if key in GIVEN:
