@@ -296,9 +296,8 @@ def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSh
     if problems:
         raise SpecError(problems)
     if not set(keys) - {None, "layer"}:
-        raise SpecError([Diagnostic(header[0][1], "no column cnncalc checks (only "
-                                    + ", ".join(repr(t) for t in dropped[:6])
-                                    + "); name them e.g. layer,c_out,hw_out,memory_kb,params_k,macs_m")])
+        raise SpecError([Diagnostic(header[0][1], "no column cnncalc checks" + _only(dropped)
+                                    + "; name them e.g. layer,c_out,hw_out,memory_kb,params_k,macs_m")])
     layer_at = keys.index("layer")
     rows: list[AnswerRow] = []
     for r in body:
@@ -317,6 +316,10 @@ def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSh
     return AnswerSheet(file, tuple(rows), tuple(k for k in keys if k and k != "layer"), tuple(warnings),
                        detect_decimal([c.text for row in rows for c in row.cells.values()], delimiter), units,
                        tuple(dropped))
+
+
+def _only(dropped: Sequence[str]) -> str:
+    return f" (only {', '.join(repr(t) for t in dropped[:6])})" if dropped else ""
 
 
 def _key_unit(header: str) -> tuple[str | None, str | None]:
@@ -414,9 +417,8 @@ def _yaml_sheet(text: str, file: str) -> AnswerSheet:
     if problems:
         raise SpecError(problems)
     if rows and not columns:
-        raise SpecError([Diagnostic(doc.where(()), "no column cnncalc checks (only "
-                                    + ", ".join(repr(t) for t in list(dropped)[:6])
-                                    + "); name them e.g. c_out, hw_out, memory_kb, params_k, macs_m")])
+        raise SpecError([Diagnostic(doc.where(()), "no column cnncalc checks" + _only(list(dropped))
+                                    + "; name them e.g. c_out, hw_out, memory_kb, params_k, macs_m")])
     return AnswerSheet(file, tuple(rows), tuple(columns), tuple(warnings),
                        detect_decimal([c.text for row in rows for c in row.cells.values()]), units, tuple(dropped))
 
