@@ -18,14 +18,14 @@ from ..layers import Family, Layer, Shape, numel
 from .expected import Counts, _square, expected_count
 from .results import CellResult, Status
 from .rules import Rules
-from .slips import Slip
+from .slips import SLIPS, Slip
 
 #: Numeric columns a different output size changes, and the count behind each.
 _SIZE_DEPENDENT = ("memory_kb", "memory_bytes", "macs_m", "macs", "ops_m", "ops", "params_k", "params")
 
 
 #: Slips that are themselves a wrong size: a cell they explain keeps its own diagnosis.
-_SIZE_SLIPS = ("ceil_floor", "one_side_pad", "wrong_pad", "forgot_plus_one", "notes_erratum")
+_SIZE_SLIPS = frozenset(s.name for s in SLIPS if s.wrong_size)
 
 
 def _units(key: str, rules: Rules) -> int:

@@ -66,11 +66,16 @@ SlipFn = Callable[[SlipContext], list[Alt]]
 
 @dataclass(frozen=True)
 class SlipDef:
-    """A common mistake: its name, a short title and the pure function giving the value it produces."""
+    """A common mistake: its name, a short title and the pure function giving the value it produces.
+
+    ``wrong_size``: the slip is a wrong output size, whose consequences (that layer's memory and
+    MACs, the layers after it) cnncalc.check.consequences traces; a cell it explains keeps its name.
+    """
 
     name: str
     title: str
     fn: SlipFn
+    wrong_size: bool = False
 
 
 def slip_forgot_bias(ctx: SlipContext) -> list[Alt]:
@@ -404,16 +409,16 @@ def formula_slips(key: str, c: Counts, rules: Rules, out_channels: Any) -> list[
 
 #: Slips tried in order on a wrong answer; the first whose value matches is named.
 SLIPS: tuple[SlipDef, ...] = (
-    SlipDef("notes_erratum", "the notes' erratum", slip_notes_erratum),
+    SlipDef("notes_erratum", "the notes' erratum", slip_notes_erratum, wrong_size=True),
     SlipDef("forgot_bias", "forgot the bias", slip_forgot_bias),
     SlipDef("added_bias", "added a bias", slip_added_bias),
     SlipDef("kb_1000", "1000 vs 1024 bytes per KB", slip_kb_1000),
     SlipDef("flops_per_mac", "2 FLOPs per MAC", slip_flops_per_mac),
     SlipDef("pooling_ops", "pooling/other ops convention", slip_pooling_ops),
-    SlipDef("ceil_floor", "ceil vs floor", slip_ceil_floor),
-    SlipDef("one_side_pad", "padding on one side only", slip_one_side_pad),
-    SlipDef("forgot_plus_one", "forgot the + 1", slip_forgot_plus_one),
-    SlipDef("wrong_pad", "another padding", slip_wrong_pad),
+    SlipDef("ceil_floor", "ceil vs floor", slip_ceil_floor, wrong_size=True),
+    SlipDef("one_side_pad", "padding on one side only", slip_one_side_pad, wrong_size=True),
+    SlipDef("forgot_plus_one", "forgot the + 1", slip_forgot_plus_one, wrong_size=True),
+    SlipDef("wrong_pad", "another padding", slip_wrong_pad, wrong_size=True),
     SlipDef("hwc", "HWC vs CHW", slip_hwc),
     SlipDef("input_memory", "input memory included", slip_input_memory),
     SlipDef("elements", "elements, not bytes", slip_elements),
@@ -422,6 +427,10 @@ SLIPS: tuple[SlipDef, ...] = (
     SlipDef("digits_swapped", "digits swapped", slip_digits_swapped),
     SlipDef("swapped_rows", "another row's answer", slip_swapped_rows),
 )
+
+
+if len({s.name for s in SLIPS}) != len(SLIPS):  # a slip named twice would shadow the other
+    raise ValueError("SLIPS: duplicate slip names")
 
 
 @dataclass(frozen=True)
