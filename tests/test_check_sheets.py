@@ -181,6 +181,15 @@ fc7: {c_out: 4096, memory_kb: 16, params_k: 16781, macs_m: 17}
 fc8: {c_out: 1000, memory_kb: 4, params_k: 4097, macs_m: 4}
 Total: {memory_kb: 3131, params_k: 62378, macs_m: 1139}
 """
+# The VGG list (seed 003) under its conventions (H×W×C, weights only), three lines changed:
+# conv2_1 written C×H×W and with its 128 biases (64·128·9 = 73,728 weights; + 128 = 73,856), pool2 without
+# the "+ 1" ((112 − 2)/2 = 55), fc8's 4096·1000 = 4,096,000 weights written a thousand times too large.
+VGG_LIST = (Path(__file__).parent / "fixtures" / "answers" / "vgg16_seed.yaml").read_text().replace(
+    '{layer: CONV3-128, output_shape: 112x112x128, params: "73,728"}',
+    '{layer: CONV3-128, output_shape: 128x112x112, params: "73,856"}').replace(
+    '{layer: POOL2, output_shape: 56x56x128, params: "0"}', '{layer: POOL2, output_shape: 55x55x128, params: "0"}',
+    1).replace('params: "4,096,000"}', 'params: "4,096,000,000"}')
+VGG_RULES = Rules(shape_order="hwc", bias=False, missing_rows="ignore", columns=["output_shape", "params"])
 
 
 def corpus() -> list[Planted]:
@@ -221,6 +230,10 @@ def corpus() -> list[Planted]:
             ("conv1", "hw_out"): "wrong_pad", ("conv1", "memory_kb"): "wrong_pad", ("conv1", "macs_m"): "wrong_pad",
             ("Total", "memory_kb"): "carried_forward", ("Total", "macs_m"): "carried_forward",
         }),
+        Planted("vgg_list.yaml", "vgg16", VGG_LIST, {
+            ("conv2_1", "output_shape"): "hwc", ("conv2_1", "params"): "added_bias",
+            ("pool2", "output_shape"): "forgot_plus_one", ("fc8", "params"): "units",
+        }, VGG_RULES),
         Planted("formulas.csv", str(EXAMPLES / "two_3x3.yaml"), FORMULAS, {
             ("conv3x3_b", "params"): "added_bias", ("conv3x3_b", "macs"): "flops_per_mac",
             ("Total", "macs"): "flops_per_mac",

@@ -243,13 +243,16 @@ def slip_backward(ctx: SlipContext) -> list[Alt]:
 
 
 def slip_units(ctx: SlipContext) -> list[Alt]:
-    """The exact count written in a rounded column (34,944 in 'Params (k)'), or a unit off by 1000."""
+    """The exact count written in a rounded column (34,944 in 'Params (k)'), or a unit off by 1000
+    (in any count column: 4,096,000,000 for 4,096,000)."""
     e = ctx.expected
-    if ctx.key not in ROUNDED or not isinstance(e, Fraction) or not e:
+    if not isinstance(e, Fraction) or not e or ctx.key in SHAPE_KEYS:
         return []
+    off = [Alt(e * 1000, "1000 × too large (wrong unit)"), Alt(e / 1000, "1000 × too small (wrong unit)")]
+    if ctx.key not in ROUNDED:
+        return off if ctx.key in (*_PARAMS, *_WORK, *_MEMORY, *_OPS) else []
     unit = {"memory_kb": "KB", "params_k": "k", "macs_m": "M", "ops_m": "M"}[ctx.key]
-    return [Alt(e * ctx.scale, f"the exact count, not in {unit}"),
-            Alt(e * 1000, "1000 × too large (wrong unit)"), Alt(e / 1000, "1000 × too small (wrong unit)")]
+    return [Alt(e * ctx.scale, f"the exact count, not in {unit}"), *off]
 
 
 def slip_digits_swapped(ctx: SlipContext) -> list[Alt]:
