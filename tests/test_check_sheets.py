@@ -527,3 +527,16 @@ def test_formulas_without_sympy_say_what_is_missing(monkeypatch: pytest.MonkeyPa
               Rules(missing_rows="ignore", missing_columns="ignore"))
     (c,) = r.cells
     assert c.status is Status.REVIEW and "needs sympy" in c.note
+
+
+def test_input_size_and_forgotten_c_in() -> None:
+    """AlexNet conv1 (3×227×227 → 96×55×55, K 11): memory with the input's 227×227, 96·227²·4/1024 =
+    19,787,136 B = 19,323.375 KB; params without C_in, 96·11·11 + 96 = 11,712 → 11.7 k; MACs without C_in,
+    96·55²·121 = 35,138,400 → 35.1 M."""
+    a = analyse(build_graph(load_spec("alexnet_cs231n")))
+    graph = build_graph(load_spec("alexnet_cs231n"))
+    text = "layer,memory_kb,params_k,macs_m\nconv1,19323.4,11.7,35.1\n"
+    r = grade(a, parse_sheet(text, "t.csv"), Rules(missing_rows="ignore", missing_columns="ignore"),
+              layers={n.name: n.layer for n in graph.nodes})
+    assert {c.column: c.slip.name if c.slip else None for c in r.cells} == {
+        "memory_kb": "input_size", "params_k": "forgot_c_in", "macs_m": "forgot_c_in"}

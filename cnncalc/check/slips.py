@@ -255,6 +255,39 @@ def slip_units(ctx: SlipContext) -> list[Alt]:
     return [Alt(e * ctx.scale, f"the exact count, not in {unit}"), *off]
 
 
+def slip_input_size(ctx: SlipContext) -> list[Alt]:
+    """The input's H×W used where the output's is meant: memory C_out·H·W·bytes, MACs scaled by (H·W)/(H'·W')."""
+    r, c = ctx.row, ctx.counts
+    if r is None or len(r.inputs) != 1 or len(r.inputs[0]) != 3 or len(r.output) != 3:
+        return []
+    hw_in, hw_out = r.inputs[0][1] * r.inputs[0][2], r.output[1] * r.output[2]
+    if hw_in == hw_out or not hw_out:
+        return []
+    what = f"with the input's {r.inputs[0][1]}×{r.inputs[0][2]} for the output's {r.output[1]}×{r.output[2]}"
+    if ctx.key in _MEMORY:
+        return [Alt(ctx.units(Fraction(c.activation_bytes * hw_in, hw_out)), what)]
+    if ctx.key in _WORK and c.macs:
+        return [Alt(ctx.units(Fraction(work(c, ctx.rules.work) * hw_in, hw_out)), what)]
+    return []
+
+
+def slip_forgot_c_in(ctx: SlipContext) -> list[Alt]:
+    """The input channels left out of a filter: C_out·K·K (+ C_out) params, C_out·H'·W'·K·K MACs."""
+    r, c = ctx.row, ctx.counts
+    if r is None or not r.inputs or not c.weights or r.family is not Family.CONV:
+        return []
+    c_in = r.inputs[0][0]
+    if not isinstance(c_in, int) or c_in <= 1 or c.weights % c_in:
+        return []
+    if ctx.key in _PARAMS:
+        w = c.weights // c_in + (c.bias if ctx.rules.bias else 0)
+        return [Alt(ctx.units(w), f"C_in = {c_in} left out of each filter: {w:,}")]
+    if ctx.key in _WORK and c.macs % c_in == 0:
+        return [Alt(ctx.units(work(c, ctx.rules.work) - c.macs + c.macs // c_in),
+                    f"C_in = {c_in} left out of each output's sum")]
+    return []
+
+
 def slip_digits_swapped(ctx: SlipContext) -> list[Alt]:
     """Two neighbouring digits swapped when copying (481 → 418)."""
     e = ctx.expected
@@ -427,6 +460,8 @@ SLIPS: tuple[SlipDef, ...] = (
     SlipDef("elements", "elements, not bytes", slip_elements),
     SlipDef("backward", "×2 for backward", slip_backward),
     SlipDef("units", "wrong unit", slip_units),
+    SlipDef("input_size", "the input's size for the output's", slip_input_size),
+    SlipDef("forgot_c_in", "forgot C_in", slip_forgot_c_in),
     SlipDef("digits_swapped", "digits swapped", slip_digits_swapped),
     SlipDef("swapped_rows", "another row's answer", slip_swapped_rows),
 )
