@@ -222,7 +222,7 @@ def test_every_slip_is_documented_and_caught_somewhere() -> None:
     # ceil_floor: the GoogLeNet stem test below; hwc: the VGG list; notes_erratum: the stem's 418;
     # the others: test_check_sheets.py's planted sheets
     caught = set(PLANTED.values()) | {"ceil_floor", "hwc", "notes_erratum", "added_bias", "forgot_plus_one",
-                                      "wrong_pad", "swapped_rows"}
+                                      "wrong_pad", "swapped_rows", "input_size", "forgot_c_in"}
     assert {s.name for s in SLIPS} == caught
     assert all(s.fn.__doc__ for s in SLIPS)
 

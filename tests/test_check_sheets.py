@@ -181,6 +181,15 @@ fc7: {c_out: 4096, memory_kb: 16, params_k: 16781, macs_m: 17}
 fc8: {c_out: 1000, memory_kb: 4, params_k: 4097, macs_m: 4}
 Total: {memory_kb: 3131, params_k: 62378, macs_m: 1139}
 """
+# The VGG list (seed 003) under its conventions (H×W×C, weights only), three lines changed:
+# conv2_1 written C×H×W and with its 128 biases (64·128·9 = 73,728 weights; + 128 = 73,856), pool2 without
+# the "+ 1" ((112 − 2)/2 = 55), fc8's 4096·1000 = 4,096,000 weights written a thousand times too large.
+VGG_LIST = (Path(__file__).parent / "fixtures" / "answers" / "vgg16_seed.yaml").read_text().replace(
+    '{layer: CONV3-128, output_shape: 112x112x128, params: "73,728"}',
+    '{layer: CONV3-128, output_shape: 128x112x112, params: "73,856"}').replace(
+    '{layer: POOL2, output_shape: 56x56x128, params: "0"}', '{layer: POOL2, output_shape: 55x55x128, params: "0"}',
+    1).replace('params: "4,096,000"}', 'params: "4,096,000,000"}')
+VGG_RULES = Rules(shape_order="hwc", bias=False, missing_rows="ignore", columns=["output_shape", "params"])
 
 
 def corpus() -> list[Planted]:
@@ -221,6 +230,10 @@ def corpus() -> list[Planted]:
             ("conv1", "hw_out"): "wrong_pad", ("conv1", "memory_kb"): "wrong_pad", ("conv1", "macs_m"): "wrong_pad",
             ("Total", "memory_kb"): "carried_forward", ("Total", "macs_m"): "carried_forward",
         }),
+        Planted("vgg_list.yaml", "vgg16", VGG_LIST, {
+            ("conv2_1", "output_shape"): "hwc", ("conv2_1", "params"): "added_bias",
+            ("pool2", "output_shape"): "forgot_plus_one", ("fc8", "params"): "units",
+        }, VGG_RULES),
         Planted("formulas.csv", str(EXAMPLES / "two_3x3.yaml"), FORMULAS, {
             ("conv3x3_b", "params"): "added_bias", ("conv3x3_b", "macs"): "flops_per_mac",
             ("Total", "macs"): "flops_per_mac",
@@ -497,3 +510,33 @@ def test_the_notes_pad_erratum_is_named() -> None:
     r = grade(a, read_sheet(Path(__file__).parent / "fixtures" / "answers" / "alexnet_seed.tsv"))
     pad = next(c for c in r.cells if (c.layer, c.column) == ("conv1", "pad"))
     assert "(227 − 11 + 2·2)/4 + 1 = 56" in pad.note and "the notes' erratum" in pad.note
+
+
+def test_excel_sep_hint_line() -> None:
+    a = analyse(build_graph(load_spec("alexnet_cs231n")))
+    text = "sep=;\r\nLayer;Mem. (KB);Param. (k)\r\nconv1;1134,375;34,944\r\n"
+    r = grade(a, parse_sheet(text, "x.csv"), Rules(missing_rows="ignore", missing_columns="ignore"))
+    assert r.all_right and r.decimal == "," and len(r.cells) == 2
+
+
+def test_formulas_without_sympy_say_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnncalc.symbolic
+    monkeypatch.setattr(cnncalc.symbolic, "available", lambda: False)
+    a = analyse(build_graph(load_spec(str(EXAMPLES / "two_3x3.yaml"))))
+    r = grade(a, parse_sheet("layer,params\nconv3x3_a,9C^2\n", "f.csv"),
+              Rules(missing_rows="ignore", missing_columns="ignore"))
+    (c,) = r.cells
+    assert c.status is Status.REVIEW and "needs sympy" in c.note
+
+
+def test_input_size_and_forgotten_c_in() -> None:
+    """AlexNet conv1 (3×227×227 → 96×55×55, K 11): memory with the input's 227×227, 96·227²·4/1024 =
+    19,787,136 B = 19,323.375 KB; params without C_in, 96·11·11 + 96 = 11,712 → 11.7 k; MACs without C_in,
+    96·55²·121 = 35,138,400 → 35.1 M."""
+    a = analyse(build_graph(load_spec("alexnet_cs231n")))
+    graph = build_graph(load_spec("alexnet_cs231n"))
+    text = "layer,memory_kb,params_k,macs_m\nconv1,19323.4,11.7,35.1\n"
+    r = grade(a, parse_sheet(text, "t.csv"), Rules(missing_rows="ignore", missing_columns="ignore"),
+              layers={n.name: n.layer for n in graph.nodes})
+    assert {c.column: c.slip.name if c.slip else None for c in r.cells} == {
+        "memory_kb": "input_size", "params_k": "forgot_c_in", "macs_m": "forgot_c_in"}

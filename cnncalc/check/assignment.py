@@ -15,6 +15,7 @@ apply to every question that gives none::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,10 @@ def is_assignment(path: str) -> bool:
     if p.suffix.lower() not in (".yaml", ".yml") or not p.is_file():
         return False
     try:
-        doc = load_yaml(read_text(p, "assignment"), str(p))
+        text = read_text(p, "assignment")
+        if not re.search(r"^questions\s*:", text, re.MULTILINE):
+            return False  # a spec: not parsed twice
+        doc = load_yaml(text, str(p))
     except Exception:  # not readable as YAML: let the spec loader report it
         return False
     return isinstance(doc.data, dict) and "questions" in doc.data

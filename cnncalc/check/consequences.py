@@ -18,14 +18,14 @@ from ..layers import Family, Layer, Shape, numel
 from .expected import Counts, _square, expected_count
 from .results import CellResult, Status
 from .rules import Rules
-from .slips import Slip
+from .slips import SLIPS, Slip
 
 #: Numeric columns a different output size changes, and the count behind each.
 _SIZE_DEPENDENT = ("memory_kb", "memory_bytes", "macs_m", "macs", "ops_m", "ops", "params_k", "params")
 
 
 #: Slips that are themselves a wrong size: a cell they explain keeps its own diagnosis.
-_SIZE_SLIPS = ("ceil_floor", "one_side_pad", "wrong_pad", "forgot_plus_one", "notes_erratum")
+_SIZE_SLIPS = frozenset(s.name for s in SLIPS if s.wrong_size)
 
 
 def _units(key: str, rules: Rules) -> int:
@@ -120,6 +120,10 @@ def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
         cause = f"consistent with {c.layer}'s output {'×'.join(map(str, alt_out))} ({why})"
         for j, (ins, o) in _chain(i, alt_out, rows, layers).items():
             rj = rows[j]
+            if j != i and o != rj.output and any(
+                    (k := by_cell.get((rj.name, key))) is not None and out[k].status is Status.RIGHT
+                    for key in ("hw_out", "output_shape")):
+                break  # the sheet has this layer's true size: the student did not carry the slip here
             for key in _SIZE_DEPENDENT:
                 k = by_cell.get((rj.name, key))
                 if k is None or out[k].status is not Status.WRONG or not isinstance(out[k].value, Fraction):

@@ -53,7 +53,11 @@ class Counts:
     @staticmethod
     def of_all(analysis: Analysis) -> Counts:
         """Sums over every row; the input memory is the network input's."""
-        cs = [Counts.of_row(r, analysis) for r in analysis.rows]
+        return Counts.summed([Counts.of_row(r, analysis) for r in analysis.rows], analysis)
+
+    @staticmethod
+    def summed(cs: Sequence[Counts], analysis: Analysis) -> Counts:
+        """The rows' counts added up; the input memory is the network input's."""
         return Counts(
             sum(c.weights for c in cs), sum(c.bias for c in cs), sum(c.buffers for c in cs),
             sum(c.macs for c in cs), sum(c.ops for c in cs), sum(c.pool_ops for c in cs),

@@ -77,9 +77,15 @@ def _formula(key: str, row: Row, formulas: Sequence[Formula], c: Counts, rules: 
     return str(f) if f else ""
 
 
-def _total_formula(key: str, rows: Sequence[Row], analysis: Analysis, rules: Rules) -> str:
+def _total_formula(key: str, rows: Sequence[Row], analysis: Analysis, rules: Rules,
+                   counts: Callable[[Row], Counts] | None = None) -> str:
+    """Σ of the rows' values; the terms written out for a short table. ``counts``: a row's counts (cached)."""
     scale = _scale(key, rules)
-    vals = [Fraction(expected_count(key, Counts.of_row(r, analysis), rules), scale) for r in rows]
+    of = counts or (lambda r: Counts.of_row(r, analysis))
+    if len(rows) > 12:
+        total = Fraction(sum(expected_count(key, of(r), rules) for r in rows), scale)
+        return f"Σ of {len(rows)} rows = {fmt_number(total)}"
+    vals = [Fraction(expected_count(key, of(r), rules), scale) for r in rows]
     total = sum(vals, Fraction(0))
     if len(vals) <= 12:
         terms = " + ".join(str(round_half_up(v, 1)) if v.denominator != 1 else f"{v.numerator:,}" for v in vals)
@@ -126,7 +132,7 @@ class _Grader:
     @property
     def totals(self) -> Counts:
         if self._all is None:
-            self._all = Counts.of_all(self.a)
+            self._all = Counts.summed([self.row_counts(r) for r in self.a.rows], self.a)
         return self._all
 
     def row_counts(self, row: Row) -> Counts:
@@ -232,7 +238,11 @@ class _Grader:
                               key in GIVEN, value, exact)
 
         def unreadable(expected: str, formula: str, what: str) -> CellResult:
-            return result(Status.REVIEW, expected, formula, note=f"cannot read '{_short(text)}' as {what}; "
+            from ..symbolic import INSTALL_HINT, available
+
+            hint = f" (a formula? judging formulas needs sympy: {INSTALL_HINT})" \
+                if _LETTERS.search(text) and not available() else ""
+            return result(Status.REVIEW, expected, formula, note=f"cannot read '{_short(text)}' as {what}{hint}; "
                           "left for grading by hand")
 
         if key in GIVEN:
@@ -280,7 +290,7 @@ class _Grader:
         exact = expected_count(key, counts, self.rules)
         exp_val = Fraction(exact, scale)
         formula = _formula(key, row, self.formulas.get(row.name, ()), counts, self.rules) if row else \
-            _total_formula(key, self.a.rows, self.a, self.rules)
+            _total_formula(key, self.a.rows, self.a, self.rules, self.row_counts)
         exp_txt = fmt_number(exp_val)
         rounded = key in ROUNDED or key in self.units
         if is_blank(text):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class AnswerRow:
     position: Position
     cells: dict[str, Cell] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         """The name normalised: 'Conv 1', 'Pool-1', 'Total:' → 'conv1', 'pool1', 'total'."""
         return norm_label(self.name)
@@ -127,9 +128,12 @@ class AnswerRow:
         return self.label in TOTAL_NAMES
 
 
+_LABEL_NOISE = re.compile(r"[\s\-_.:*()\[\]'\"]")
+
+
 def norm_label(name: str) -> str:
     """A row label or layer name compared loosely: case, spaces, '-', '_', '.', ':', brackets ignored."""
-    return re.sub(r"[\s\-_.:*()\[\]'\"]", "", name.lower())
+    return _LABEL_NOISE.sub("", name.lower())
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,8 @@ def _delimiter(text: str) -> str:
     semicolons than commas (Excel in a comma-decimal locale), else ','."""
     lines = text.splitlines()
     first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if (hint := re.fullmatch(r'"?sep=(.)"?\s*', first)) is not None:
+        return hint[1]  # Excel's "sep=;" first line
     return "\t" if "\t" in text else ";" if first.count(";") > first.count(",") else ","
 
 
@@ -200,7 +206,7 @@ def _delimited_rows(text: str, file: str, delim: str | None) -> list[_Raw]:
         delim = "\t" if "\t" in text else ";" if first.count(";") > first.count(",") else ","
     rows: list[_Raw] = []
     for ln, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
+        if not line.strip() or line.lstrip().startswith("#") or re.fullmatch(r'"?sep=.?"?\s*', line):
             continue
         rows.append([(t, Position(file, ln, c)) for t, c in _split_delimited(line, delim)])
     return rows
@@ -290,9 +296,8 @@ def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSh
     if problems:
         raise SpecError(problems)
     if not set(keys) - {None, "layer"}:
-        raise SpecError([Diagnostic(header[0][1], "no column cnncalc checks (only "
-                                    + ", ".join(repr(t) for t in dropped[:6])
-                                    + "); name them e.g. layer,c_out,hw_out,memory_kb,params_k,macs_m")])
+        raise SpecError([Diagnostic(header[0][1], "no column cnncalc checks" + _only(dropped)
+                                    + "; name them e.g. layer,c_out,hw_out,memory_kb,params_k,macs_m")])
     layer_at = keys.index("layer")
     rows: list[AnswerRow] = []
     for r in body:
@@ -311,6 +316,10 @@ def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSh
     return AnswerSheet(file, tuple(rows), tuple(k for k in keys if k and k != "layer"), tuple(warnings),
                        detect_decimal([c.text for row in rows for c in row.cells.values()], delimiter), units,
                        tuple(dropped))
+
+
+def _only(dropped: Sequence[str]) -> str:
+    return f" (only {', '.join(repr(t) for t in dropped[:6])})" if dropped else ""
 
 
 def _key_unit(header: str) -> tuple[str | None, str | None]:
@@ -408,9 +417,8 @@ def _yaml_sheet(text: str, file: str) -> AnswerSheet:
     if problems:
         raise SpecError(problems)
     if rows and not columns:
-        raise SpecError([Diagnostic(doc.where(()), "no column cnncalc checks (only "
-                                    + ", ".join(repr(t) for t in list(dropped)[:6])
-                                    + "); name them e.g. c_out, hw_out, memory_kb, params_k, macs_m")])
+        raise SpecError([Diagnostic(doc.where(()), "no column cnncalc checks" + _only(list(dropped))
+                                    + "; name them e.g. c_out, hw_out, memory_kb, params_k, macs_m")])
     return AnswerSheet(file, tuple(rows), tuple(columns), tuple(warnings),
                        detect_decimal([c.text for row in rows for c in row.cells.values()]), units, tuple(dropped))
 

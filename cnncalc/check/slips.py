@@ -66,11 +66,16 @@ SlipFn = Callable[[SlipContext], list[Alt]]
 
 @dataclass(frozen=True)
 class SlipDef:
-    """A common mistake: its name, a short title and the pure function giving the value it produces."""
+    """A common mistake: its name, a short title and the pure function giving the value it produces.
+
+    ``wrong_size``: the slip is a wrong output size, whose consequences (that layer's memory and
+    MACs, the layers after it) cnncalc.check.consequences traces; a cell it explains keeps its name.
+    """
 
     name: str
     title: str
     fn: SlipFn
+    wrong_size: bool = False
 
 
 def slip_forgot_bias(ctx: SlipContext) -> list[Alt]:
@@ -238,13 +243,49 @@ def slip_backward(ctx: SlipContext) -> list[Alt]:
 
 
 def slip_units(ctx: SlipContext) -> list[Alt]:
-    """The exact count written in a rounded column (34,944 in 'Params (k)'), or a unit off by 1000."""
+    """The exact count written in a rounded column (34,944 in 'Params (k)'), or a unit off by 1000
+    (in any count column: 4,096,000,000 for 4,096,000)."""
     e = ctx.expected
-    if ctx.key not in ROUNDED or not isinstance(e, Fraction) or not e:
+    if not isinstance(e, Fraction) or not e or ctx.key in SHAPE_KEYS:
         return []
+    off = [Alt(e * 1000, "1000 × too large (wrong unit)"), Alt(e / 1000, "1000 × too small (wrong unit)")]
+    if ctx.key not in ROUNDED:
+        return off if ctx.key in (*_PARAMS, *_WORK, *_MEMORY, *_OPS) else []
     unit = {"memory_kb": "KB", "params_k": "k", "macs_m": "M", "ops_m": "M"}[ctx.key]
-    return [Alt(e * ctx.scale, f"the exact count, not in {unit}"),
-            Alt(e * 1000, "1000 × too large (wrong unit)"), Alt(e / 1000, "1000 × too small (wrong unit)")]
+    return [Alt(e * ctx.scale, f"the exact count, not in {unit}"), *off]
+
+
+def slip_input_size(ctx: SlipContext) -> list[Alt]:
+    """The input's H×W used where the output's is meant: memory C_out·H·W·bytes, MACs scaled by (H·W)/(H'·W')."""
+    r, c = ctx.row, ctx.counts
+    if r is None or len(r.inputs) != 1 or len(r.inputs[0]) != 3 or len(r.output) != 3:
+        return []
+    hw_in, hw_out = r.inputs[0][1] * r.inputs[0][2], r.output[1] * r.output[2]
+    if hw_in == hw_out or not hw_out:
+        return []
+    what = f"with the input's {r.inputs[0][1]}×{r.inputs[0][2]} for the output's {r.output[1]}×{r.output[2]}"
+    if ctx.key in _MEMORY:
+        return [Alt(ctx.units(Fraction(c.activation_bytes * hw_in, hw_out)), what)]
+    if ctx.key in _WORK and c.macs:
+        return [Alt(ctx.units(Fraction(work(c, ctx.rules.work) * hw_in, hw_out)), what)]
+    return []
+
+
+def slip_forgot_c_in(ctx: SlipContext) -> list[Alt]:
+    """The input channels left out of a filter: C_out·K·K (+ C_out) params, C_out·H'·W'·K·K MACs."""
+    r, c = ctx.row, ctx.counts
+    if r is None or not r.inputs or not c.weights or r.family is not Family.CONV:
+        return []
+    c_in = r.inputs[0][0]
+    if not isinstance(c_in, int) or c_in <= 1 or c.weights % c_in:
+        return []
+    if ctx.key in _PARAMS:
+        w = c.weights // c_in + (c.bias if ctx.rules.bias else 0)
+        return [Alt(ctx.units(w), f"C_in = {c_in} left out of each filter: {w:,}")]
+    if ctx.key in _WORK and c.macs % c_in == 0:
+        return [Alt(ctx.units(work(c, ctx.rules.work) - c.macs + c.macs // c_in),
+                    f"C_in = {c_in} left out of each output's sum")]
+    return []
 
 
 def slip_digits_swapped(ctx: SlipContext) -> list[Alt]:
@@ -404,24 +445,30 @@ def formula_slips(key: str, c: Counts, rules: Rules, out_channels: Any) -> list[
 
 #: Slips tried in order on a wrong answer; the first whose value matches is named.
 SLIPS: tuple[SlipDef, ...] = (
-    SlipDef("notes_erratum", "the notes' erratum", slip_notes_erratum),
+    SlipDef("notes_erratum", "the notes' erratum", slip_notes_erratum, wrong_size=True),
     SlipDef("forgot_bias", "forgot the bias", slip_forgot_bias),
     SlipDef("added_bias", "added a bias", slip_added_bias),
     SlipDef("kb_1000", "1000 vs 1024 bytes per KB", slip_kb_1000),
     SlipDef("flops_per_mac", "2 FLOPs per MAC", slip_flops_per_mac),
     SlipDef("pooling_ops", "pooling/other ops convention", slip_pooling_ops),
-    SlipDef("ceil_floor", "ceil vs floor", slip_ceil_floor),
-    SlipDef("one_side_pad", "padding on one side only", slip_one_side_pad),
-    SlipDef("forgot_plus_one", "forgot the + 1", slip_forgot_plus_one),
-    SlipDef("wrong_pad", "another padding", slip_wrong_pad),
+    SlipDef("ceil_floor", "ceil vs floor", slip_ceil_floor, wrong_size=True),
+    SlipDef("one_side_pad", "padding on one side only", slip_one_side_pad, wrong_size=True),
+    SlipDef("forgot_plus_one", "forgot the + 1", slip_forgot_plus_one, wrong_size=True),
+    SlipDef("wrong_pad", "another padding", slip_wrong_pad, wrong_size=True),
     SlipDef("hwc", "HWC vs CHW", slip_hwc),
     SlipDef("input_memory", "input memory included", slip_input_memory),
     SlipDef("elements", "elements, not bytes", slip_elements),
     SlipDef("backward", "×2 for backward", slip_backward),
     SlipDef("units", "wrong unit", slip_units),
+    SlipDef("input_size", "the input's size for the output's", slip_input_size),
+    SlipDef("forgot_c_in", "forgot C_in", slip_forgot_c_in),
     SlipDef("digits_swapped", "digits swapped", slip_digits_swapped),
     SlipDef("swapped_rows", "another row's answer", slip_swapped_rows),
 )
+
+
+if len({s.name for s in SLIPS}) != len(SLIPS):  # a slip named twice would shadow the other
+    raise ValueError("SLIPS: duplicate slip names")
 
 
 @dataclass(frozen=True)
