@@ -37,7 +37,7 @@ class Peaks(_Strict):
 
 class Efficiency(_Strict):
     """Fractions of the peaks that one class of kernels reaches; ``*_half`` for fp16 / bf16 data
-    (default: the fp32 figure; memory: NCHW only, channels_last moves 16-bit data as fast).
+    (default: the fp32 figure; channels_last moves 16-bit data at least as fast as 32-bit).
     ``backward``: backward time / forward time of a memory-bound class, and of depthwise convs
     (conv / GEMM backward are their data- and weight-gradient kernels, the latter at ``wgrad`` ×
     the forward's compute efficiency); ``host`` the CPU time PyTorch spends issuing one such kernel."""
@@ -66,6 +66,8 @@ class Overheads(_Strict):
 
     kernel_s: float = Field(default=3e-6, ge=0)
     host_op_s: float = Field(default=2e-5, ge=0)
+    #: Host seconds of one more kernel launch inside an operator already issued (cudaLaunchKernel).
+    host_launch_s: float = Field(default=4e-6, ge=0)
     host_backward_op_s: float = Field(default=3e-5, ge=0)
     host_step_s: float = Field(default=2e-4, ge=0)
 
@@ -118,6 +120,9 @@ class Device(_Strict):
     #: input) this many extra times for layout transforms (kernels of their own, at the
     #: elementwise memory efficiency); channels_last avoids it.
     layout_passes: float = Field(default=0.0, ge=0)
+    #: A dense convolution's fixed work per output element, in multiply-accumulates at its rate
+    #: (implicit-GEMM address arithmetic and epilogue): shallow reductions (C_in·K² small) pay it.
+    conv_output_macs: float = Field(default=0.0, ge=0)
     #: GEMMs compute their output rows (batch × positions) in tiles of this many rows: a batch-64
     #: fc fills half a 128-row tile. 0: no such quantisation.
     gemm_tile_rows: int = Field(default=0, ge=0)

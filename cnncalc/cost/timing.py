@@ -5,7 +5,9 @@ Each kernel a layer runs (``Layer.kernels``) takes on the device
     t = max(FLOPs / (peak[precision] · e_compute · fill),  bytes / (bandwidth · e_memory),  t_kernel)
         + layout
 
-with FLOPs = 2 · MACs · batch and bytes = activations read and written, weights and extra
+with FLOPs = 2 · MACs · batch (a dense convolution's plus 2 · ``conv_output_macs`` per output
+element: the implicit GEMM's fixed work per output — address arithmetic, epilogue — which makes a
+conv of shallow reduction, C_in·K² small, slower than its MACs say) and bytes = activations read and written, weights and extra
 traffic. ``t_kernel`` (``overheads.kernel_s``) is the shortest time a kernel takes on the device
 (launch, ramp-up, one wave): a small kernel costs that, not its work plus it, so many small
 layers at batch 1 come out launch-bound rather than summed. ``layout``: NCHW cuDNN convolutions
@@ -21,8 +23,9 @@ as the single-layer probes show); channels_last has none.
 (``torch.backends.cudnn.allow_tf32``), fp32 GEMMs on FP32 units (``matmul.allow_tf32`` is False);
 ``Workload.tf32=False`` puts convolutions on FP32 units too. 16-bit data runs on its tensor cores.
 Grouped and depthwise convolutions run on the vector units (their own efficiencies). Memory
-efficiencies have a 16-bit figure for NCHW (PyTorch's NCHW half kernels are not vectorised as
-well); channels_last kernels move 16-bit data as fast as 32-bit.
+efficiencies have a 16-bit figure, for NCHW (some of PyTorch's NCHW half kernels, pooling and
+BatchNorm, are not vectorised as well); channels_last kernels move 16-bit data at least as fast
+as 32-bit.
 
 Backward, kernel by kernel:
 
@@ -35,8 +38,9 @@ Backward, kernel by kernel:
 - memory-bound kernels: ``backward`` × their forward (threshold, BatchNorm and pooling backward
   read more than they write); a layer that hands the gradient on (add, concat, views) has none.
 
-The host (CPU) spends the class's ``host`` seconds issuing each forward kernel and
-``host_backward_op_s`` per backward one; kernel k starts on the device when the host has issued
+The host (CPU) spends the class's ``host`` seconds issuing each forward operator (a further
+kernel of the same operator, such as a conv's bias add, ``host_launch_s``) and
+``host_backward_op_s`` per backward kernel; kernel k starts on the device when the host has issued
 it and the device has finished kernel k − 1; the time per batch is when the last kernel ends.
 Training adds the loss (log-softmax and NLL, forward and backward), autocast's weight casts and
 the optimizer's foreach step.
@@ -136,9 +140,11 @@ def kernel_time(k: Kernel, batch: int, act_bytes: int, weight_bytes: int, half_k
     e = device.eff(k.cls)
     half = act_bytes == 2
     nhwc = workload.channels_last
-    flops = 2 * k.macs * batch
+    flops = work = 2 * k.macs * batch
     traffic = (k.reads + k.writes) * batch * act_bytes + k.weights * weight_bytes + k.extra_bytes * batch
-    memory = traffic / (device.memory_bandwidth * e.memory_for(half and not nhwc))
+    # channels_last kernels are vectorised for 16-bit data: never slower per byte than for 32-bit
+    e_mem = max(e.memory, e.memory_for(half)) if nhwc else e.memory_for(half)
+    memory = traffic / (device.memory_bandwidth * e_mem)
     layout = 0.0  # cuDNN's NCHW ↔ NHWC transposes: separate kernels, so added, not overlapped
     if k.cls is KernelClass.CONV and not nhwc and device.layout_passes:
         # the transforms are not vectorised for 16-bit data: they move elements at the 4-byte rate
@@ -150,12 +156,14 @@ def kernel_time(k: Kernel, batch: int, act_bytes: int, weight_bytes: int, half_k
         if k.cls in MATRIX_CLASSES:
             p = precision(k.cls, act_bytes, half_kind, opts)
             fill = chunk_fill(k.channels if depth is None else depth, p, device, nhwc)
+            if k.cls is KernelClass.CONV:  # each output element costs conv_output_macs more (epilogue)
+                work += 2 * device.conv_output_macs * k.writes * batch
             if k.cls is KernelClass.MATMUL and k.weights:
                 fill *= row_fill(batch * max(1, k.macs // k.weights), device)  # M = batch × positions
             peak = device.peak(p)
         else:  # grouped / depthwise convs run on the vector units
             peak, fill = device.peak("fp32"), 1.0
-        compute = flops / (peak * e.compute_for(half) * fill * efficiency)
+        compute = work / (peak * e.compute_for(half) * fill * efficiency)
     bound: Bound = "compute" if compute >= memory else "memory"
     if not flops and not traffic:
         return KernelTime(0.0, "none", 0, 0)
@@ -220,6 +228,7 @@ class PlannedLayer:
     name: str
     type: str
     kernels: tuple[Kernel, ...]      # the layer's own, then its fused activation's
+    main: int                        # how many are the layer's own (one PyTorch operator)
     passthrough: tuple[bool, ...]    # per kernel: its backward only hands the gradient on
     first: bool                      # reads the network input (no data gradient)
     params: int                      # parameter elements (autocast casts them)
@@ -243,7 +252,7 @@ def plan_time(graph: Graph, analysis: Analysis, workload: Workload) -> TimePlan:
         main = layer.kernels(row.inputs, row.output, train)
         ks = _kernels(layer, row.inputs, row.output, train)
         passthrough = tuple(layer.grad_passthrough() and j < len(main) for j in range(len(ks)))
-        out.append(PlannedLayer(node.name, node.type, tuple(ks), passthrough, node.inputs == (INPUT,),
+        out.append(PlannedLayer(node.name, node.type, tuple(ks), len(main), passthrough, node.inputs == (INPUT,),
                                 sum(layer.param_tensors(row.inputs))))
     classes = numel(analysis.rows[-1].output) if analysis.rows else 0
     return TimePlan(tuple(out), classes, sum(pl.params for pl in out))
@@ -283,7 +292,7 @@ def evaluate_time(plan: TimePlan, device: Device, workload: Workload, opts: Opti
         flops = nbytes = 0
         best: tuple[float, Bound] = (0.0, "none")
         host_f = 0.0
-        for k, passthrough in zip(ks, pl.passthrough):
+        for j, (k, passthrough) in enumerate(zip(ks, pl.passthrough)):
             kt = kernel_time(k, b, act, wbytes, half_kind, device, workload, opts)
             if kt.bound == "none":
                 continue
@@ -292,8 +301,10 @@ def evaluate_time(plan: TimePlan, device: Device, workload: Workload, opts: Opti
             nbytes += kt.bytes
             if kt.seconds > best[0]:
                 best = (kt.seconds, kt.bound)
-            host_f += device.host_s(k.cls)
-            forward.append((device.host_s(k.cls), kt.seconds))
+            # a further kernel of the same operator (a conv's bias add) is one more launch only
+            host = ov.host_launch_s if 0 < j < pl.main else device.host_s(k.cls)
+            host_f += host
+            forward.append((host, kt.seconds))
             # a backward that hands the gradient on (add, concat, views) launches nothing
             if train and not passthrough:
                 for bk in backward_time(k, kt, pl.first, b, act, wbytes, half_kind, device, workload, opts):
