@@ -473,6 +473,9 @@ def _net(shape: list[int], *layers: Entry, **blocks: Any) -> Entry:
 @example(spec=_net([1, 3, 3], {"name": "bn", "type": "batchnorm", "track_running_stats": False}))
 @example(spec=_net([1, 3, 3], {"name": "c", "type": "conv", "filters": 1, "kernel": 1,  # F.pad not imported
                                "pad": [0, 0, 0, 1], "bias": False}))
+@example(spec=_net([2, 3, 3], {"name": "f", "type": "flatten"},  # ONNX LayerNormalization not imported
+                   {"name": "ln", "type": "layernorm"}))
+@example(spec=_net([2, 3, 3], {"name": "ln", "type": "layernorm", "over": "all"}))
 @settings(CI, max_examples=int(os.environ.get("CNNCALC_ORACLE_EXAMPLES", "30")))
 @given(spec=specs())
 def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:
