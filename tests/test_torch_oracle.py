@@ -209,7 +209,10 @@ def step_pointwise(draw: Any, net: Net) -> None:
                                  "stochastic_depth", "layer_scale", "channel_shuffle"]))
     e: Entry
     if kind == "batchnorm":
-        e = {"type": "batchnorm", "affine": draw(st.booleans()), "track_running_stats": draw(st.booleans())}
+        # without running statistics BatchNorm normalises over the batch even in eval mode, and
+        # PyTorch refuses one value per channel (a 1×1 map at batch 1)
+        track = draw(st.booleans()) or net.shape[1] * net.shape[2] == 1
+        e = {"type": "batchnorm", "affine": draw(st.booleans()), "track_running_stats": track}
     elif kind == "layernorm":
         e = {"type": "layernorm", "over": draw(st.sampled_from(["channels", "all"])), "affine": draw(st.booleans())}
     elif kind == "lrn":
@@ -258,7 +261,7 @@ def step_join(draw: Any, net: Net) -> None:
     c, h, w = net.shape
     how = draw(st.sampled_from(["concat", "add", "multiply", "add3"]))
     if how == "multiply":  # squeeze-excitation: C×H×W · C×1×1
-        gap = net.add({"type": "global_avgpool", "inputs": trunk}, (c, 1, 1))
+        net.add({"type": "global_avgpool", "inputs": trunk}, (c, 1, 1))
         e, _ = conv_entry(draw, (c, 1, 1), stride1_same=True, filters=c)
         e.pop("activation", None)
         net.add(e, (c, 1, 1))
@@ -295,12 +298,10 @@ def step_head(draw: Any, net: Net) -> None:
     c, h, w = net.shape
     if (h, w) != (1, 1) or draw(st.booleans()):
         net.add({"type": "flatten"}, (c * h * w,))
-    n = net.shape[0] if len(net.shape) == 1 else c
     units = draw(st.integers(1, 12))
     e: Entry = {"type": "fc", "units": units, "bias": draw(st.booleans())}
     if draw(st.booleans()):
         e["activation"] = draw(st.sampled_from(ACTS))
-    del n
     net.add(e, (units,))
     for kind in draw(st.lists(st.sampled_from(["batchnorm", "layernorm", "dropout", "relu", "softmax", "fc"]),
                               max_size=3)):
@@ -443,8 +444,12 @@ def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = T
     pytest.importorskip("onnx")
     from cnncalc.importers import onnx_spec_text
     buf = io.BytesIO()
-    # without constant folding: it would fold BatchNorm into the conv before it
-    torch.onnx.export(model, (x,), buf, dynamo=False, input_names=["input"], do_constant_folding=False)
+    # constant folding would fold a BatchNorm into the conv before it; without it, F.pad's pads
+    # stay a chain of shape ops that ONNX inference cannot follow after a Resize
+    fold = not any(n.layer.kind == "batchnorm" and any(m.layer.kind in ("conv", "deconv")
+                                                       for m in graph.nodes if m.name in n.inputs)
+                   for n in graph.nodes)
+    torch.onnx.export(model, (x,), buf, dynamo=False, input_names=["input"], do_constant_folding=fold)
     assert tmp is not None
     path = tmp / "net.onnx"
     path.write_bytes(buf.getvalue())
@@ -473,6 +478,13 @@ def _net(shape: list[int], *layers: Entry, **blocks: Any) -> Entry:
 @example(spec=_net([1, 3, 3], {"name": "bn", "type": "batchnorm", "track_running_stats": False}))
 @example(spec=_net([1, 3, 3], {"name": "c", "type": "conv", "filters": 1, "kernel": 1,  # F.pad not imported
                                "pad": [0, 0, 0, 1], "bias": False}))
+@example(spec=_net([2, 3, 3], {"name": "f", "type": "flatten"},  # ONNX LayerNormalization not imported
+                   {"name": "ln", "type": "layernorm"}))
+@example(spec=_net([2, 3, 3], {"name": "ln", "type": "layernorm", "over": "all"}))
+@example(spec=_net([2, 3, 3], {"name": "g", "type": "global_avgpool"},  # pads after a Resize unknown
+                   {"name": "u", "type": "upsample", "scale": 2},
+                   {"name": "c", "type": "conv", "filters": 1, "kernel": [1, 2], "stride": 2, "dilation": 2,
+                    "pad": "same", "bias": False}))
 @settings(CI, max_examples=int(os.environ.get("CNNCALC_ORACLE_EXAMPLES", "30")))
 @given(spec=specs())
 def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:

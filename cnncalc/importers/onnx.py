@@ -556,6 +556,20 @@ class _Importer:
                                              float(f"{eps:.6g}"), "affine": None if affine else False},
                   [node.input[0]])
 
+    def _LayerNormalization(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """nn.LayerNorm: over the features of a vector, or over C×H×W of a map (axis 1)."""
+        s = self.shape(node.input[0])
+        axis = int(a.get("axis", -1)) % len(s)
+        if axis != 1:
+            raise _Unsupported(f"LayerNormalization over axes {axis}… of a rank-{len(s)} tensor "
+                               "(cnncalc's layernorm is over the features, or over C×H×W)")
+        scale = self.producer.get(node.input[1])
+        affine = node.input[1] in self.inits or scale is None or scale.op_type != "Constant"
+        eps = float(a.get("epsilon", 1e-5))
+        self.emit(node, index, "layernorm", {"over": "all" if len(s) == 4 else None,
+                                             "affine": None if affine else False,
+                                             "eps": float(f"{eps:.6g}")}, [node.input[0]])
+
     def _LRN(self, node: Any, index: int, a: dict[str, Any]) -> None:
         self.emit(node, index, "lrn", {"size": int(a["size"]), "alpha": float(f"{a.get('alpha', 1e-4):.6g}"),
                                        "beta": float(f"{a.get('beta', 0.75):.6g}"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import LayerShapeError
 from .base import (
+    ALWAYS,
     RF,
     Activation,
     Family,
@@ -16,7 +17,6 @@ from .base import (
     PadSpec,
     Pair,
     Params,
-    ALWAYS,
     PosInt,
     Shape,
     Shapes,
