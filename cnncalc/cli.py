@@ -27,6 +27,7 @@ from .cost.base import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
+from .limits import check_float_range
 from .spec import load_spec
 
 app = typer.Typer(
@@ -440,6 +441,8 @@ def plot(
     analyses = [load_analysis(name, batch, dtype, input_shape, variables) for name in specs]
     for a in analyses:
         _warn(a)
+        check_float_range({"MACs": 2 * a.totals.macs, "ops": a.totals.ops, "activation bytes": a.totals.activation_bytes,
+                           "parameters": a.totals.params}, "plot")
     if len(analyses) == 1:
         data = layers_figure(analyses[0].view(depth, froms[0], tos[0]), units, fmt)
     else:

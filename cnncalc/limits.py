@@ -135,3 +135,20 @@ def check_text_size(text: str, what: str, limit: int = MAX_TEXT_BYTES) -> None:
     if len(text) > limit or (4 * len(text) > limit and len(text.encode("utf-8", "surrogatepass")) > limit):
         raise UsageError(f"{what} is larger than {_human(limit)}; "
                          + limit_error("it", limit, "bytes", "inputs are read whole"))
+
+
+#: Largest count (MACs, ops, bytes, parameters, times the batch) the cost model and the plots take:
+#: they compute in floating point, whose range ends near 1.8·10^308; the margin covers their products.
+MAX_FLOAT_COUNT = 10**250
+
+
+def check_float_range(counts: dict[str, int], what: str) -> None:
+    """UsageError naming the first of ``counts`` too large for the floating-point arithmetic of ``what``.
+
+    Exact counts are integers of any size (tables print them whole); a cost model or a chart needs floats.
+    """
+    for name, n in counts.items():
+        if abs(n) > MAX_FLOAT_COUNT:
+            raise UsageError(f"{what} computes in floating point, and {name} ≈ 10^{len(str(abs(n))) - 1} is beyond its range "
+                             f"(the limit is 10^{len(str(MAX_FLOAT_COUNT)) - 1}); the exact counts are in "
+                             "'cnncalc table'")
