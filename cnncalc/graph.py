@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -11,16 +12,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import expr
+from . import expr, limits
 from . import symbolic as _symbolic
-from .errors import Diagnostic, Position, SpecError
+from .errors import Diagnostic, Position, SpecError, UsageError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
 from .source import without_gc
 from .spec import ENTRY_KEYS, BlockDef, LoadedSpec, validation_diagnostics
 
-#: Largest ``repeat`` of one entry and most layers a spec may expand to.
-MAX_REPEAT = 100_000
-MAX_LAYERS = 200_000
+#: Largest ``repeat`` of one entry and most layers a spec may expand to (reasons in cnncalc.limits).
+MAX_REPEAT = limits.MAX_REPEAT
+MAX_LAYERS = limits.MAX_LAYERS
 
 INPUT = "input"
 
@@ -258,6 +259,10 @@ class _Builder:
         if kind in stack:
             self.fail(pos, f"block '{kind}' uses itself ({' → '.join((*stack, kind))})")
             return None
+        if len(stack) >= limits.MAX_BLOCK_DEPTH or len(full) > limits.MAX_NAME_CHARS:
+            self.fail(pos, f"{full[:60]}…: blocks nested {len(stack) + 1} deep, {len(full):,} characters of name; "
+                      f"the limits are {limits.MAX_BLOCK_DEPTH} levels and {limits.MAX_NAME_CHARS:,} characters")
+            raise SpecError(self.problems)
         args = self.bind(entry, path, env)
         if args is None:
             return None
@@ -340,6 +345,8 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     """
     if symbolic:
         _symbolic.require()
+    if env:
+        _check_variables(loaded, env)
     b = _Builder(loaded, {**({} if symbolic else loaded.spec.vars), **(env or {})}, symbolic)
     spec, doc = loaded.spec, loaded.doc
     shape: list[int] = []
@@ -373,6 +380,34 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     if b.problems:
         raise SpecError(b.problems)
     return Graph(spec.name, tuple(shape), _toposort(nodes, doc.file), doc.file, symbolic)
+
+
+def _check_variables(loaded: LoadedSpec, env: Mapping[str, int]) -> None:
+    """UsageError for a variable given (``--set``) that the spec neither defines nor uses, with the
+    closest name it does have: ``--set w=32`` on a spec whose variable is ``W`` would otherwise be
+    silently ignored."""
+    known = set(loaded.spec.vars)
+    todo: list[Any] = [loaded.doc.data]
+    while todo:  # every word written in the spec's values (a superset of the variables it uses)
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, str):
+            known.update(_WORD.findall(v))
+    for name in env:
+        if name in known:
+            continue
+        likely = sorted({*loaded.spec.vars, *(w for v in loaded.spec.input if isinstance(v, str) for w in _WORD.findall(v))})
+        same = [k for k in likely if k.lower() == name.lower()]
+        close = same or difflib.get_close_matches(name, likely, n=1)
+        defined = ", ".join(sorted(loaded.spec.vars)) or "none under 'vars:'"
+        hint = f"; did you mean '{close[0]}'? (names are case-sensitive)" if close else f" (its variables: {defined})"
+        raise UsageError(f"--set {name}: the spec has no variable '{name}'{hint}")
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
 def _toposort(nodes: list[Node], file: str) -> tuple[Node, ...]:

@@ -41,8 +41,9 @@ MAX_EXPR_VALUE = 2**62
 #: Largest exponent in ``a ** b``: with MAX_EXPR_VALUE it keeps every power cheap to compute.
 MAX_EXPR_EXPONENT = 64
 
-#: Most layers a spec may expand to (blocks and ``repeat`` counted); its analysis stays within seconds.
-MAX_LAYERS = 200_000
+#: Most layers a spec may expand to (blocks and ``repeat`` counted): the analysis of 100,000 layers
+#: takes seconds and a few hundred MB; every command stays under 1 GB.
+MAX_LAYERS = 100_000
 
 #: Largest ``repeat`` of one entry.
 MAX_REPEAT = 100_000
@@ -50,6 +51,10 @@ MAX_REPEAT = 100_000
 #: Deepest nesting of block instances (a block whose layers use a block …). Expansion recurses once
 #: per level; real networks nest 2 or 3 deep.
 MAX_BLOCK_DEPTH = 50
+
+#: Longest qualified layer name (``stage1.block2.conv1``): nested block instances prefix their
+#: names, so long block names nested deep would otherwise multiply into gigabytes of names.
+MAX_NAME_CHARS = 1_000
 
 #: Most points a ``sweep`` may compute (the product of its value lists); each point is a full
 #: analysis, and the result is one table row.
