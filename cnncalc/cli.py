@@ -98,8 +98,15 @@ _SUFFIX = {".csv": Format.csv, ".md": Format.markdown, ".markdown": Format.markd
 
 
 def _format(fmt: Format | None, output: Path | None) -> Format:
-    """The format asked for, else the one -o's suffix names (.csv, .md, .json, .tex), else the table."""
-    return fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    """The format asked for, else the one -o's suffix names (.csv, .md, .json, .tex; .txt or none: the
+    table); another suffix (out.xlsx) is refused rather than given a text table."""
+    if fmt or output is None:
+        return fmt or Format.table
+    suffix = output.suffix.lower()
+    if suffix not in _SUFFIX and suffix not in ("", ".txt"):
+        raise UsageError(f"-o {output}: cnncalc does not write '{suffix}' files; use .csv, .md, .json, .tex "
+                         "or .txt, or choose the format with --format")
+    return _SUFFIX.get(suffix, Format.table)
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -580,6 +587,8 @@ def explain(
 ) -> None:
     """Every formula of one layer with its numbers plugged in (output size, memory, params, MACs, RF)."""
     from .explain import explain_all
+    if not layer.strip():
+        raise UsageError("LAYER is empty; give a layer's name as the table shows it")
     shape = _ints(input_shape, "--input") if input_shape else None
     graph = build_graph(load_spec(spec), _vars(variables), shape)
     analysis = analyse(graph, batch, dtype)

@@ -70,6 +70,25 @@ def _human(n: int) -> str:
     return f"{n // 2**20:,} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
 
 
+#: (device, inode) of every file read as input by this process: write_atomic never replaces one.
+#: A registry like the layer kinds: filled as inputs are read, only ever added to.
+_INPUTS: set[tuple[int, int]] = set()
+
+
+def is_input(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file this process read as input (the spec, a sheet, a device file…)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) in _INPUTS
+
+
+def _remember(st: os.stat_result) -> None:
+    if stat.S_ISREG(st.st_mode):
+        _INPUTS.add((st.st_dev, st.st_ino))
+
+
 def read_bytes_limited(path: str | os.PathLike[str], what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
     """The bytes of ``path``, refusing anything over ``limit`` without reading it whole.
 
@@ -82,6 +101,7 @@ def read_bytes_limited(path: str | os.PathLike[str], what: str, limit: int = MAX
             st = os.fstat(f.fileno())
             if stat.S_ISDIR(st.st_mode):
                 raise UsageError(f"cannot read {what} {p}: it is a folder")
+            _remember(st)
             if stat.S_ISREG(st.st_mode) and st.st_size > limit:
                 raise UsageError(f"{what} {p} is {_human(st.st_size)}; "
                                  + limit_error("it", limit, "bytes", "inputs are read whole"))
@@ -107,6 +127,7 @@ def check_file(path: str | os.PathLike[str], what: str, limit: int) -> None:
         raise UsageError(f"cannot read {what} {p}: {e.strerror or e}") from None
     if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"cannot read {what} {p}: not a regular file")
+    _remember(st)
     if st.st_size > limit:
         raise UsageError(f"{what} {p} is {_human(st.st_size)}; "
                          + limit_error("it", limit, "bytes", "larger files cannot be parsed"))
