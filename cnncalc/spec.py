@@ -106,6 +106,12 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
         spec = Spec.model_validate(doc.data)
     except ValidationError as e:
         raise SpecError(validation_diagnostics(e, doc, (), fields=list(Spec.model_fields))) from None
+    clashes = [Diagnostic(doc.where(("blocks", b, "args", a), key=True),
+                          f"blocks.{b}.args: an argument cannot be named '{a}': {', '.join(ENTRY_KEYS)} are the "
+                          "keys of every layer entry, so no use of the block could pass it; rename it")
+               for b, bdef in spec.blocks.items() for a in bdef.args if a in ENTRY_KEYS]
+    if clashes:
+        raise SpecError(clashes)
     return LoadedSpec(spec, doc)
 
 
