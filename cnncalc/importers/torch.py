@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
-from .common import Op, build_spec, pair, problem_text
+from .common import Op, build_spec, one_line, pair, problem_text
 
 try:  # the [torch] extra
     import torch
@@ -242,7 +242,7 @@ class _Importer:
         try:
             got = cls.model_validate(fields).output_shape([s[1:] for s in ins])
         except (ValidationError, CnncalcError) as e:
-            raise _Unsupported(f"as {kind} {fields}: {e}") from None
+            raise _Unsupported(f"as {kind} {fields}: {one_line(e)}") from None
         want = self.shapes.get(node)
         if isinstance(want, tuple) and want and isinstance(want[0], int) and tuple(want[1:]) != tuple(got):
             raise _Unsupported(f"as {kind} {fields} it would give {list(got)}, but PyTorch gives {list(want[1:])}")
