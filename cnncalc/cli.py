@@ -27,7 +27,7 @@ from .cost.base import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
-from .limits import check_float_range
+from .limits import MAX_SWEEP_POINTS, check_float_range
 from .spec import load_spec
 
 app = typer.Typer(
@@ -393,6 +393,10 @@ def sweep(
     shapes: list[tuple[int, ...] | None] = [None]
     if sizes:
         shapes = list(parse_sizes(sizes, build_graph(loaded, env).input))
+    if (points := len(shapes) * len(bs) * len(dts)) > MAX_SWEEP_POINTS:
+        raise UsageError(f"the sweep has {points:,} points ({len(shapes):,} inputs × {len(bs):,} batches × "
+                         f"{len(dts)} dtypes); the limit is {MAX_SWEEP_POINTS:,} (each point is a whole "
+                         "analysis and a row of the table): sweep fewer values")
     summaries = []
     for shape in shapes:
         graph = build_graph(loaded, env, shape)
