@@ -131,7 +131,13 @@ def validation_diagnostics(e: ValidationError, doc: Document, base: tuple[str | 
     out = []
     seen: set[tuple[str | int, ...]] = set()
     for err in e.errors(include_url=False):
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
+        raw = tuple(err["loc"])
+        # drop pydantic's union tags ('function-after[…]'), but an unknown key is the user's, '[' or not
+        keep = raw[-1:] if err["type"] == "extra_forbidden" else ()
+        loc = tuple(x for x in raw[:len(raw) - len(keep)]
+                    if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS))) + keep
+        if not loc and err["type"] in ("extra_forbidden", "missing"):
+            loc = raw or ("?",)
         path = (*base, *loc)
         if path in seen:
             continue  # a union reports each alternative; the first says enough
