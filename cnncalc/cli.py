@@ -28,6 +28,7 @@ from .cost.base import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
+from .limits import MAX_SWEEP_POINTS, check_float_range
 from .spec import load_spec
 
 if TYPE_CHECKING:
@@ -147,8 +148,15 @@ _SUFFIX = {".csv": Format.csv, ".md": Format.markdown, ".markdown": Format.markd
 
 
 def _format(fmt: Format | None, output: Path | None) -> Format:
-    """The format asked for, else the one -o's suffix names (.csv, .md, .json, .tex), else the table."""
-    return fmt or (_SUFFIX.get(output.suffix.lower(), Format.table) if output else Format.table)
+    """The format asked for, else the one -o's suffix names (.csv, .md, .json, .tex; .txt or none: the
+    table); another suffix (out.xlsx) is refused rather than given a text table."""
+    if fmt or output is None:
+        return fmt or Format.table
+    suffix = output.suffix.lower()
+    if suffix not in _SUFFIX and suffix not in ("", ".txt"):
+        raise UsageError(f"-o {output}: cnncalc does not write '{suffix}' files; use .csv, .md, .json, .tex "
+                         "or .txt, or choose the format with --format")
+    return _SUFFIX.get(suffix, Format.table)
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -459,6 +467,10 @@ def sweep(
     shapes: list[tuple[int, ...] | None] = [None]
     if sizes:
         shapes = list(parse_sizes(sizes, build_graph(loaded, env).input))
+    if (points := len(shapes) * len(bs) * len(dts)) > MAX_SWEEP_POINTS:
+        raise UsageError(f"the sweep has {points:,} points ({len(shapes):,} inputs × {len(bs):,} batches × "
+                         f"{len(dts)} dtypes); the limit is {MAX_SWEEP_POINTS:,} (each point is a whole "
+                         "analysis and a row of the table): sweep fewer values")
     summaries = []
     for shape in shapes:
         graph = build_graph(loaded, env, shape)
@@ -524,6 +536,8 @@ def plot(
     analyses = [load_analysis(name, batch, dtype, input_shape, variables) for name in specs]
     for a in analyses:
         _warn(a)
+        check_float_range({"MACs": 2 * a.totals.macs, "ops": a.totals.ops, "activation bytes": a.totals.activation_bytes,
+                           "parameters": a.totals.params}, "plot")
     if len(analyses) == 1:
         data = layers_figure(analyses[0].view(depth, froms[0], tos[0]), units, fmt)
     else:

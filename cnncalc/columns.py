@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 from .analysis import Analysis, Row, Totals
@@ -137,10 +137,16 @@ def pick(keys: Sequence[str] | None = None, extra: Sequence[str] = ()) -> tuple[
     return tuple(BY_KEY[k] for k in chosen)
 
 
-def round_half_up(x: Fraction, decimals: int = 0) -> Decimal:
-    """Round as people do by hand (253.5 → 254), not to even."""
-    q = Decimal(1).scaleb(-decimals)
-    return (Decimal(x.numerator) / Decimal(x.denominator)).quantize(q, rounding=ROUND_HALF_UP)
+def round_half_up(x: Fraction | int, decimals: int = 0) -> Decimal:
+    """Round as people do by hand (253.5 → 254, −2.5 → −3), not to even; exact at any magnitude.
+
+    n = ⌊|x|·10^d + ½⌋ in integers, then the Decimal n·10^−d built from its digits: no 28-digit
+    Decimal context is involved, so 10^40 + ½ rounds to 10^40 + 1, not to 28 significant digits.
+    """
+    x = Fraction(x)
+    scaled = abs(x) * 10**decimals
+    n = (2 * scaled.numerator + scaled.denominator) // (2 * scaled.denominator)
+    return Decimal(f"{'-' if x < 0 and n else ''}{n}E-{decimals}")
 
 
 def cell_text(col: Column, value: Value, units: Units, *, grouping: bool = True) -> str:

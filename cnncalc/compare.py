@@ -313,7 +313,7 @@ def parse_batches(text: str) -> list[int]:
     """Comma-separated positive batch sizes."""
     out: list[int] = []
     for item in parse_list(text, "--batch"):
-        if not item.isdigit() or int(item) < 1:
+        if not item.isdecimal() or int(item) < 1:
             raise UsageError(f"--batch: '{item}' is not a positive whole number")
         out.append(int(item))
     return out

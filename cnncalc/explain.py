@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from fractions import Fraction
 
 from .analysis import Analysis, Row
+from .columns import round_half_up
 from .graph import INPUT, Graph
 from .layers import RF, Formula, Layer, Num, fmt_shape, numel
 
@@ -21,9 +21,8 @@ def fmt_number(x: Fraction | int, places: int = 6) -> str:
         return f"{x.numerator:,}"
     for p in range(1, places + 1):
         if (x * 10**p).denominator == 1:
-            return f"{Decimal(x.numerator) / Decimal(x.denominator):,.{p}f}"
-    q = Decimal(x.numerator) / Decimal(x.denominator)
-    return f"≈{q:,.{places}f}"
+            return f"{round_half_up(x, p):,.{p}f}"  # exact: the digits of x·10^p
+    return f"≈{round_half_up(x, places):,.{places}f}"
 
 
 def _dims_symbols(shape: Sequence[int]) -> str:

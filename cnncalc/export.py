@@ -16,6 +16,7 @@ from .analysis import Analysis
 from .columns import TableData, Units
 from .errors import UsageError
 from .layers import Num
+from .limits import is_input
 
 DEFAULT_UNITS = Units()
 
@@ -166,6 +167,8 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     The target is either left as it was or replaced whole; never half-written.
     """
     target = Path(path)
+    if is_input(target):
+        raise UsageError(f"refusing to write {target}: it is an input of this command; choose another output file")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {target}: folder {folder} does not exist")

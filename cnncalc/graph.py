@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -11,16 +12,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import expr, speclang
+from . import expr, limits, speclang
 from . import symbolic as _symbolic
-from .errors import Diagnostic, LayerShapeError, Position, SpecError
+from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
 from .layers import ALIASES, LAYER_TYPES, Layer, layer_class
 from .source import Document, without_gc
 from .spec import ENTRY_KEYS, BlockDef, FreeParameter, LoadedSpec, validation_diagnostics
 
-#: Largest ``repeat`` of one entry and most layers a spec may expand to.
-MAX_REPEAT = 100_000
-MAX_LAYERS = 200_000
+#: Largest ``repeat`` of one entry and most layers a spec may expand to (reasons in cnncalc.limits).
+MAX_REPEAT = limits.MAX_REPEAT
+MAX_LAYERS = limits.MAX_LAYERS
 
 INPUT = "input"
 
@@ -549,6 +550,10 @@ class _Builder:
         if kind in stack:
             self.fail(pos, f"block '{kind}' uses itself ({' → '.join((*stack, kind))})")
             return None
+        if len(stack) >= limits.MAX_BLOCK_DEPTH or len(full) > limits.MAX_NAME_CHARS:
+            self.fail(pos, f"{full[:60]}…: blocks nested {len(stack) + 1} deep, {len(full):,} characters of name; "
+                      f"the limits are {limits.MAX_BLOCK_DEPTH} levels and {limits.MAX_NAME_CHARS:,} characters")
+            raise SpecError(self.problems)
         args = self.bind(raw, site, env)
         if args is None:
             return None
@@ -754,6 +759,8 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     """
     if symbolic:
         _symbolic.require()
+    if env:
+        _check_variables(loaded, env)
     b = _Builder(loaded, {**({} if symbolic else loaded.spec.vars), **(env or {})}, symbolic)
     spec, doc = loaded.spec, loaded.doc
     named = list((spec.inputs or {}).items())
@@ -819,6 +826,35 @@ def _input_shape(b: _Builder, path: tuple[str | int, ...], raw: list[Any], symbo
     if raw and len(shape) not in (1, 3) and not b.problems:
         b.fail(b.doc.where(path), f"{what} must be [C, H, W] or [features]")
     return shape
+
+
+def _check_variables(loaded: LoadedSpec, env: Mapping[str, int]) -> None:
+    """UsageError for a variable given (``--set``) that the spec neither defines nor uses, with the
+    closest name it does have: ``--set w=32`` on a spec whose variable is ``W`` would otherwise be
+    silently ignored."""
+    known = set(loaded.spec.vars)
+    todo: list[Any] = [loaded.doc.data]
+    while todo:  # every word written in the spec's values (a superset of the variables it uses)
+        v = todo.pop()
+        if isinstance(v, dict):
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+        elif isinstance(v, str):
+            known.update(_WORD.findall(v))
+    for name in env:
+        if name in known:
+            continue
+        sizes = [*(loaded.spec.input or []), *(v for shape in (loaded.spec.inputs or {}).values() for v in shape)]
+        likely = sorted({*loaded.spec.vars, *(w for v in sizes if isinstance(v, str) for w in _WORD.findall(v))})
+        same = [k for k in likely if k.lower() == name.lower()]
+        close = same or difflib.get_close_matches(name, likely, n=1)
+        defined = ", ".join(sorted(loaded.spec.vars)) or "none under 'vars:'"
+        hint = f"; did you mean '{close[0]}'? (names are case-sensitive)" if close else f" (its variables: {defined})"
+        raise UsageError(f"--set {name}: the spec has no variable '{name}'{hint}")
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 
 
 def _toposort(nodes: list[Node], file: str) -> tuple[Node, ...]:

@@ -41,8 +41,9 @@ MAX_EXPR_VALUE = 2**62
 #: Largest exponent in ``a ** b``: with MAX_EXPR_VALUE it keeps every power cheap to compute.
 MAX_EXPR_EXPONENT = 64
 
-#: Most layers a spec may expand to (blocks and ``repeat`` counted); its analysis stays within seconds.
-MAX_LAYERS = 200_000
+#: Most layers a spec may expand to (blocks and ``repeat`` counted): the analysis of 100,000 layers
+#: takes seconds and a few hundred MB; every command stays under 1 GB.
+MAX_LAYERS = 100_000
 
 #: Largest ``repeat`` of one entry.
 MAX_REPEAT = 100_000
@@ -50,6 +51,10 @@ MAX_REPEAT = 100_000
 #: Deepest nesting of block instances (a block whose layers use a block …). Expansion recurses once
 #: per level; real networks nest 2 or 3 deep.
 MAX_BLOCK_DEPTH = 50
+
+#: Longest qualified layer name (``stage1.block2.conv1``): nested block instances prefix their
+#: names, so long block names nested deep would otherwise multiply into gigabytes of names.
+MAX_NAME_CHARS = 1_000
 
 #: Most points a ``sweep`` may compute (the product of its value lists); each point is a full
 #: analysis, and the result is one table row.
@@ -65,6 +70,25 @@ def _human(n: int) -> str:
     return f"{n // 2**20:,} MiB" if n >= 2**20 and n % 2**20 == 0 else f"{n:,} bytes"
 
 
+#: (device, inode) of every file read as input by this process: write_atomic never replaces one.
+#: A registry like the layer kinds: filled as inputs are read, only ever added to.
+_INPUTS: set[tuple[int, int]] = set()
+
+
+def is_input(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file this process read as input (the spec, a sheet, a device file…)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) in _INPUTS
+
+
+def _remember(st: os.stat_result) -> None:
+    if stat.S_ISREG(st.st_mode):
+        _INPUTS.add((st.st_dev, st.st_ino))
+
+
 def read_bytes_limited(path: str | os.PathLike[str], what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
     """The bytes of ``path``, refusing anything over ``limit`` without reading it whole.
 
@@ -77,6 +101,7 @@ def read_bytes_limited(path: str | os.PathLike[str], what: str, limit: int = MAX
             st = os.fstat(f.fileno())
             if stat.S_ISDIR(st.st_mode):
                 raise UsageError(f"cannot read {what} {p}: it is a folder")
+            _remember(st)
             if stat.S_ISREG(st.st_mode) and st.st_size > limit:
                 raise UsageError(f"{what} {p} is {_human(st.st_size)}; "
                                  + limit_error("it", limit, "bytes", "inputs are read whole"))
@@ -102,6 +127,7 @@ def check_file(path: str | os.PathLike[str], what: str, limit: int) -> None:
         raise UsageError(f"cannot read {what} {p}: {e.strerror or e}") from None
     if not stat.S_ISREG(st.st_mode):
         raise UsageError(f"cannot read {what} {p}: not a regular file")
+    _remember(st)
     if st.st_size > limit:
         raise UsageError(f"{what} {p} is {_human(st.st_size)}; "
                          + limit_error("it", limit, "bytes", "larger files cannot be parsed"))
@@ -135,3 +161,20 @@ def check_text_size(text: str, what: str, limit: int = MAX_TEXT_BYTES) -> None:
     if len(text) > limit or (4 * len(text) > limit and len(text.encode("utf-8", "surrogatepass")) > limit):
         raise UsageError(f"{what} is larger than {_human(limit)}; "
                          + limit_error("it", limit, "bytes", "inputs are read whole"))
+
+
+#: Largest count (MACs, ops, bytes, parameters, times the batch) the cost model and the plots take:
+#: they compute in floating point, whose range ends near 1.8·10^308; the margin covers their products.
+MAX_FLOAT_COUNT = 10**250
+
+
+def check_float_range(counts: dict[str, int], what: str) -> None:
+    """UsageError naming the first of ``counts`` too large for the floating-point arithmetic of ``what``.
+
+    Exact counts are integers of any size (tables print them whole); a cost model or a chart needs floats.
+    """
+    for name, n in counts.items():
+        if abs(n) > MAX_FLOAT_COUNT:
+            raise UsageError(f"{what} computes in floating point, and {name} ≈ 10^{len(str(abs(n))) - 1} is beyond its range "
+                             f"(the limit is 10^{len(str(MAX_FLOAT_COUNT)) - 1}); the exact counts are in "
+                             "'cnncalc table'")

@@ -276,7 +276,7 @@ class _Builder:
             self.fail(pos, f"duplicate anchor '&{name}' (first at line {first.line}); give each anchor its own name")
 
     def scalar(self, ev: ScalarEvent) -> None:
-        mark = ev.start_mark
+        mark: Any = ev.start_mark
         pos = Position(self.file, mark.line + 1, mark.column + 1)
         if ev.anchor is not None:
             self.anchor(ev.anchor, pos)
@@ -308,7 +308,8 @@ class _Builder:
         c = top.container
         if c.__class__ is list:
             if top.path is not None:
-                self.values[(*top.path, len(c))] = pos
+                where = (*top.path, len(c))
+                self.values[where] = pos
             c.append(value)
             return
         key = top.key
@@ -318,7 +319,8 @@ class _Builder:
             self.attach(value, pos, what)
             return
         if top.path is not None:
-            self.values[(*top.path, key)] = pos
+            where = (*top.path, key)
+            self.values[where] = pos
         c[key] = value
         top.key = _NO_KEY
 
@@ -369,7 +371,7 @@ class _Builder:
 
     def alias(self, ev: AliasEvent) -> None:
         pos = self.pos(ev.start_mark)
-        name = ev.anchor
+        name = ev.anchor or ""
         if name in self.open:
             raise SpecError([Diagnostic(pos, f"recursive YAML alias '*{name}' (inside its own anchor)")])
         found = self.anchors.get(name)
@@ -398,8 +400,8 @@ class _Builder:
             c.append(value)
             return
         if top.key is _NO_KEY:  # this value is a key
-            if what == _FRAME or what == _ALIASED:
-                if what == _ALIASED:  # a collection written as a key was reported where it began
+            if what in (_FRAME, _ALIASED):
+                if what == _ALIASED:  # (a collection written out as a key was reported where it began)
                     self.fail(pos, "mapping keys must be plain scalars")
                 top.key = _DROP
                 return

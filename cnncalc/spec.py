@@ -122,6 +122,12 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
         spec = Spec.model_validate(doc.data)
     except ValidationError as e:
         raise SpecError(validation_diagnostics(e, doc, (), fields=list(Spec.model_fields))) from None
+    clashes = [Diagnostic(doc.where(("blocks", b, "args", a), key=True),
+                          f"blocks.{b}.args: an argument cannot be named '{a}': {', '.join(ENTRY_KEYS)} are the "
+                          "keys of every layer entry, so no use of the block could pass it; rename it")
+               for b, bdef in spec.blocks.items() for a in bdef.args if a in ENTRY_KEYS]
+    if clashes:
+        raise SpecError(clashes)
     return LoadedSpec(spec, doc)
 
 
@@ -141,7 +147,13 @@ def validation_diagnostics(e: ValidationError, doc: Document, base: tuple[str | 
     out = []
     seen: set[tuple[str | int, ...]] = set()
     for err in e.errors(include_url=False):
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS)))
+        raw = tuple(err["loc"])
+        # drop pydantic's union tags ('function-after[…]'), but an unknown key is the user's, '[' or not
+        keep = raw[-1:] if err["type"] == "extra_forbidden" else ()
+        loc = tuple(x for x in raw[:len(raw) - len(keep)]
+                    if not (isinstance(x, str) and ("[" in x or x in _UNION_TAGS))) + keep
+        if not loc and err["type"] in ("extra_forbidden", "missing"):
+            loc = raw or ("?",)
         path = (*base, *loc)
         if path in seen:
             continue  # a union reports each alternative; the first says enough

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from ..analysis import analyse
 from ..graph import Graph
+from ..limits import check_float_range
 from .base import CostReport, Workload
 from .devices import Device
 from .memory import simulate_memory
@@ -26,6 +27,10 @@ class RooflineModel:
     def predict(self, graph: Graph, device: Device, workload: Workload) -> CostReport:
         """Peak memory and time per batch of ``graph`` on ``device`` under ``workload``."""
         analysis = analyse(graph, 1)
+        t_ = analysis.totals
+        check_float_range({"MACs × batch": t_.macs * workload.batch, "ops × batch": t_.ops * workload.batch,
+                           "activation bytes × batch": t_.activation_bytes * workload.batch,
+                           "parameters": t_.params + t_.buffers}, "the cost model")
         mem = simulate_memory(graph, analysis, device, workload)
         t = predict_time(graph, analysis, device, workload, self.options)
         notes = []

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from ..graph import INPUT
 from ..layers import layer_class
@@ -461,6 +462,22 @@ def spec_yaml(spec: Mapping[str, Any], header: str = "") -> str:
         else:
             lines.append(f"{key}: {_scalar(value)}")
     return "\n".join(lines) + "\n"
+
+
+def one_line(e: Exception) -> str:
+    """A layer's validation error in one line, a field at a time ('pad: Input should be greater than or
+    equal to 0, got -1'), not pydantic's multi-line dump with URLs; for a union, the alternative that
+    says most (a bound rather than 'should be a valid tuple')."""
+    if not isinstance(e, ValidationError):
+        return " ".join(str(e).split())
+    by_field: dict[str, list[Any]] = {}
+    for err in e.errors(include_url=False):
+        by_field.setdefault(str(err["loc"][0]) if err["loc"] else "", []).append(err)
+    parts = []
+    for name, errs in by_field.items():
+        best = next((x for x in errs if x["type"] != "literal_error" and not x["type"].endswith("_type")), errs[0])
+        parts.append(f"{name + ': ' if name else ''}{best['msg'].rstrip('.')}, got {best.get('input')!r}")
+    return "; ".join(parts)
 
 
 def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str) -> str:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
 from ..limits import MAX_ONNX_BYTES, check_file
-from .common import Op, build_spec, pair, problem_text, unique_name
+from .common import Op, build_spec, one_line, pair, problem_text, unique_name
 
 try:  # the [onnx] extra
     import numpy as np
@@ -307,7 +307,7 @@ class _Importer:
         try:
             shape = cls.model_validate(fields).output_shape([self.shape(i)[1:] for i in inputs])
         except (ValidationError, CnncalcError) as e:
-            raise _Unsupported(f"as {kind} {fields}: {e}") from None
+            raise _Unsupported(f"as {kind} {fields}: {one_line(e)}") from None
         full = (self.shape(inputs[0])[0], *shape)
         if self.shapes.get(out, full) != full:
             raise _Unsupported(f"as {kind} {fields} it would give {list(full)}, but the graph has "

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
-from .common import Op, build_spec, pair, problem_text, snake_case
+from .common import Op, build_spec, one_line, pair, problem_text, snake_case
 from .torch_extra import (
     ExtraHandlers,
     Unsupported,
@@ -302,7 +302,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
         try:
             got = cls.model_validate(fields).output_shape(ins)
         except (ValidationError, CnncalcError) as e:
-            raise _Unsupported(f"as {kind} {fields}: {e}") from None
+            raise _Unsupported(f"as {kind} {fields}: {one_line(e)}") from None
         want = self.shapes.get(node)
         folded = kind == "batch_concat" or any(i in self.folded for i in inputs)
         if folded:  # traced at batch 1, the whole tensor is one sample's rows
