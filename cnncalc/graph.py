@@ -637,22 +637,31 @@ class _Builder:
 
     # -- resolution -----------------------------------------------------------------------
 
-    def resolve(self, ref: _Ref, seen: int = 0) -> str | None:
-        target = ref.table.get(ref.name)
-        if target is _FAILED:
-            return None  # already reported where it failed
-        if target is None:
-            known = [k for k in ref.table if k != ref.name]
-            close = difflib.get_close_matches(ref.name, known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            self.fail(ref.position or Position(self.doc.file, 1, 1),
-                      f"{ref.scope}: unknown input '{ref.name}'{hint}")
-            return None
-        if isinstance(target, str):
-            return target
-        if seen > 10_000:  # pragma: no cover - tables never chain this deep
-            return None
-        return self.resolve(target, seen + 1)
+    def resolve(self, ref: _Ref) -> str | None:
+        """The layer a reference names, following block outputs and left-out layers (a loop)."""
+        seen: list[tuple[int, str]] = []
+        while True:
+            target = ref.table.get(ref.name)
+            if target is _FAILED:
+                return None  # already reported where it failed
+            if target is None:
+                known = [k for k in ref.table if k != ref.name]
+                close = difflib.get_close_matches(ref.name, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.fail(ref.position or Position(self.doc.file, 1, 1),
+                          f"{ref.scope}: unknown input '{ref.name}'{hint}")
+                return None
+            if isinstance(target, str):
+                return target
+            key = (id(ref.table), ref.name)
+            if key in seen:  # left-out layers (when: false) that read each other
+                loop = [n for _, n in seen[seen.index(key):]]
+                self.fail(ref.position or Position(self.doc.file, 1, 1),
+                          f"layers left out by when: read each other in a loop: {' → '.join((*loop, loop[0]))}")
+                ref.table[ref.name] = _FAILED
+                return None
+            seen.append(key)
+            ref = target
 
 
 def _last_name(bdef: BlockDef, table: dict[str, Any]) -> str:
@@ -711,7 +720,11 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     b.expand(spec.layers, ("layers",), benv, "", top, (), ())
     nodes: list[Node] = []
     for p in b.nodes:
+        start = len(b.problems)
         ins = [b.resolve(r) for r in p.refs]
+        for k in range(start, len(b.problems)):  # a block's reference problem once, with its instances
+            if p.groups:
+                b.tags.setdefault(k, p.groups[-1].name)
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups))
     if b.problems:

@@ -344,6 +344,28 @@ def test_broken_stage_tables_never_crash(edits: list[tuple[str, Any]], row: int)
         analyse(build_graph(parse_spec(yaml.safe_dump(doc), "t.yaml")))
 
 
+MBV3 = yaml.safe_load(resolve("mobilenet_v3_large").read_text())
+BLOCK_VALUES = st.one_of(VALUES, st.sampled_from(["input", "expand", "dw", "project", "x", "se", "nl",
+                                                  "identity", "in.h > 3", "1/0", "exp != in.c"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(MBV3["blocks"])), st.integers(0, 5),
+                          st.sampled_from(["when", "inputs", "type", "name", "c", "nl", "sq"]), BLOCK_VALUES),
+                min_size=1, max_size=3))
+def test_broken_blocks_never_crash(edits: list[tuple[str, int, str, Any]]) -> None:
+    """when:/inputs/type edits in mobilenet_v3_large's blocks (left-out layers reading each
+    other, kinds from arguments, in.c of failed inputs) give diagnostics, never a traceback."""
+    from cnncalc.errors import CnncalcError
+
+    doc = yaml.safe_load(yaml.safe_dump(MBV3))
+    for block, i, key, value in edits:
+        layers = doc["blocks"][block]["layers"]
+        layers[i % len(layers)][key] = value
+    with contextlib.suppress(CnncalcError):
+        analyse(build_graph(parse_spec(yaml.safe_dump(doc), "t.yaml")))
+
+
 # ----------------------------------------------------------------------------- the zoo
 
 def _non_comment_lines(name: str) -> int:
