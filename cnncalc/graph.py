@@ -411,8 +411,9 @@ class _Builder:
             except expr.ExprError as e:
                 self.fail(at((*path, "names")), f"{_where(path)}: names: {e}", e)
                 return None
-            clash = next((x for x in names if x[len(prefix):] in table or x in self.row_of
-                          or names.count(x) > 1), None)
+            clash = next((x for x in names if x[len(prefix):] in table or x in self.row_of), None)
+            if clash is None and len(set(names)) < len(names):
+                clash = next(x for k, x in enumerate(names) if x in names[:k])
             if clash:
                 self.fail(at((*path, "names")) if "names" in entry else rpos,
                           f"{label}: instance name '{clash[len(prefix):]}' is taken; give 'names:' a "
@@ -639,7 +640,7 @@ class _Builder:
 
     def resolve(self, ref: _Ref) -> str | None:
         """The layer a reference names, following block outputs and left-out layers (a loop)."""
-        seen: list[tuple[int, str]] = []
+        seen: dict[tuple[int, str], None] = {}  # ordered, for the loop's message
         while True:
             target = ref.table.get(ref.name)
             if target is _FAILED:
@@ -655,12 +656,13 @@ class _Builder:
                 return target
             key = (id(ref.table), ref.name)
             if key in seen:  # left-out layers (when: false) that read each other
-                loop = [n for _, n in seen[seen.index(key):]]
+                order = list(seen)
+                loop = [n for _, n in order[order.index(key):]]
                 self.fail(ref.position or Position(self.doc.file, 1, 1),
                           f"layers left out by when: read each other in a loop: {' → '.join((*loop, loop[0]))}")
                 ref.table[ref.name] = _FAILED
                 return None
-            seen.append(key)
+            seen[key] = None
             ref = target
 
 
