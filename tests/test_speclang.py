@@ -298,6 +298,24 @@ def test_a_stage_table_is_its_rows_written_out() -> None:
     assert got[-1][2] == (2, 8, 8)  # head reads stage.2.1 (16 × 8 × 8)
 
 
+def test_a_long_chain_of_left_out_instances() -> None:
+    """3,000 instances whose layers are all left out: the last layer reads the network input
+    (references are followed without recursion, whose limit is 1,000)."""
+    text = """
+name: t
+input: [3, 8, 8]
+blocks:
+  u:
+    args: {use: false}
+    layers:
+      - {name: a, type: conv, filters: in.c, kernel: 1, when: use}
+layers:
+  - {type: u, name: s, repeat: 3000}
+  - {name: last, type: conv, filters: 4, kernel: 1}
+"""
+    assert rows(text) == [("last", "conv", (4, 8, 8), 4 * 3 + 4, 0, 4 * 3 * 64, 4 * 64)]
+
+
 def test_default_instance_names_count_from_one() -> None:
     text = """
 name: t
