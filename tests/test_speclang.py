@@ -126,6 +126,18 @@ def test_schema_covers_the_language() -> None:
     assert {"when", "rows", "columns", "names", "rest", "repeat"} <= set(layer)
 
 
+def test_the_zoo_validates_against_the_schema() -> None:
+    """Every built-in spec is valid under `cnncalc schema` (the editor's view of the format)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from cnncalc import zoo_names
+    from cnncalc.spec import json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    for name in zoo_names():
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(resolve(name).read_text()))]
+        assert errors == [], name
+
+
 def test_words_compare_with_words_only() -> None:
     env = {"act": "relu", "c": Fraction(8)}
     assert evaluate("act == relu and act != identity", env) is True
