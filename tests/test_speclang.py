@@ -256,6 +256,28 @@ layers:
     assert out == {"x.a": 8, "x.b": 8, "x.c": 3, "x.d": 16, "y.a": 5, "y.b": 5, "y.c": 16, "y.d": 64}
 
 
+def test_when_on_top_level_entries_and_whole_blocks() -> None:
+    text = """
+name: t
+input: [3, 16, 16]
+vars: {SE: 0}
+blocks:
+  pair:
+    layers:
+      - {name: a, type: conv, filters: 4, kernel: 1}
+      - {name: b, type: relu}
+layers:
+  - {name: big, type: conv, filters: 8, kernel: 3, when: in.h > 100}
+  - {name: p, type: pair, when: SE == 1}
+  - {name: q, type: pair, when: in.c == 3}
+  - {name: out, type: conv, filters: 2, kernel: 1, inputs: p}
+"""
+    # in.h = 16: no 'big'; SE = 0: no 'p', so 'out' reads what p read: the network input
+    # (1×1 conv 3 → 2: 2·3 + 2 = 8 params); in.c = 3: 'q' is kept (a: 4·3 + 4 = 16 params).
+    got = [(r[0], r[2], r[3]) for r in rows(text)]
+    assert got == [("q.a", (4, 16, 16), 16), ("q.b", (4, 16, 16), 0), ("out", (2, 16, 16), 8)]
+
+
 # ----------------------------------------------------------------------------- stage tables
 
 TABLE = """
