@@ -150,7 +150,6 @@ class _Builder:
         self.symbolic = symbolic
         self.problems: list[Diagnostic] = []
         self.nodes: list[_Pending] = []
-        self.pending: dict[str, _Pending] = {}
         self.tags: dict[int, str] = {}  # problem index → the innermost block instance it arose in
         self.row_of: dict[str, Position] = {}  # stage-table instance → its row
         self.outputs: dict[str, _Ref] = {}  # block instance → its output
@@ -323,22 +322,21 @@ class _Builder:
         return None
 
     def instances(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any],
-                  names: list[str], refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...],
-                  rest: dict[str, Any] | None = None) -> _Ref | None:
+                  names: list[str], refs: list[_Ref], groups: tuple[Group, ...],
+                  stack: tuple[str, ...]) -> _Ref | None:
         """Instantiate a layer or block once per name, in a chain; the last one's reference."""
         out: _Ref | None = None
-        for k, full in enumerate(names):
-            args = {**raw, **(rest or {})} if k else raw
+        for full in names:
             if kind in self.spec.blocks:
-                out = self.block(kind, args, site, env, full, refs, groups, stack)
+                out = self.block(kind, raw, site, env, full, refs, groups, stack)
             else:
-                out = self.layer(kind, args, site, env, full, refs, groups)
+                out = self.layer(kind, raw, site, env, full, refs, groups)
             if out is None or len(self.nodes) > MAX_LAYERS:
                 break
             refs = [out]
         if len(self.nodes) > MAX_LAYERS:
             self.fail(site.pos, f"the spec expands to more than {MAX_LAYERS:,} layers; "
-                      "check 'repeat' values and stage tables")
+                      "check 'repeat' values")
             raise SpecError(self.diagnostics())
         return out
 
@@ -520,7 +518,6 @@ class _Builder:
                       f"{full}: {kind} takes {want} input(s), got {n_in}")
             return None
         self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups))
-        self.pending[full] = self.nodes[-1]
         return _Ref({full: full}, full, None, "")
 
     def block(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
