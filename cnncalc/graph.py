@@ -156,6 +156,7 @@ class _Builder:
         self.shapes: dict[str, Any] = {}  # shapes known while expanding (for in.c …)
         self.shaped = 0  # nodes whose shapes have been tried
         self.broken: set[str] = set()  # blocks whose definition failed (reported once)
+        self.made = 0  # instances that made no layer (every layer left out by when:)
 
     def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
         if not isinstance(cause, _Reported):
@@ -327,14 +328,16 @@ class _Builder:
         """Instantiate a layer or block once per name, in a chain; the last one's reference."""
         out: _Ref | None = None
         for full in names:
+            before = len(self.nodes)
             if kind in self.spec.blocks:
                 out = self.block(kind, raw, site, env, full, refs, groups, stack)
             else:
                 out = self.layer(kind, raw, site, env, full, refs, groups)
-            if out is None or len(self.nodes) > MAX_LAYERS:
+            self.made += len(self.nodes) == before  # instances whose layers are all left out count too
+            if out is None or max(len(self.nodes), self.made) > MAX_LAYERS:
                 break
             refs = [out]
-        if len(self.nodes) > MAX_LAYERS:
+        if max(len(self.nodes), self.made) > MAX_LAYERS:
             self.fail(site.pos, f"the spec expands to more than {MAX_LAYERS:,} layers; "
                       "check 'repeat' values")
             raise SpecError(self.diagnostics())

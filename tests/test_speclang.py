@@ -350,6 +350,26 @@ layers:
     assert rows(text) == [("last", "conv", (4, 8, 8), 4 * 3 + 4, 0, 4 * 3 * 64, 4 * 64)]
 
 
+def test_instances_that_make_no_layer_count_toward_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import graph
+    from cnncalc.errors import SpecError
+
+    monkeypatch.setattr(graph, "MAX_LAYERS", 50)
+    text = """
+name: t
+input: [3, 8, 8]
+blocks:
+  u:
+    layers:
+      - {name: a, type: relu, when: false}
+layers:
+  - {type: u, repeat: 30}
+  - {type: u, repeat: 30}
+"""
+    with pytest.raises(SpecError, match="more than 50 layers"):
+        rows(text)
+
+
 def test_default_instance_names_count_from_one() -> None:
     text = """
 name: t
