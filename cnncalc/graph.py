@@ -164,7 +164,6 @@ class _Builder:
         self.symbolic = symbolic
         self.problems: list[Diagnostic] = []
         self.nodes: list[_Pending] = []
-        self.pending: dict[str, _Pending] = {}
         self.tags: dict[int, str] = {}  # problem index → the innermost block instance it arose in
         self.row_of: dict[str, Position] = {}  # stage-table instance → its row
         self.outputs: dict[str, _Ref] = {}  # block instance → its output
@@ -173,6 +172,7 @@ class _Builder:
         self.broken: set[str] = set()  # blocks whose definition failed (reported once)
         self.frozen = 0  # block instances with trainable: false around the layers being expanded
         self.share_prefixes: list[tuple[str, str]] = []  # (instance prefix, owner prefix) of weights: blocks
+        self.made = 0  # instances that made no layer (every layer left out by when:)
 
     def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
         if not isinstance(cause, _Reported):
@@ -338,22 +338,23 @@ class _Builder:
         return None
 
     def instances(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any],
-                  names: list[str], refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...],
-                  rest: dict[str, Any] | None = None) -> _Ref | None:
+                  names: list[str], refs: list[_Ref], groups: tuple[Group, ...],
+                  stack: tuple[str, ...]) -> _Ref | None:
         """Instantiate a layer or block once per name, in a chain; the last one's reference."""
         out: _Ref | None = None
-        for k, full in enumerate(names):
-            args = {**raw, **(rest or {})} if k else raw
+        for full in names:
+            before = len(self.nodes)
             if kind in self.spec.blocks:
-                out = self.block(kind, args, site, env, full, refs, groups, stack)
+                out = self.block(kind, raw, site, env, full, refs, groups, stack)
             else:
-                out = self.layer(kind, args, site, env, full, refs, groups)
-            if out is None or len(self.nodes) > MAX_LAYERS:
+                out = self.layer(kind, raw, site, env, full, refs, groups)
+            self.made += len(self.nodes) == before  # instances whose layers are all left out count too
+            if out is None or max(len(self.nodes), self.made) > MAX_LAYERS:
                 break
             refs = [out]
-        if len(self.nodes) > MAX_LAYERS:
+        if max(len(self.nodes), self.made) > MAX_LAYERS:
             self.fail(site.pos, f"the spec expands to more than {MAX_LAYERS:,} layers; "
-                      "check 'repeat' values and stage tables")
+                      "check 'repeat' values")
             raise SpecError(self.diagnostics())
         return out
 
@@ -426,8 +427,9 @@ class _Builder:
             except expr.ExprError as e:
                 self.fail(at((*path, "names")), f"{_where(path)}: names: {e}", e)
                 return None
-            clash = next((x for x in names if x[len(prefix):] in table or x in self.row_of
-                          or names.count(x) > 1), None)
+            clash = next((x for x in names if x[len(prefix):] in table or x in self.row_of), None)
+            if clash is None and len(set(names)) < len(names):
+                clash = next(x for k, x in enumerate(names) if x in names[:k])
             if clash:
                 self.fail(at((*path, "names")) if "names" in entry else rpos,
                           f"{label}: instance name '{clash[len(prefix):]}' is taken; give 'names:' a "
@@ -538,7 +540,6 @@ class _Builder:
             return None
         shares, trainable = sharing
         self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable))
-        self.pending[full] = self.nodes[-1]
         return _Ref({full: full}, full, None, "")
 
     def block(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
@@ -672,22 +673,32 @@ class _Builder:
 
     # -- resolution -----------------------------------------------------------------------
 
-    def resolve(self, ref: _Ref, seen: int = 0) -> str | None:
-        target = ref.table.get(ref.name)
-        if target is _FAILED:
-            return None  # already reported where it failed
-        if target is None:
-            known = [k for k in ref.table if k != ref.name]
-            close = difflib.get_close_matches(ref.name, known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            self.fail(ref.position or Position(self.doc.file, 1, 1),
-                      f"{ref.scope}: unknown input '{ref.name}'{hint}")
-            return None
-        if isinstance(target, str):
-            return target
-        if seen > 10_000:  # pragma: no cover - tables never chain this deep
-            return None
-        return self.resolve(target, seen + 1)
+    def resolve(self, ref: _Ref) -> str | None:
+        """The layer a reference names, following block outputs and left-out layers (a loop)."""
+        seen: dict[tuple[int, str], None] = {}  # ordered, for the loop's message
+        while True:
+            target = ref.table.get(ref.name)
+            if target is _FAILED:
+                return None  # already reported where it failed
+            if target is None:
+                known = [k for k in ref.table if k != ref.name]
+                close = difflib.get_close_matches(ref.name, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                self.fail(ref.position or Position(self.doc.file, 1, 1),
+                          f"{ref.scope}: unknown input '{ref.name}'{hint}")
+                return None
+            if isinstance(target, str):
+                return target
+            key = (id(ref.table), ref.name)
+            if key in seen:  # left-out layers (when: false) that read each other
+                order = list(seen)
+                loop = [n for _, n in order[order.index(key):]]
+                self.fail(ref.position or Position(self.doc.file, 1, 1),
+                          f"layers left out by when: read each other in a loop: {' → '.join((*loop, loop[0]))}")
+                ref.table[ref.name] = _FAILED
+                return None
+            seen[key] = None
+            ref = target
 
 
 def _sharing_keys(entry: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -794,7 +805,11 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     b.expand(spec.layers, ("layers",), benv, "", top, (), ())
     nodes: list[Node] = []
     for p in b.nodes:
+        start = len(b.problems)
         ins = [b.resolve(r) for r in p.refs]
+        for k in range(start, len(b.problems)):  # a block's reference problem once, with its instances
+            if p.groups:
+                b.tags.setdefault(k, p.groups[-1].name)
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups,
                               p.shares, p.trainable))

@@ -186,15 +186,19 @@ _UNION_TAGS = {"int", "str", "float", "bool", "list", "tuple", "literal", "funct
 def json_schema() -> dict[str, Any]:
     """JSON Schema of the spec format, layer entries checked per ``type`` (for YAML editors).
 
-    Every integer field also accepts a string, since sizes may be expressions (``2*C``).
+    Every integer, number and boolean field also accepts a string, since values may be
+    expressions (``2*C``, ``s == 1``) or block arguments; a pair ([h, w]) also takes one value.
     """
     from .layers import ALIASES, LAYER_TYPES
 
     def loosen(node: Any) -> Any:
         if isinstance(node, dict):
             node = {k: loosen(v) for k, v in node.items()}
-            if node.get("type") == "integer":
+            if node.get("type") in ("integer", "number", "boolean"):
                 return {"anyOf": [node, {"type": "string", "description": "expression"}]}
+            items = node.get("prefixItems", [])
+            if node.get("type") == "array" and len(items) == 2 and items[0] == items[1]:
+                return {"anyOf": [node, items[0]]}  # a pair ([h, w]) also takes one value for both
             return node
         if isinstance(node, list):
             return [loosen(x) for x in node]

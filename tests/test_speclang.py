@@ -126,6 +126,18 @@ def test_schema_covers_the_language() -> None:
     assert {"when", "rows", "columns", "names", "rest", "repeat"} <= set(layer)
 
 
+def test_the_zoo_validates_against_the_schema() -> None:
+    """Every built-in spec is valid under `cnncalc schema` (the editor's view of the format)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from cnncalc import zoo_names
+    from cnncalc.spec import json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    for name in zoo_names():
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(resolve(name).read_text()))]
+        assert errors == [], name
+
+
 def test_words_compare_with_words_only() -> None:
     env = {"act": "relu", "c": Fraction(8)}
     assert evaluate("act == relu and act != identity", env) is True
@@ -244,6 +256,28 @@ layers:
     assert out == {"x.a": 8, "x.b": 8, "x.c": 3, "x.d": 16, "y.a": 5, "y.b": 5, "y.c": 16, "y.d": 64}
 
 
+def test_when_on_top_level_entries_and_whole_blocks() -> None:
+    text = """
+name: t
+input: [3, 16, 16]
+vars: {SE: 0}
+blocks:
+  pair:
+    layers:
+      - {name: a, type: conv, filters: 4, kernel: 1}
+      - {name: b, type: relu}
+layers:
+  - {name: big, type: conv, filters: 8, kernel: 3, when: in.h > 100}
+  - {name: p, type: pair, when: SE == 1}
+  - {name: q, type: pair, when: in.c == 3}
+  - {name: out, type: conv, filters: 2, kernel: 1, inputs: p}
+"""
+    # in.h = 16: no 'big'; SE = 0: no 'p', so 'out' reads what p read: the network input
+    # (1×1 conv 3 → 2: 2·3 + 2 = 8 params); in.c = 3: 'q' is kept (a: 4·3 + 4 = 16 params).
+    got = [(r[0], r[2], r[3]) for r in rows(text)]
+    assert got == [("q.a", (4, 16, 16), 16), ("q.b", (4, 16, 16), 0), ("out", (2, 16, 16), 8)]
+
+
 # ----------------------------------------------------------------------------- stage tables
 
 TABLE = """
@@ -298,6 +332,44 @@ def test_a_stage_table_is_its_rows_written_out() -> None:
     assert got[-1][2] == (2, 8, 8)  # head reads stage.2.1 (16 × 8 × 8)
 
 
+def test_a_long_chain_of_left_out_instances() -> None:
+    """3,000 instances whose layers are all left out: the last layer reads the network input
+    (references are followed without recursion, whose limit is 1,000)."""
+    text = """
+name: t
+input: [3, 8, 8]
+blocks:
+  u:
+    args: {use: false}
+    layers:
+      - {name: a, type: conv, filters: in.c, kernel: 1, when: use}
+layers:
+  - {type: u, name: s, repeat: 3000}
+  - {name: last, type: conv, filters: 4, kernel: 1}
+"""
+    assert rows(text) == [("last", "conv", (4, 8, 8), 4 * 3 + 4, 0, 4 * 3 * 64, 4 * 64)]
+
+
+def test_instances_that_make_no_layer_count_toward_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnncalc import graph
+    from cnncalc.errors import SpecError
+
+    monkeypatch.setattr(graph, "MAX_LAYERS", 50)
+    text = """
+name: t
+input: [3, 8, 8]
+blocks:
+  u:
+    layers:
+      - {name: a, type: relu, when: false}
+layers:
+  - {type: u, repeat: 30}
+  - {type: u, repeat: 30}
+"""
+    with pytest.raises(SpecError, match="more than 50 layers"):
+        rows(text)
+
+
 def test_default_instance_names_count_from_one() -> None:
     text = """
 name: t
@@ -341,6 +413,28 @@ def test_broken_stage_tables_never_crash(edits: list[tuple[str, Any]], row: int)
         else:
             entry[key] = value
     with contextlib.suppress(CnncalcError):  # anything else (a traceback) fails the test
+        analyse(build_graph(parse_spec(yaml.safe_dump(doc), "t.yaml")))
+
+
+MBV3 = yaml.safe_load(resolve("mobilenet_v3_large").read_text())
+BLOCK_VALUES = st.one_of(VALUES, st.sampled_from(["input", "expand", "dw", "project", "x", "se", "nl",
+                                                  "identity", "in.h > 3", "1/0", "exp != in.c"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(MBV3["blocks"])), st.integers(0, 5),
+                          st.sampled_from(["when", "inputs", "type", "name", "c", "nl", "sq"]), BLOCK_VALUES),
+                min_size=1, max_size=3))
+def test_broken_blocks_never_crash(edits: list[tuple[str, int, str, Any]]) -> None:
+    """when:/inputs/type edits in mobilenet_v3_large's blocks (left-out layers reading each
+    other, kinds from arguments, in.c of failed inputs) give diagnostics, never a traceback."""
+    from cnncalc.errors import CnncalcError
+
+    doc = yaml.safe_load(yaml.safe_dump(MBV3))
+    for block, i, key, value in edits:
+        layers = doc["blocks"][block]["layers"]
+        layers[i % len(layers)][key] = value
+    with contextlib.suppress(CnncalcError):
         analyse(build_graph(parse_spec(yaml.safe_dump(doc), "t.yaml")))
 
 
