@@ -742,7 +742,11 @@ def _print_or_emit(output: Path | None, *renderables: Any, width: int | None = N
     if output is None and width is not None:
         console = Console(highlight=False, soft_wrap=False, markup=False, width=width)
     for r in renderables:  # a table's lines are never wrapped (rich would, at the console's width)
-        console.print(r, soft_wrap=bool(getattr(r, "no_wrap", False)))
+        table_text = bool(getattr(r, "no_wrap", False))
+        if table_text and not console.is_terminal:  # no styles to draw: the text as it is, in linear time
+            console.file.write(r.plain + "\n")
+        else:
+            console.print(r, soft_wrap=table_text)
     if output is not None:
         emit(console.file.getvalue(), output)  # type: ignore[attr-defined]
 

@@ -15,6 +15,7 @@ from .analysis import Analysis
 from .columns import TableData, Units
 from .errors import UsageError
 from .layers import Num
+from .source import without_gc
 
 DEFAULT_UNITS = Units()
 
@@ -49,6 +50,7 @@ def _num(x: Num) -> int | float:
     return int(x) if x.denominator == 1 else float(x)
 
 
+@without_gc
 def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
     """The JSON contract: exact integers, shapes without batch, batch-scaled MACs/ops/memory."""
     t = analysis.totals
@@ -114,8 +116,13 @@ _LATEX_SPECIAL = {
 _NUMBERLIKE = re.compile(r"[0-9.,×+]*")
 
 
+_LATEX_PLAIN = re.compile(r"[0-9A-Za-z ,.+()'/:-]*")
+
+
 def latex_escape(s: str) -> str:
     """Text safe inside a LaTeX tabular cell (specials escaped, × and → as math)."""
+    if _LATEX_PLAIN.fullmatch(s):  # most cells: nothing to escape
+        return s
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
 
 
