@@ -217,7 +217,7 @@ def fit_units(table: TableData, threshold: int = UNIT_THRESHOLD) -> TableData:
             cols.append(c)
             continue
         cells = [row[j] for row in table.rows] + [table.totals[j] if table.totals else None]
-        nums: list[int | Fraction] = [abs(v) for v in cells if isinstance(v, (int, Fraction))]
+        nums = [v if v >= 0 else -v for v in cells if isinstance(v, (int, Fraction))]
         top = max(nums, default=0)
         steps = c.ladder(table.units)
         div, head = next(((d, h) for d, h in steps if top >= threshold * d), steps[-1])
