@@ -113,11 +113,12 @@ def line_width(cols: Sequence[Col], margin: int = 2, gap: int = 3) -> int:
     return sum(c.width for c in cols) + gap * (len(cols) - 1) + 2 * margin
 
 
-def fit_width(cols: Sequence[Col], width: int, keep: frozenset[str] = frozenset()) -> tuple[list[Col], int, int, str]:
+def fit_width(cols: Sequence[Col], width: int, keep: frozenset[str] = frozenset(),
+              order: Sequence[str] = DROP_ORDER) -> tuple[list[Col], int, int, str]:
     """Columns, margin and gap that fit ``width`` terminal columns, and a note saying what changed.
 
     In turn, until the lines fit: narrower gaps; kernel, stride and pad as one K/S/P column; the
-    columns of ``DROP_ORDER`` left out (not those in ``keep``); long layer names shortened in the
+    columns of ``order`` left out (not those in ``keep``); long layer names shortened in the
     middle with '…'. A number is never cut: a table whose layer and count columns alone are wider
     than ``width`` stays wider.
     """
@@ -135,7 +136,7 @@ def fit_width(cols: Sequence[Col], width: int, keep: frozenset[str] = frozenset(
         out = [merged if n == i else c for n, c in enumerate(out) if n not in (j, k)]
         notes.append("K/S/P = kernel/stride/pad")
     dropped: list[str] = []
-    for key in DROP_ORDER:
+    for key in order:
         if line_width(out, margin, gap) <= width:
             break
         if key in keep:
@@ -158,7 +159,7 @@ def fit_width(cols: Sequence[Col], width: int, keep: frozenset[str] = frozenset(
         if cells != col.cells:
             out[names] = replace(col, cells=cells)
             notes.append("long names shortened with …")
-    note = f"{width} columns: " + "; ".join(notes) + " (COLUMNS=N sets the width, --columns the columns)" \
+    note = f"{width} columns: " + "; ".join(notes) + " (COLUMNS=N sets the width)" \
         if notes else ""
     return out, margin, gap, note
 

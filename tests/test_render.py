@@ -236,3 +236,14 @@ def test_rounded_cells_round_half_up_like_decimal(value: int, scale: int, decima
         col = replace(col, scale=lambda u: 1024**2)
     assert cell_text(col, value, units) == f"{want:,}"
     assert cell_text(col, value, units, grouping=False) == f"{want}"
+
+
+def test_zoo_fits_without_cutting_names_or_numbers() -> None:
+    from cnncalc import analyse_spec as an
+    out = run(app, ["zoo"], env={"COLUMNS": "80"}).stdout
+    assert max(cell_len(x) for x in out.splitlines()) <= 80
+    rows = {x.split()[0]: x.split() for x in out.splitlines() if x.split() and x.split()[0] in zoo_names()}
+    assert set(rows) == set(zoo_names())  # every name whole
+    # AlexNet (the 2014 "one weird trick" variant): 61,100,840 params, as torchvision counts them
+    assert "61,100,840" in rows["alexnet"] and f"{an('alexnet').totals.macs:,}" in rows["alexnet"]
+    assert "…" not in out
