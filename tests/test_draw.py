@@ -137,3 +137,17 @@ def test_report_draws_the_network(tmp_path: Path) -> None:
     g = build_graph(load_spec("googlenet"))
     view = analyse(g).view(1)
     assert set(nodes) == {"input", *(r.name for r in view.rows)} and len(edges) >= len(view.rows)
+
+
+def test_report_without_a_layout_engine_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from cnncalc.report import to_html
+    monkeypatch.setitem(sys.modules, "grandalf", None)  # `import grandalf…` raises ImportError
+    monkeypatch.setitem(sys.modules, "grandalf.graphs", None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # and no Graphviz
+    loaded = load_spec("lenet5")
+    g = build_graph(loaded)
+    html = to_html(loaded, analyse(g), None, g)
+    assert "needs grandalf (pip install grandalf) or Graphviz" in html and 'id="layers"' in html
+    assert run(app, ["graph", "lenet5"]).exit_code == 2
