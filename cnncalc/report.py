@@ -86,6 +86,7 @@ _JS = """
     function(b){if(on){b.classList.add('folded');}else{b.classList.remove('folded');}});};
   var fa=document.getElementById('fold-all'), ua=document.getElementById('unfold-all');
   if(fa){fa.addEventListener('click',function(){fold(true);});ua.addEventListener('click',function(){fold(false);});}
+  if(/fold=all/.test(location.hash)){fold(true);}
   document.documentElement.setAttribute('data-js','ready');
 })();
 """
