@@ -1,6 +1,7 @@
-"""Benchmark: whole `cnncalc table` processes on the built-in specs, and analysis time vs layers.
+"""Benchmark: whole `cnncalc table` processes on the built-in specs, analysis time vs layers, the
+Python API's throughput over a sweep of candidate architectures, and rendering 50,000 rows.
 
-Run: python benchmarks/bench.py [--runs 5] [--sizes 1000,2000,5000,10000,20000]
+Run: python benchmarks/bench.py [--runs 5] [--sizes 1000,2000,5000,10000,20000] [--sweep 256]
 Prints medians; analysis should be linear in the number of layers (µs/layer roughly constant).
 """
 
@@ -47,6 +48,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--sizes", default="1000,2000,5000,10000,20000")
     ap.add_argument("--specs", default="alexnet_cs231n,vgg16,googlenet_stem,googlenet,resnet152")
+    ap.add_argument("--sweep", type=int, default=256, help="candidates in the API sweep")
+    ap.add_argument("--render", type=int, default=50_000, help="layers of the rendered network")
     args = ap.parse_args()
 
     # As a user runs it: bytecode caches written (some shells set PYTHONDONTWRITEBYTECODE, which
@@ -61,11 +64,11 @@ def main() -> None:
     floor = whole([sys.executable, "-c", "import pydantic, typer, rich.console, yaml"])
     print(f"whole process (median wall seconds); importing the stack alone (pydantic, typer, rich, yaml): "
           f"{floor:.3f} s")
-    print(f"  {'spec':20} {'table':>7} {'csv':>7}")
+    print(f"  {'spec':20} {'table':>7} {'csv':>7} {'json':>7}")
     for spec in args.specs.split(","):
         base = [sys.executable, "-m", "cnncalc", "table", spec]
-        t, c = whole(base), whole([*base, "--format", "csv"])
-        print(f"  {spec:20} " + (f"{t:>6.3f}s {c:>6.3f}s" if t and c else "(not available)"))
+        t, c, j = whole(base), whole([*base, "--format", "csv"]), whole([*base, "--format", "json"])
+        print(f"  {spec:20} " + (f"{t:>6.3f}s {c:>6.3f}s {j:>6.3f}s" if t and c and j else "(not available)"))
 
     print("\nanalysis of a generated spec (median seconds; parse = YAML + validation)")
     print(f"  {'layers':>7} {'parse':>8} {'graph':>8} {'analyse':>8} {'total':>8} {'µs/layer':>9}")
@@ -78,6 +81,74 @@ def main() -> None:
         ta = median_time(lambda graph=graph: analyse(graph), args.runs)
         total = tp + tg + ta
         print(f"  {n:>7} {tp:>8.3f} {tg:>8.3f} {ta:>8.3f} {total:>8.3f} {total / n * 1e6:>9.1f}")
+    sweep(args.sweep, args.runs)
+    render(args.render, args.runs)
+
+
+#: The README's sweep example: a small residual network of width W and D blocks.
+SWEEP_SPEC = """
+name: candidate
+input: [3, 32, 32]
+vars: {W: 16, D: 2}
+blocks:
+  basic:
+    args: {c: null}
+    layers:
+      - {name: conv1, type: conv, filters: c, kernel: 3, pad: 1, bias: false}
+      - {name: bn1, type: batchnorm}
+      - {name: relu, type: relu}
+      - {name: conv2, type: conv, filters: c, kernel: 3, pad: 1, bias: false}
+      - {name: bn2, type: batchnorm}
+      - {name: add, type: add, inputs: [bn2, input]}
+      - {name: out, type: relu}
+layers:
+  - {name: stem, type: conv, filters: W, kernel: 3, pad: 1, activation: relu}
+  - {name: stage, type: basic, c: W, repeat: D}
+  - {type: global_avgpool}
+  - {type: flatten}
+  - {type: fc, units: 10}
+"""
+
+
+def sweep(n: int, runs: int) -> None:
+    """Candidates analysed per second through the API: the spec parsed once, then build_graph +
+    analyse per (W, D); and with the YAML parsed again for every candidate."""
+    loaded = parse_spec(SWEEP_SPEC, "candidate.yaml")
+    grid = [(w, d) for w in range(8, 8 + 8 * 16, 8) for d in range(1, 17)][:n]
+
+    def once() -> None:
+        for w, d in grid:
+            analyse(build_graph(loaded, {"W": w, "D": d}))
+
+    def reparse() -> None:
+        for w, d in grid:
+            analyse(build_graph(parse_spec(SWEEP_SPEC, "candidate.yaml"), {"W": w, "D": d}))
+
+    layers = sum(len(build_graph(loaded, {"W": w, "D": d}).nodes) for w, d in grid)
+    t1, t2 = median_time(once, runs), median_time(reparse, runs)
+    print(f"\nAPI sweep over {len(grid)} candidates ({layers / len(grid):.0f} layers each on average; median seconds)")
+    print(f"  parsed once:        {t1:.3f} s  {len(grid) / t1:8.0f} candidates/s")
+    print(f"  parsed every time:  {t2:.3f} s  {len(grid) / t2:8.0f} candidates/s")
+
+
+def render(n: int, runs: int) -> None:
+    """Rendering an analysed n-layer network in every format (the analysis itself not timed)."""
+    from cnncalc.columns import Units, build_table, fit_units, pick
+    from cnncalc.export import to_csv, to_json, to_latex, to_markdown
+    from cnncalc.render import footer, rich_table
+
+    a = analyse(build_graph(parse_spec(generated_spec(n), "generated.yaml")))
+    u = Units()
+    formats: dict[str, Callable[[], object]] = {
+        "table": lambda: (rich_table(fit_units(build_table(a, pick(None), u)), a, width=80).plain, footer(a, u)),
+        "csv": lambda: to_csv(build_table(a, pick(None), u)),
+        "markdown": lambda: to_markdown(fit_units(build_table(a, pick(None), u))),
+        "latex": lambda: to_latex(fit_units(build_table(a, pick(None), u))),
+        "json": lambda: to_json(a, u),
+    }
+    print(f"\nrendering {n:,} layers (median seconds, analysis excluded)")
+    for name, fn in formats.items():
+        print(f"  {name:9} {median_time(fn, runs):.3f}")
 
 
 if __name__ == "__main__":

@@ -332,19 +332,27 @@ def schema(output: OutOpt = None) -> None:
 @handled
 def zoo() -> None:
     """List the built-in specs with their totals."""
-    from rich.table import Table
-
     from . import analyse_spec
+    from .render import Col, fit_width, grid
     from .spec import zoo_names
-    t = Table(title="cnncalc built-in specs", header_style="bold")
-    for h in ("Name", "Input", "Params", "MACs", "Memory (MB)", "Year", "Paper / source"):
-        t.add_column(h, justify="right" if h in ("Params", "MACs", "Memory (MB)", "Year") else "left")
-    for name in zoo_names():
+    names = zoo_names()
+    rows = []
+    for name in names:
         a = analyse_spec(name)
         s = load_spec(name).spec
-        t.add_row(name, "×".join(map(str, a.input)), f"{a.totals.params:,}", f"{a.totals.macs:,}",
-                  f"{a.totals.activation_bytes / 2**20:.1f}", str(s.year or ""), s.paper or s.source or "")
-    out.print(t)
+        rows.append((name, "×".join(map(str, a.input)), f"{a.totals.params:,}", f"{a.totals.macs:,}",
+                     f"{a.totals.activation_bytes / 2**20:.1f}", str(s.year or ""), s.paper or s.source or ""))
+    heads = (("name", "Name", False), ("input", "Input", False), ("params", "Params", True),
+             ("macs", "MACs", True), ("memory", "Memory (MB)", True), ("year", "Year", True),
+             ("paper", "Paper / source", False))
+    cols = [Col(h, [r[j] for r in rows], right=right, key=k) for j, (k, h, right) in enumerate(heads)]
+    width = _term_width()
+    margin, gap, note = 2, 3, ""
+    if width is not None:  # names and numbers whole; the paper, then the year and input, left out
+        cols, margin, gap, note = fit_width(cols, width, frozenset({"name", "params", "macs"}),
+                                            ("paper", "year", "input", "memory"))
+    _print_or_emit(None, grid("cnncalc built-in specs", cols, note, margin=margin, gap=gap, max_width=width),
+                   width=width)
 
 
 FromOpt = Annotated[list[str] | None, typer.Option(
@@ -872,7 +880,11 @@ def _print_or_emit(output: Path | None, *renderables: Any, width: int | None = N
     if output is None and width is not None:
         console = Console(highlight=False, soft_wrap=False, markup=False, width=width)
     for r in renderables:  # a table's lines are never wrapped (rich would, at the console's width)
-        console.print(r, soft_wrap=bool(getattr(r, "no_wrap", False)))
+        table_text = bool(getattr(r, "no_wrap", False))
+        if table_text and not console.is_terminal:  # no styles to draw: the text as it is, in linear time
+            console.file.write(r.plain + "\n")
+        else:
+            console.print(r, soft_wrap=table_text)
     if output is not None:
         emit(console.file.getvalue(), output)  # type: ignore[attr-defined]
 

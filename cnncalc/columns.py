@@ -11,6 +11,7 @@ from fractions import Fraction
 from .analysis import Analysis, Row, Totals
 from .errors import UsageError
 from .layers import Num, fmt_shape
+from .source import without_gc
 
 Value = int | Fraction | str | None
 
@@ -155,13 +156,51 @@ def cell_text(col: Column, value: Value, units: Units, *, grouping: bool = True)
         return ""
     if isinstance(value, str):
         return value
-    if col.scale is not None and col.scale(units) != 1:  # a column fitted to exact counts has scale 1
-        x = Fraction(value) / col.scale(units)
+    scale = col.scale(units) if col.scale is not None else 1
+    if scale != 1:  # a column fitted to exact counts has scale 1
+        if isinstance(value, int) and value >= 0:
+            text = _scaled(value, scale, units.decimals, grouping)
+            if not (col.nonzero and value and _is_zero(text)):
+                return text
+        x = Fraction(value) / scale
         d = round_half_up(x, units.decimals)
         if col.nonzero and x and not d:
             d = round_half_up(x, first_digit(x))
         return f"{d:,}" if grouping else f"{d}"
     return f"{value:,}" if grouping else str(value)
+
+
+def _formatter(col: Column, units: Units, grouping: bool) -> Callable[[Value], str]:
+    """``cell_text`` for one column, its scale looked up once (the common cells without a call to it)."""
+    scale = col.scale(units) if col.scale is not None else 1
+    decimals = units.decimals
+
+    def text(v: Value) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, str):
+            return v
+        if isinstance(v, int) and v >= 0 and not decimals:
+            n = (2 * v + scale) // (2 * scale) if scale != 1 else v
+            if n or not v or not col.nonzero:
+                return f"{n:,}" if grouping else str(n)
+        return cell_text(col, v, units, grouping=grouping)
+
+    return text
+
+
+def _scaled(value: int, scale: int, decimals: int, grouping: bool) -> str:
+    """``value / scale`` rounded half up to ``decimals`` places, in integer arithmetic (as round_half_up)."""
+    q = 10**decimals
+    n = (2 * value * q + scale) // (2 * scale)  # half up: floor(v·q/s + 1/2)
+    if not decimals:
+        return f"{n:,}" if grouping else str(n)
+    whole, frac = divmod(n, q)
+    return (f"{whole:,}" if grouping else str(whole)) + "." + str(frac).rjust(decimals, "0")
+
+
+def _is_zero(text: str) -> bool:
+    return not text.strip("0.,")
 
 
 def first_digit(x: Fraction) -> int:
@@ -176,6 +215,7 @@ def first_digit(x: Fraction) -> int:
 UNIT_THRESHOLD = 100
 
 
+@without_gc
 def fit_units(table: TableData, threshold: int = UNIT_THRESHOLD) -> TableData:
     """Each laddered column in the largest unit its largest cell fills ``threshold`` times, else smaller
     (exact counts last): lenet5's 61,706 params print as 61,706, not 62 (k); a seed table's columns,
@@ -189,7 +229,8 @@ def fit_units(table: TableData, threshold: int = UNIT_THRESHOLD) -> TableData:
             cols.append(c)
             continue
         cells = [row[j] for row in table.rows] + [table.totals[j] if table.totals else None]
-        top = max((abs(Fraction(v)) for v in cells if isinstance(v, int | Fraction)), default=Fraction(0))
+        nums = [v if v >= 0 else -v for v in cells if isinstance(v, (int, Fraction))]
+        top = max(nums, default=0)
         steps = c.ladder(table.units)
         div, head = next(((d, h) for d, h in steps if top >= threshold * d), steps[-1])
         cols.append(replace(c, header=_const(head), scale=_const_int(div), nonzero=True))
@@ -213,14 +254,16 @@ class TableData:
     def headers(self) -> list[str]:
         return [c.header(self.units) for c in self.columns]
 
+    @without_gc
     def text_rows(self, *, grouping: bool = True, totals: bool = True) -> list[list[str]]:
-        out = [[cell_text(c, v, self.units, grouping=grouping) for c, v in zip(self.columns, row)]
-               for row in self.rows]
+        fs = [_formatter(c, self.units, grouping) for c in self.columns]
+        out = [[f(v) for f, v in zip(fs, row)] for row in self.rows]
         if totals and self.totals:  # compare/sweep tables have no totals row
             out.append([cell_text(c, v, self.units, grouping=grouping) for c, v in zip(self.columns, self.totals)])
         return out
 
 
+@without_gc
 def build_table(analysis: Analysis, columns: Sequence[Column], units: Units) -> TableData:
     """Evaluate the chosen columns on every row and on the totals."""
     rows = tuple(tuple(c.row(r, units) for c in columns) for r in analysis.rows)

@@ -17,6 +17,7 @@ from .columns import TableData, Units
 from .errors import UsageError
 from .layers import Num
 from .limits import is_input
+from .source import without_gc
 
 DEFAULT_UNITS = Units()
 
@@ -56,6 +57,7 @@ def _num(x: Num) -> int | float | str:
     return str(x)
 
 
+@without_gc
 def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
     """The JSON contract: exact integers, shapes without batch, batch-scaled MACs/ops/memory."""
     t = analysis.totals
@@ -127,8 +129,13 @@ _LATEX_SPECIAL = {
 _NUMBERLIKE = re.compile(r"[0-9.,×+]*")
 
 
+_LATEX_PLAIN = re.compile(r"[0-9A-Za-z ,.+()'/:-]*")
+
+
 def latex_escape(s: str) -> str:
     """Text safe inside a LaTeX tabular cell (specials escaped, × and → as math)."""
+    if _LATEX_PLAIN.fullmatch(s):  # most cells: nothing to escape
+        return s
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in s)
 
 

@@ -86,6 +86,7 @@ _JS = """
     function(b){if(on){b.classList.add('folded');}else{b.classList.remove('folded');}});};
   var fa=document.getElementById('fold-all'), ua=document.getElementById('unfold-all');
   if(fa){fa.addEventListener('click',function(){fold(true);});ua.addEventListener('click',function(){fold(false);});}
+  if(/fold=all/.test(location.hash)){fold(true);}
   document.documentElement.setAttribute('data-js','ready');
 })();
 """
@@ -268,7 +269,12 @@ def _network(graph: Graph | None, a: Analysis) -> str:
     if graph is None:
         return ""
     from .draw import draw, to_svg
-    svg = to_svg(draw(graph, a), standalone=False)
+    from .errors import UsageError
+    try:
+        svg = to_svg(draw(graph, a), standalone=False)
+    except UsageError as e:  # neither grandalf nor Graphviz: the rest of the report still stands
+        return f'<section id="network"><h2>Network</h2><p class="sub">{escape(str(e))}</p></section>'
+
     return ('<section id="network"><h2>Network</h2><p class="sub">Click a block\'s name to fold it; '
             '<button id="fold-all" type="button">fold all</button> <button id="unfold-all" type="button">'
             f'unfold all</button></p><div class="wrap net">{svg}</div></section>')

@@ -137,3 +137,32 @@ def test_report_draws_the_network(tmp_path: Path) -> None:
     g = build_graph(load_spec("googlenet"))
     view = analyse(g).view(1)
     assert set(nodes) == {"input", *(r.name for r in view.rows)} and len(edges) >= len(view.rows)
+
+
+def test_report_without_a_layout_engine_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from cnncalc.report import to_html
+    monkeypatch.setitem(sys.modules, "grandalf", None)  # `import grandalf…` raises ImportError
+    monkeypatch.setitem(sys.modules, "grandalf.graphs", None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # and no Graphviz
+    loaded = load_spec("lenet5")
+    g = build_graph(loaded)
+    html = to_html(loaded, analyse(g), None, g)
+    assert "needs grandalf (pip install grandalf) or Graphviz" in html and 'id="layers"' in html
+    assert run(app, ["graph", "lenet5"]).exit_code == 2
+
+
+def test_report_network_in_chromium_folds_blocks(tmp_path: Path) -> None:
+    from test_report import CHROMIUM, read, render
+    if CHROMIUM is None:
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    out = tmp_path / "r.html"
+    assert run(app, ["report", "googlenet", "--depth", "1", "-o", str(out)]).exit_code == 0
+    dom = render(out, tmp_path, "#fold=all")
+    assert read(dom).root.get("data-js") == "ready"  # the script ran
+    svg = dom[dom.rindex("<svg", 0, dom.index('class="cnncalc-net"')):]
+    svg = svg[:svg.index("</svg>") + 6]
+    root = ET.fromstring(svg if "xmlns=" in svg else svg.replace("<svg", f'<svg xmlns="{SVG[1:-1]}"', 1))
+    blocks = [b for b in root.iter(f"{SVG}g") if "block" in (b.get("class") or "").split()]
+    assert blocks and all("folded" in (b.get("class") or "").split() for b in blocks)

@@ -67,3 +67,51 @@ def test_same_input_same_bytes(tmp_path: Path) -> None:
     for p in (a, b):
         assert CliRunner().invoke(app, ["plot", "googlenet_stem", "-o", str(p)]).exit_code == 0
     assert a.read_bytes() == b.read_bytes()
+
+
+def _boxes_overlap(a: object, b: object) -> bool:
+    return bool(a.overlaps(b))  # type: ignore[attr-defined]
+
+
+def test_compare_labels_do_not_overlap() -> None:
+    pytest.importorskip("matplotlib")
+    from cnncalc import analyse_spec
+    from cnncalc.columns import Units
+    from cnncalc.compare import summarise
+    from cnncalc.plot import _RC, _pyplot, compare_axes
+    plt = _pyplot()
+    sums = [summarise(analyse_spec("googlenet_stem"), None, "pool2"), summarise(analyse_spec("vgg16"), None, "pool3")]
+    with plt.rc_context(_RC):
+        fig = compare_axes(plt, sums, Units())
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            boxes = [t.get_window_extent(r) for t in ax.get_xticklabels()]
+            assert len(boxes) == 2 and not _boxes_overlap(boxes[0], boxes[1])
+        plt.close(fig)
+
+
+@pytest.mark.parametrize(("spec", "depth"), [("alexnet_cs231n", None), ("resnet50", None), ("resnet50", 0)])
+def test_layers_title_clear_of_panels_and_no_blank_bands(spec: str, depth: int | None) -> None:
+    pytest.importorskip("matplotlib")
+    from cnncalc import analyse_spec
+    from cnncalc.columns import Units
+    from cnncalc.plot import _RC, FAMILY_COLOURS, _pyplot, layers_axes
+    plt = _pyplot()
+    a = analyse_spec(spec).view(depth)
+    with plt.rc_context(_RC):
+        fig = layers_axes(plt, a, Units())
+        fig.canvas.draw()
+        r = fig.canvas.get_renderer()
+        title = fig._suptitle.get_window_extent(r)
+        for ax in fig.axes:
+            assert title.y0 > ax.title.get_window_extent(r).y1  # the title above the panel headers
+            lo, hi = ax.get_ylim()
+            assert (lo, hi) == (len(a.rows) - 0.5, -0.5)  # bars from the first row to the last, no margin
+        # one bar height per row: the axes are as tall as their rows, whatever the count
+        px_per_row = fig.axes[0].get_window_extent(r).height / len(a.rows)
+        assert 0.25 * fig.dpi <= px_per_row <= 0.27 * fig.dpi
+        legend = {t.get_text() for t in fig.legends[0].get_texts()}
+        plt.close(fig)
+    if depth == 0:
+        assert "block" in legend and FAMILY_COLOURS["block"] != FAMILY_COLOURS["reshape"]

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -218,3 +219,31 @@ def test_list_columns_needs_no_spec() -> None:
     r = run(app, ["table", "--list-columns"])
     assert r.exit_code == 0 and r.stdout.split()[0] == "layer"
     assert run(app, ["table"]).exit_code == 2
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.integers(0, 10**15), st.sampled_from([1000, 1024, 10**6, 1024**2]), st.integers(0, 3))
+def test_rounded_cells_round_half_up_like_decimal(value: int, scale: int, decimals: int) -> None:
+    import decimal
+
+    from cnncalc.columns import cell_text
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60  # exact for these sizes
+        want = (Decimal(value) / Decimal(scale)).quantize(Decimal(1).scaleb(-decimals), rounding=decimal.ROUND_HALF_UP)
+    units = Units(kb=scale if scale in (1000, 1024) else 1024, decimals=decimals)
+    col = BY_KEY["memory_kb"] if scale in (1000, 1024) else BY_KEY["macs_m"]
+    if scale == 1024**2:
+        col = replace(col, scale=lambda u: 1024**2)
+    assert cell_text(col, value, units) == f"{want:,}"
+    assert cell_text(col, value, units, grouping=False) == f"{want}"
+
+
+def test_zoo_fits_without_cutting_names_or_numbers() -> None:
+    from cnncalc import analyse_spec as an
+    out = run(app, ["zoo"], env={"COLUMNS": "80"}).stdout
+    assert max(cell_len(x) for x in out.splitlines()) <= 80
+    rows = {x.split()[0]: x.split() for x in out.splitlines() if x.split() and x.split()[0] in zoo_names()}
+    assert set(rows) == set(zoo_names())  # every name whole
+    # AlexNet (the 2014 "one weird trick" variant): 61,100,840 params, as torchvision counts them
+    assert "61,100,840" in rows["alexnet"] and f"{an('alexnet').totals.macs:,}" in rows["alexnet"]
+    assert "…" not in out
