@@ -46,7 +46,8 @@ MEMORY = {
 
 def _network(torch: Any, name: str, w: Workload) -> tuple[Any, Any]:
     import torchvision  # type: ignore[import-not-found]
-    net = torchvision.models.get_model(name, weights=None).cuda()
+    extra = {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+    net = torchvision.models.get_model(name, weights=None, **extra).cuda()  # the zoo specs have no aux heads
     x = torch.randn(w.batch, 3, 224, 224, device="cuda")
     if name == "inception_v3":
         x = torch.randn(w.batch, 3, 299, 299, device="cuda")

@@ -124,7 +124,8 @@ class Device(_Strict):
     #: (implicit-GEMM address arithmetic and epilogue): shallow reductions (C_in·K² small) pay it.
     conv_output_macs: float = Field(default=0.0, ge=0)
     #: GEMMs compute their output rows (batch × positions) in tiles of this many rows: a batch-64
-    #: fc fills half a 128-row tile. 0: no such quantisation.
+    #: fc fills half a 128-row tile. 0: no such quantisation (the H100 file: cuBLAS picks smaller
+    #: tiles or GEMV kernels for small batches, and a 128-row tile put batch-1 fc 128× too slow).
     gemm_tile_rows: int = Field(default=0, ge=0)
     efficiency: dict[KernelClass, Efficiency] = Field(default_factory=dict)
     overheads: Overheads = Overheads()

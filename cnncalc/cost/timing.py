@@ -140,7 +140,8 @@ def kernel_time(k: Kernel, batch: int, act_bytes: int, weight_bytes: int, half_k
     e = device.eff(k.cls)
     half = act_bytes == 2
     nhwc = workload.channels_last
-    flops = work = 2 * k.macs * batch
+    flops = 2 * k.macs * batch
+    work = float(flops)
     traffic = (k.reads + k.writes) * batch * act_bytes + k.weights * weight_bytes + k.extra_bytes * batch
     # channels_last kernels are vectorised for 16-bit data: never slower per byte than for 32-bit
     e_mem = max(e.memory, e.memory_for(half)) if nhwc else e.memory_for(half)
