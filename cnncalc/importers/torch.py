@@ -350,6 +350,10 @@ class _Importer(ExtraHandlers):
         n = self.calls.get(key, 0)
         self.calls[key] = n + 1
         self.meta[-1] = (key[0], key[1], f"_{n}" if n else "")
+        self.note_param(name, i)
+
+    def note_param(self, name: str, i: int) -> None:
+        """Op ``i`` uses the free parameter ``name``: its first use owns it, later ones share it."""
         self.used_params.add(name)
         if name in self.first_call:
             self.owner[i] = self.first_call[name]
@@ -531,7 +535,7 @@ class _Importer(ExtraHandlers):
 
     def _f_mul(self, node: Any) -> None:
         xs = self._tensors(node)
-        if self.constant_scale(node) or self.param_elementwise(node, "param_mul"):
+        if self.constant_scale(node):
             return
         if len(xs) == 2 and all(x in self.live for x in xs):
             a, b = xs
@@ -552,8 +556,13 @@ class _Importer(ExtraHandlers):
         if len(live) == 1 and len(const) == 1:
             s, c = self.shapes[live[0]], self.shapes[const[0]]
             if len(s) == 4 and math.prod(c) == s[1] and c[-2:] == (1, 1):
+                i = len(self.ops)
                 self.emit(node, "layer_scale", {}, live, "layer_scale")
+                if (p := self._param(const[0])) is not None:
+                    self.note_param(p[0], i)
                 return
+        if self.param_elementwise(node, "param_mul"):
+            return
         raise _Unsupported("multiplying by a constant (only a per-channel scale is a layer)")
 
     def _f_cat(self, node: Any) -> None:
