@@ -127,6 +127,8 @@ class _Importer:
         self.input_shape: tuple[int, ...] = ()
         self.folded_pads: dict[int, list[int]] = {}
         self.index_of = {id(n): i for i, n in enumerate(self.graph.node)}
+        self.param_users: dict[tuple[str, ...], int] = {}  # a node's initializers → the first op using them
+        self.param_owner: dict[int, int] = {}  # op → the op whose weights it uses (weights:)
 
     # -- shapes and constants ---------------------------------------------------------------
 
@@ -291,6 +293,11 @@ class _Importer:
                                f"{list(self.shapes[out])}")
         self.shapes[out] = full
         op = Op(path, "", kind, fields, [self.src(i) for i in inputs])
+        params = tuple(i for i in node.input if i in self.inits)
+        if params and cls.model_validate(fields).params([self.shape(i)[1:] for i in inputs]).total:
+            first = self.param_users.setdefault(params, len(self.ops))
+            if first != len(self.ops):  # the same initializers again: a module called twice
+                self.param_owner[len(self.ops)] = first
         self.ops.append(op)
         self.meta.append((path, tag or t, suffix))
         self.live[out] = f"#{len(self.ops) - 1}"
@@ -338,6 +345,8 @@ class _Importer:
             names.append(op.name)
         for op in self.ops:
             op.inputs = [_INPUT if s == _INPUT else names[int(s[1:])] for s in op.inputs]
+        for i, owner in self.param_owner.items():
+            self.ops[i].fields["weights"] = names[owner]
         return self.ops
 
     def only_consumer(self, tensor: str) -> Any | None:

@@ -72,6 +72,8 @@ def load_factory(ref: str) -> Any:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
         raise UsageError(f"cannot import '{mod_name}': {e}") from None
+    except Exception as e:  # the user's module failed while importing: one line, not its traceback
+        raise UsageError(f"importing '{mod_name}' failed: {type(e).__name__}: {_line(e)}") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -246,6 +248,10 @@ class _Importer(ExtraHandlers):
                 self.convert(node)
             except _Unsupported as e:
                 self.problems.append((self.what(node), node.name, str(e)))
+                self.failed.add(node)
+            except Exception as e:  # an argument form no handler expected: said, not a traceback
+                self.problems.append((self.what(node), node.name, f"cannot read its arguments "
+                                      f"({type(e).__name__}: {_line(e)})"))
                 self.failed.add(node)
         if self.problems:
             raise UsageError(problem_text(self.problems, "operation", "the PyTorch model"))
