@@ -581,6 +581,17 @@ class _Importer:
         slope = float(f"{a.get('alpha', 0.01):.6g}")
         self.emit(node, index, "leaky_relu", {"negative_slope": None if slope == 0.01 else slope}, [node.input[0]])
 
+    def _PRelu(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        n = int(self.value(node.input[1]).size)  # an initializer, or one unsqueezed by the exporter
+        self.emit(node, index, "prelu", {"num_parameters": None if n == 1 else n}, [node.input[0]])
+
+    def _LogSoftmax(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        s = self.shape(node.input[0])
+        axis = int(a.get("axis", -1 if self.model.opset_import[0].version >= 13 else 1)) % len(s)
+        if axis != 1:
+            raise _Unsupported(f"LogSoftmax over axis {axis} (cnncalc's log_softmax is over channels/features)")
+        self.emit(node, index, "log_softmax", {}, [node.input[0]])
+
     def _Gelu(self, node: Any, index: int, a: dict[str, Any]) -> None:
         approx = a.get("approximate", b"none")
         approx = approx.decode() if isinstance(approx, bytes) else approx
