@@ -791,8 +791,8 @@ def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: 
         ops = imp.run()
     finally:
         model.train(was_training)
-    if not ops:
-        raise UsageError(f"{cls_name} runs no layer on its input; there is nothing to count")
+    if not ops:  # forward computes nothing from its input (returns it, or a parameter): one identity row
+        ops = [Op((), "identity", "identity", {}, [_INPUT])]
     name = name or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls_name).lower()
     spec = build_spec(name, input_shape, ops, source=source or f"PyTorch {cls_name} (torch.fx)",
                       classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
