@@ -165,3 +165,28 @@ if __name__ == "__main__":  # regenerate the reference: python tests/test_torchi
                    "total_mult_adds", "cases": figures}
     REFERENCE.write_text(json.dumps(data, indent=1) + "\n")
     sys.stdout.write(f"wrote {REFERENCE}\n")
+
+
+@pytest.mark.parametrize("argv,message", [
+    # a two-input model given one input: named, not a traceback from shape propagation
+    (["--torch", "torchinfo_models:SiameseNets", "--input", "1,88,88"],
+     "SiameseNets.forward needs 'x2': give it with --input (a tensor) or --arg x2=VALUE"),
+    (["--torch", "torchinfo_models:ModuleDictModel", "--input", "10,3,3", "--arg", "layer_type=conv"],
+     "needs 'activation_type'"),
+    (["--torch", "torchinfo_models:RecursiveNet", "--input", "64,8,8", "--arg", "nope=1"],
+     "RecursiveNet.forward has no argument 'nope' after its inputs (it takes: x, args1, args2)"),
+    (["--torch", "torchinfo_models:RecursiveNet", "--input", "64,8,8", "--arg", "args1"], "--arg wants NAME=VALUE"),
+    (["--torch", "torchinfo_models:SingleInputNet", "--input", "1,28,28", "--input", "3"],
+     "2 inputs given but SingleInputNet.forward takes 1"),
+])
+def test_import_argument_errors(argv: list[str], message: str) -> None:
+    r = runner.invoke(app, ["import", *argv])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_bare_module_is_a_one_layer_model(tmp_path: Path) -> None:
+    """nn.Linear(2, 5) given as the model: one fc row named linear; 2·5 + 5 = 15 params."""
+    r, spec = _import("single_linear_layer", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "- {name: linear, type: fc, units: 5}" in spec.read_text()
