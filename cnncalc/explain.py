@@ -87,6 +87,9 @@ def explain_layer(layer: Layer, row: Row, inputs: Sequence[str], rows: Mapping[s
     if not any(f.quantity == "Output" for f in sizes):
         sizes.append(output_formula(row))
     rf_in, jump_in, global_in = _input_fields(inputs, rows)
+    if row.shares:  # the tensors are the owner's: this call computes but holds no parameters
+        rest = [Formula(f.quantity, f"{f.symbolic}, held by {row.shares} (weights: {row.shares})", f.numeric,
+                        f"0 here ({f.value} at {row.shares})") if f.quantity == "Params" else f for f in rest]
     return [*sizes, memory_formula(row, bytes_per_element, batch, kb), *rest,
             receptive_formula(row, rf_in, jump_in, global_in)]
 

@@ -107,3 +107,19 @@ def test_unpool_against_pytorch() -> None:
     y, idx = pool(x)
     assert make("max_unpool", {"kernel": 2, "output": 7}).output_shape((tuple(y.shape[1:]),)) == \
         tuple(unpool(y, idx, output_size=x.shape).shape[1:]) == (3, 7, 7)
+
+
+def test_onnx_prelu_and_log_softmax(tmp_path: Any) -> None:
+    pytest.importorskip("onnx")
+    from cnncalc.analysis import analyse
+    from cnncalc.graph import build_graph
+    from cnncalc.importers import onnx_spec_text
+    from cnncalc.spec import parse_spec
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU(4), nn.Flatten(), nn.LogSoftmax(dim=1)).eval()
+    path = tmp_path / "m.onnx"
+    torch.onnx.export(model, (torch.randn(1, 3, 6, 6),), str(path), dynamo=False, do_constant_folding=False)
+    text = onnx_spec_text(path)
+    assert "type: prelu, num_parameters: 4" in text and "type: log_softmax" in text
+    # conv 4·3·9 + 4 = 112, 4 slopes: 116 = PyTorch's count
+    assert analyse(build_graph(parse_spec(text, "m.yaml"))).totals.params == \
+        sum(p.numel() for p in model.parameters()) == 116

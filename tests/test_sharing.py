@@ -175,3 +175,23 @@ layers:
     assert (live.optimizer_state, frozen.optimizer_state) == (11_264, 512)
     assert live.weights == frozen.weights == 11_264
     assert frozen.gradients <= 512
+
+
+def test_onnx_initializers_used_twice_are_one_tensor(tmp_path: Any) -> None:
+    """A module called again exports as nodes reading the same initializers: ReuseLinear's one
+    Linear(10, 10) 4 times is 110 params (10·10 + 10) and 4 · 100 MACs per sample."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    import torchinfo_models as tm
+
+    from cnncalc.importers import onnx_spec_text
+    path = tmp_path / "reuse.onnx"
+    torch.onnx.export(tm.ReuseLinear().eval(), (torch.randn(2, 10),), str(path), dynamo=False,
+                      do_constant_folding=False)
+    text = onnx_spec_text(path)
+    assert text.count("weights: model.0") == 3
+    a = analyse(build_graph(parse_spec(text, "reuse.yaml")))
+    assert (a.totals.params, a.totals.macs) == (110, 400)

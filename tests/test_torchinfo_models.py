@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
 
 torch = pytest.importorskip("torch")
 import torchinfo_models as tm  # noqa: E402
+from torch import nn  # noqa: E402
 
 REFERENCE = Path(__file__).parent / "reference" / "torchinfo_models.json"
 FIGURES: dict[str, dict[str, Any]] = json.loads(REFERENCE.read_text())["cases"] if REFERENCE.is_file() else {}
@@ -165,3 +168,67 @@ if __name__ == "__main__":  # regenerate the reference: python tests/test_torchi
                    "total_mult_adds", "cases": figures}
     REFERENCE.write_text(json.dumps(data, indent=1) + "\n")
     sys.stdout.write(f"wrote {REFERENCE}\n")
+
+
+@pytest.mark.parametrize("argv,message", [
+    # a two-input model given one input: named, not a traceback from shape propagation
+    (["--torch", "torchinfo_models:SiameseNets", "--input", "1,88,88"],
+     "SiameseNets.forward needs 'x2': give it with --input (a tensor) or --arg x2=VALUE"),
+    (["--torch", "torchinfo_models:ModuleDictModel", "--input", "10,3,3", "--arg", "layer_type=conv"],
+     "needs 'activation_type'"),
+    (["--torch", "torchinfo_models:RecursiveNet", "--input", "64,8,8", "--arg", "nope=1"],
+     "RecursiveNet.forward has no argument 'nope' after its inputs (it takes: x, args1, args2)"),
+    (["--torch", "torchinfo_models:RecursiveNet", "--input", "64,8,8", "--arg", "args1"], "--arg wants NAME=VALUE"),
+    (["--torch", "torchinfo_models:SingleInputNet", "--input", "1,28,28", "--input", "3"],
+     "2 inputs given but SingleInputNet.forward takes 1"),
+])
+def test_import_argument_errors(argv: list[str], message: str) -> None:
+    r = runner.invoke(app, ["import", *argv])
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_bare_module_is_a_one_layer_model(tmp_path: Path) -> None:
+    """nn.Linear(2, 5) given as the model: one fc row named linear; 2·5 + 5 = 15 params."""
+    r, spec = _import("single_linear_layer", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert "- {name: linear, type: fc, units: 5}" in spec.read_text()
+
+
+class _Holder(nn.Module):
+    """Runs ``seq``; ``spare`` is registered and never called."""
+
+    def __init__(self, seq: nn.Module, spare: nn.Module | None) -> None:
+        super().__init__()
+        self.seq = seq
+        if spare is not None:
+            self.spare = spare
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.seq(x)  # type: ignore[no-any-return]
+
+
+@settings(max_examples=12, deadline=None, derandomize=True)
+# found: entries 0, 1 folded into a repeat whose instances 0_1, 0_2 took the name of the call 0_1
+@example(width=1, picks=[1, 0, 1], frozen=set(), unused=False)
+@given(width=st.integers(1, 6), picks=st.lists(st.integers(0, 3), min_size=1, max_size=7),
+       frozen=st.sets(st.integers(0, 3)), unused=st.booleans())
+def test_generated_reuse_and_freezing_match_pytorch(width: int, picks: list[int], frozen: set[int],
+                                                    unused: bool) -> None:
+    """A Sequential calling 4 Linear(w, w) instances in a random order (repeats reuse one), some frozen,
+    one maybe never called: params and the trainable split equal PyTorch's own counts."""
+    from cnncalc.analysis import analyse
+    from cnncalc.graph import build_graph
+    from cnncalc.importers import spec_text
+    from cnncalc.importers.torch import torch_to_spec
+    from cnncalc.spec import parse_spec
+    pool = [nn.Linear(width, width) for _ in range(4)]
+    for i in frozen:
+        pool[i].requires_grad_(False)
+    model = _Holder(nn.Sequential(*[pool[i] for i in picks]), nn.Linear(width, 3) if unused else None)
+    spec = torch_to_spec(model, (width,))
+    a = analyse(build_graph(parse_spec(spec_text(spec, "gen"), "gen.yaml")))
+    params = list(model.parameters())  # each tensor once
+    assert a.totals.params == sum(p.numel() for p in params)
+    assert a.totals.trainable == sum(p.numel() for p in params if p.requires_grad)
+    assert a.totals.macs == len(picks) * width * width  # every call: w·w multiply-adds

@@ -346,6 +346,81 @@ class RecursiveWithMissingLayers(nn.Module):
         return torch.relu(self.out_bn7(self.out_conv7(x)))
 
 
+class CustomParameter(nn.Module):
+    """forward ignores its input and returns a parameter of attention_size × input_size."""
+
+    def __init__(self, input_size: int = 8, attention_size: int = 4) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(attention_size, input_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight
+
+
+class ParameterListModel(nn.Module):
+    """A ParameterList of two matrices (100 × 100 and 100 × 200) that forward never reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = nn.ParameterList([nn.Parameter(torch.zeros(100, 100)), nn.Parameter(torch.zeros(100, 200))])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class ReLUConvBN(nn.Module):
+    """DARTS' ReLU → 1×1 conv (no bias) → BN."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.op = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)  # type: ignore[no-any-return]
+
+
+class IdentityModel(nn.Module):
+    """An nn.Identity in a module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.identity = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.identity(x)  # type: ignore[no-any-return]
+
+
+class Cell(nn.Module):
+    """A DARTS normal cell of two skip connections: preprocess both states, add, concatenate state 0."""
+
+    def __init__(self, c_pp: int, c_p: int, c: int) -> None:
+        super().__init__()
+        self.preprocess0 = ReLUConvBN(c_pp, c)
+        self.preprocess1 = ReLUConvBN(c_p, c)
+        self._ops = nn.ModuleList([IdentityModel(), IdentityModel()])
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        states.append(self._ops[0](states[1]) + self._ops[1](states[0]))
+        return torch.cat([states[0]], dim=1)
+
+
+class GenotypeNetwork(nn.Module):
+    """torchinfo's genotype fixture with one cell: stem conv + BN (48 channels), a cell of 32; forward
+    returns nothing, so everything it runs is a dead end."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drop_path_prob = 0.0
+        self.stem = nn.Sequential(nn.Conv2d(3, 48, 3, padding=1, bias=False), nn.BatchNorm2d(48))
+        self.cells = nn.ModuleList([Cell(48, 48, 32)])
+
+    def forward(self, x: torch.Tensor) -> None:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+
+
 def single_linear() -> nn.Module:
     return nn.Linear(2, 5)
 
@@ -464,7 +539,9 @@ CASES: dict[str, Case] = {
     "parameters_without_other_layers": Case("parameter_fc", ((128,),), 3),
     "nested_leftover_params": Case("InsideModel", ((2,),), 100),
     "recursive_with_missing_layers": Case("RecursiveWithMissingLayers", ((3, 128, 128),), 2),
-    # tests/torchinfo_xl_test.py
+    "parameter_list": Case("ParameterListModel", ((100,),), 100),
+        # tests/torchinfo_xl_test.py
+    "genotype": Case("GenotypeNetwork", ((3, 32, 32),), 2),
     "ascii_only": Case("resnet18", ((3, 64, 64),), 1, torchvision=True),
     "frozen_layers": Case("resnet18_frozen", ((3, 64, 64),), 1, torchvision=True),
     "eval_order_doesnt_matter": Case("resnet18", ((3, 224, 224),), 1, torchvision=True),

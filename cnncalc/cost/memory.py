@@ -117,6 +117,7 @@ class _Replay:
         self.nodes: Sequence[Node] = graph.nodes
         self.rows: Sequence[Row] = analysis.rows
         self.free_params = graph.parameters
+        self.extra_inputs = graph.extra_inputs  # a spec's inputs: besides the first
         self.device = device
         self.w = workload
         self.train = workload.mode is Mode.TRAIN
@@ -192,6 +193,8 @@ class _Replay:
         # the input batch is in the model's dtype (fp32 under autocast)
         self.storage[INPUT] = p.alloc(numel(self.rows[0].inputs[0]) * self.B * self.par if self.rows else 0,
                                       "activations", refs=1 << 30)  # the caller holds it throughout
+        for name, shape in self.extra_inputs:  # held by the caller like the first
+            self.storage[name] = p.alloc(numel(shape) * self.B * self.par, "activations", refs=1 << 30)
         if self.amp:
             self.full_precision.add(INPUT)
         if self.train:
@@ -322,7 +325,7 @@ class _Replay:
             g2 = g3
         p.decref(self.storage[last.name])  # the logits: the caller's reference ends with the graph
         grads: dict[str, int] = {last.name: g2}
-        needs_grad = {INPUT: False}
+        needs_grad = {INPUT: False, **{name: False for name, _ in self.extra_inputs}}
         for node in nodes:
             needs_grad[node.name] = True
         for node, row in zip(reversed(nodes), reversed(rows)):

@@ -326,6 +326,14 @@ def _fold_repeats(entries: list[dict[str, Any]], notes: dict[int, str]) -> list[
     taken = {e["name"] for e in entries}
     rename: dict[str, str] = {}
     members: dict[str, str] = {}  # a folded entry's name → its instance's (run_1, run_2, …)
+    every = set(taken)
+    for run in list(runs):  # a run's instances are named run_1, run_2…: none may be another entry's name
+        if len(run) > 1:
+            names = [e["name"] for e in run]
+            new = _common_name(names, taken - set(names))
+            if any(f"{new}_{k + 1}" in every - set(names) for k in range(len(run))):
+                k = runs.index(run)
+                runs[k:k + 1] = [[e] for e in run]
     for run in runs:
         head = dict(run[0])
         names = [e["name"] for e in run]

@@ -129,6 +129,8 @@ class _Importer:
         self.input_shape: tuple[int, ...] = ()
         self.folded_pads: dict[int, list[int]] = {}
         self.index_of = {id(n): i for i, n in enumerate(self.graph.node)}
+        self.param_users: dict[tuple[str, ...], int] = {}  # a node's initializers → the first op using them
+        self.param_owner: dict[int, int] = {}  # op → the op whose weights it uses (weights:)
 
     # -- shapes and constants ---------------------------------------------------------------
 
@@ -314,6 +316,11 @@ class _Importer:
                                f"{list(self.shapes[out])}")
         self.shapes[out] = full
         op = Op(path, "", kind, fields, [self.src(i) for i in inputs])
+        params = tuple(i for i in node.input if i in self.inits)
+        if params and cls.model_validate(fields).params([self.shape(i)[1:] for i in inputs]).total:
+            first = self.param_users.setdefault(params, len(self.ops))
+            if first != len(self.ops):  # the same initializers again: a module called twice
+                self.param_owner[len(self.ops)] = first
         self.ops.append(op)
         self.meta.append((path, tag or t, suffix))
         self.live[out] = f"#{len(self.ops) - 1}"
@@ -361,6 +368,8 @@ class _Importer:
             names.append(op.name)
         for op in self.ops:
             op.inputs = [_INPUT if s == _INPUT else names[int(s[1:])] for s in op.inputs]
+        for i, owner in self.param_owner.items():
+            self.ops[i].fields["weights"] = names[owner]
         return self.ops
 
     def only_consumer(self, tensor: str) -> Any | None:
@@ -613,6 +622,17 @@ class _Importer:
     def _LeakyRelu(self, node: Any, index: int, a: dict[str, Any]) -> None:
         slope = float(f"{a.get('alpha', 0.01):.6g}")
         self.emit(node, index, "leaky_relu", {"negative_slope": None if slope == 0.01 else slope}, [node.input[0]])
+
+    def _PRelu(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        n = int(self.value(node.input[1]).size)  # an initializer, or one unsqueezed by the exporter
+        self.emit(node, index, "prelu", {"num_parameters": None if n == 1 else n}, [node.input[0]])
+
+    def _LogSoftmax(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        s = self.shape(node.input[0])
+        axis = int(a.get("axis", -1 if self.model.opset_import[0].version >= 13 else 1)) % len(s)
+        if axis != 1:
+            raise _Unsupported(f"LogSoftmax over axis {axis} (cnncalc's log_softmax is over channels/features)")
+        self.emit(node, index, "log_softmax", {}, [node.input[0]])
 
     def _Gelu(self, node: Any, index: int, a: dict[str, Any]) -> None:
         approx = a.get("approximate", b"none")

@@ -72,6 +72,8 @@ def load_factory(ref: str) -> Any:
         mod = importlib.import_module(mod_name)
     except ImportError as e:
         raise UsageError(f"cannot import '{mod_name}': {e}") from None
+    except Exception as e:  # the user's module failed while importing: one line, not its traceback
+        raise UsageError(f"importing '{mod_name}' failed: {type(e).__name__}: {_line(e)}") from None
     obj = mod
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -273,6 +275,10 @@ class _Importer(TokenHandlers, ExtraHandlers):
             except _Unsupported as e:
                 self.problems.append((self.what(node), node.name, str(e)))
                 self.failed.add(node)
+            except Exception as e:  # an argument form no handler expected: said, not a traceback
+                self.problems.append((self.what(node), node.name, f"cannot read its arguments "
+                                      f"({type(e).__name__}: {_line(e)})"))
+                self.failed.add(node)
         if self.problems:
             raise UsageError(problem_text(self.problems, "operation", "the PyTorch model"))
         return self.name_ops()
@@ -389,6 +395,10 @@ class _Importer(TokenHandlers, ExtraHandlers):
         n = self.calls.get(key, 0)
         self.calls[key] = n + 1
         self.meta[-1] = (key[0], key[1], f"_{n}" if n else "")
+        self.note_param(name, i)
+
+    def note_param(self, name: str, i: int) -> None:
+        """Op ``i`` uses the free parameter ``name``: its first use owns it, later ones share it."""
         self.used_params.add(name)
         if name in self.first_call:
             self.owner[i] = self.first_call[name]
@@ -597,16 +607,6 @@ class _Importer(TokenHandlers, ExtraHandlers):
         xs = self._tensors(node)
         if self.constant_scale(node):
             return
-        live = [x for x in xs if x in self.live]
-        const = [x for x in xs if x not in self.live]
-        if len(live) == 1 and len(const) == 1:  # a per-channel scale (ConvNeXt's γ) is layer_scale
-            s, c = self.shapes[live[0]], self.shapes[const[0]]
-            if len(s) == 4 and math.prod(c) == s[1] and c[-2:] == (1, 1):
-                self.emit(node, "layer_scale", {}, live, "layer_scale")
-                self.use_parameter(const[0])
-                return
-        if self.param_elementwise(node, "param_mul"):
-            return
         if len(xs) == 2 and all(x in self.live for x in xs):
             a, b = xs
             for x, gate in ((a, b), (b, a)):
@@ -620,6 +620,18 @@ class _Importer(TokenHandlers, ExtraHandlers):
                     self.emit(node, "silu", {}, [x], "silu")
                     return
             self.emit(node, "multiply", {}, xs, "mul")
+            return
+        live = [x for x in xs if x in self.live]
+        const = [x for x in xs if x not in self.live]
+        if len(live) == 1 and len(const) == 1:
+            s, c = self.shapes[live[0]], self.shapes[const[0]]
+            if len(s) == 4 and math.prod(c) == s[1] and c[-2:] == (1, 1):
+                i = len(self.ops)
+                self.emit(node, "layer_scale", {}, live, "layer_scale")
+                if (p := self._param(const[0])) is not None:
+                    self.note_param(p[0], i)
+                return
+        if self.param_elementwise(node, "param_mul"):
             return
         raise _Unsupported("multiplying by a constant (only a per-channel scale is a layer)")
 
@@ -857,8 +869,8 @@ def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: 
         ops = imp.run()
     finally:
         model.train(was_training)
-    if not ops:
-        raise UsageError(f"{cls_name} runs no layer on its input; there is nothing to count")
+    if not ops:  # forward computes nothing from its input (returns it, or a parameter): one identity row
+        ops = [Op((), "identity", "identity", {}, [_INPUT])]
     name = name or snake_case(cls_name)
     spec = build_spec(name, input_shape, ops, source=source or f"PyTorch {cls_name} (torch.fx)",
                       classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
