@@ -129,6 +129,12 @@ def rf_guard(spec: str, request: pytest.FixtureRequest) -> None:
 ALL_COLUMNS = ",".join(c.key for c in COLUMNS)
 
 
+def test_list_columns_lists_every_column() -> None:
+    """What ``table --list-columns`` prints is what the matrix asks for (every column key)."""
+    res = ok(["table", "lenet5", "--list-columns"])
+    assert [line.split()[0] for line in res.stdout.splitlines() if line.strip()] == ALL_COLUMNS.split(",")
+
+
 # ----------------------------------------------------------------------------- the matrix
 
 def test_every_kind_has_a_valid_small_network(kind_dir: Path) -> None:
