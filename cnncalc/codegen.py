@@ -51,7 +51,7 @@ _RESERVED = frozenset({"self", "x", "input", "torch", "nn", "F", "super", "chann
 def identifier(name: str, taken: set[str], avoid: frozenset[str] = frozenset()) -> str:
     """A Python identifier for ``name``, not in ``taken`` (then added to it): every other
     character becomes ``_``, a leading digit gets ``_``, keywords and ``avoid`` a trailing ``_``."""
-    base = re.sub(r"\W", "_", name) or "_"
+    base = "".join(c if ("_" + c).isidentifier() else "_" for c in name) or "_"
     if base[0].isdigit():
         base = "_" + base
     if base.startswith("__"):
@@ -366,6 +366,17 @@ def _input_channels(inst: _Inst) -> int | None:
 
 # ----------------------------------------------------------------------------- rendering
 
+def _text(s: str) -> str:
+    """User text (a title, a block's doc, a file name) made safe inside a triple-quoted docstring."""
+    s = s.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').replace("\r", " ")
+    return s + " " if s.endswith('"') else s
+
+
+def _comment(s: str) -> str:
+    """A layer name made safe in a trailing comment."""
+    return s.replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _lit(v: Any) -> str:
     if isinstance(v, Fraction):
         return str(v.numerator) if v.denominator == 1 else repr(float(v))
@@ -400,7 +411,8 @@ class _Writer:
     statements: list[Statement] = field(default_factory=list)
 
     def add(self, text: str = "") -> int:
-        self.lines.append(text)
+        """Add a line (text with newlines: several); the number of the last one."""
+        self.lines.extend(text.split("\n"))
         return len(self.lines)
 
 
@@ -410,7 +422,7 @@ def _scope_code(w: _Writer, inst: _Inst, cls_name: str, slots: dict[tuple[int, i
     attrs: set[str] = set()
     attr_of: dict[str, str] = {}
     w.add(f"class {cls_name}(nn.Module):")
-    w.add(f'    """{doc}"""' if doc else '    """"""')
+    w.add(f'    """{_text(doc)}"""')
     w.add()
     sig = "".join(f", {p}: {_ptype(inst, slots, p)}" for p in params)
     w.add(f"    def __init__(self{sig}) -> None:")
@@ -423,7 +435,7 @@ def _scope_code(w: _Writer, inst: _Inst, cls_name: str, slots: dict[tuple[int, i
             attr = identifier(u.name, attrs, MODULE_ATTRS)
             attr_of[u.name] = attr
             ctor, k = _ctor(u.code, 0, slot)
-            note = f"  # {u.name}" if attr != u.name else ""
+            note = f"  # {_comment(u.name)}" if attr != u.name else ""
             w.add(f"        self.{attr} = {ctor}{note}")
         elif u.code is not None:
             k = 0
@@ -437,7 +449,7 @@ def _scope_code(w: _Writer, inst: _Inst, cls_name: str, slots: dict[tuple[int, i
             attr_of[u.name] = attr
             kw = ", ".join(f"{p}={slot[k + j] if (k + j) in slot else _lit(v)}"
                            for j, (p, v) in enumerate(u.inst.kwargs.items()))
-            note = f"  # {u.name}" if attr != u.name else ""
+            note = f"  # {_comment(u.name)}" if attr != u.name else ""
             w.add(f"        self.{attr} = {u.inst.cls.name}({kw}){note}")
     w.add()
     # forward
@@ -493,8 +505,10 @@ def _ptype(inst: _Inst, slots: dict[tuple[int, int], str], p: str) -> str:
                 return "str"
             if isinstance(v, tuple):
                 return "tuple[int, ...]"
-            return "Any"
-    return "Any"  # pragma: no cover
+            if isinstance(v, list):
+                return "list[int]"
+            return "object"
+    return "object"  # pragma: no cover
 
 
 def _render(graph: Graph, root: _Inst, classes: list[_Class], title: str,
@@ -512,7 +526,8 @@ def _render(graph: Graph, root: _Inst, classes: list[_Class], title: str,
     collect(root)
     a = analyse(graph)
     main = class_name(graph.name, {c.name for c in classes})
-    w.add(f'"""{graph.name}{": " + title if title else ""}: PyTorch code written by cnncalc from {graph.file}.')
+    head = f'{graph.name}{": " + title if title else ""}: PyTorch code written by cnncalc from {graph.file}.'
+    w.add('"""' + _text(head))
     w.add()
     w.add(f"Input {fmt_shape(graph.input)}; cnncalc counts {a.totals.params:,} parameters, "
           f"{a.totals.buffers:,} buffer elements and {a.totals.macs:,} MACs per sample.")

@@ -141,3 +141,12 @@ def _has_sympy() -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_hostile_names_and_docs_still_compile() -> None:
+    text = _source({"name": "t", "title": 'a "quoted" title"', "input": [3, 8, 8],
+                    "blocks": {"b": {"doc": 'ends in """ and \\ a\nsecond line"', "layers": [{"type": "relu"}]}},
+                    "layers": [{"name": 'a"""b\nc', "type": "conv", "filters": 2, "kernel": 1},
+                               {"name": "x²", "type": "b"}, {"name": "é", "type": "relu"}]})
+    compile(text, "t.py", "exec")
+    assert "self.x_ = B()  # x²" in text and "self.é = nn.ReLU()" in text

@@ -45,7 +45,8 @@ from cnncalc.graph import Graph, build_graph  # noqa: E402
 from cnncalc.layers import LAYER_TYPES  # noqa: E402
 from cnncalc.spec import parse_spec  # noqa: E402
 
-settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True,
+# CNNCALC_ORACLE_EXAMPLES=500 CNNCALC_ORACLE_RANDOM=1 explores beyond the fixed CI examples
+settings.register_profile("ci", derandomize=not os.environ.get("CNNCALC_ORACLE_RANDOM"), deadline=None, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 CI = settings.get_profile("ci")
 
@@ -324,7 +325,7 @@ def specs(draw: Any) -> Entry:
         draw(st.sampled_from(STEPS))(draw, net)
     if draw(st.booleans()):
         step_head(draw, net)
-    return net.spec()
+    return {**net.spec(), "_flat": draw(st.booleans())}
 
 
 # ----------------------------------------------------------------------------- running the code
@@ -415,10 +416,10 @@ def onnx_exportable(graph: Graph, a: Analysis) -> bool:
     return True
 
 
-def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = True) -> None:
+def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = True, flat: bool = False) -> None:
     graph = _graph(spec)
     a = analyse(graph)
-    gen = torch_source(graph)
+    gen = torch_source(graph, flat=flat)
     mod = _load(gen.text, "generated_net")
     torch.manual_seed(0)
     model = getattr(mod, gen.class_name)().eval()
@@ -488,7 +489,9 @@ def _net(shape: list[int], *layers: Entry, **blocks: Any) -> Entry:
 @settings(CI, max_examples=int(os.environ.get("CNNCALC_ORACLE_EXAMPLES", "30")))
 @given(spec=specs())
 def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:
-    check_against_torch(spec, tmp_path_factory.mktemp("onnx"))
+    spec = dict(spec)
+    flat = bool(spec.pop("_flat", False))  # the code with block instances inlined
+    check_against_torch(spec, tmp_path_factory.mktemp("onnx"), flat=flat)
 
 
 def test_every_kind_writes_pytorch_code() -> None:
