@@ -179,7 +179,10 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {target}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:  # a read-only folder, /proc, …
+        raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
     try:
         # mkstemp makes 0600 files: give the result the mode a plain open() would (or the replaced file's)
         os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())

@@ -27,7 +27,11 @@ def largest_batch(model: CostModel, graph: Graph, device: Device, workload: Work
                   headroom: float = 0.0) -> BatchFit:
     """Largest batch with predicted peak ≤ (1 − headroom) × device memory.
 
-    Peak memory grows with the batch, so: double until it does not fit, then bisect.
+    Peak memory grows with the batch, nearly affinely: the guess is where the line through batches
+    1 and 2 meets the budget, refined once with the line through 2 and that guess; from there,
+    gallop (steps 1, 2, 4, …) to a batch that fits and one that does not, then bisect. Under monotone growth this finds the same batch as
+    doubling from 1 would, in a handful of predictions instead of about 2·log2(batch) (each one a
+    whole replay: 40 of them took 38 s for a 10,000-layer network).
     ``headroom`` keeps a share free for what the prediction leaves out (the CUDA context outside
     PyTorch's allocator, the caching allocator's fragmentation).
     """
@@ -41,13 +45,39 @@ def largest_batch(model: CostModel, graph: Graph, device: Device, workload: Work
             cache[b] = model.predict(graph, device, replace(workload, batch=b))
         return cache[b]
 
-    if at(1).peak_memory_bytes > budget:
+    def fits(b: int) -> bool:
+        return at(b).peak_memory_bytes <= budget
+
+    def crossing(a: int, b: int) -> int:
+        """Where the line through the peaks at batches a < b meets the budget, within [2, MAX_BATCH]."""
+        pa, pb = at(a).peak_memory_bytes, at(b).peak_memory_bytes
+        g = a + (budget - pa) * (b - a) // (pb - pa) if pb > pa else MAX_BATCH
+        return max(2, min(g, MAX_BATCH))
+
+    if not fits(1):
         return BatchFit(0, budget, None, at(1))
-    lo, hi = 1, 2
-    while hi <= MAX_BATCH and at(hi).peak_memory_bytes <= budget:
-        lo, hi = hi, hi * 2
-    if hi > MAX_BATCH:
-        return BatchFit(lo, budget, at(lo), None)
+    if not fits(2):
+        return BatchFit(1, budget, at(1), at(2))
+    guess = crossing(1, 2)
+    if guess > 2:  # the line through a far point is the better one (fixed costs weigh less there)
+        guess = crossing(2, guess)
+    step = 1
+    if fits(guess):  # gallop up: guess + 1, + 2, + 4, … until one does not fit
+        lo = guess
+        while True:
+            if lo == MAX_BATCH:
+                return BatchFit(lo, budget, at(lo), None)
+            hi = min(lo + step, MAX_BATCH)
+            if not fits(hi):
+                break
+            lo, step = hi, step * 2
+    else:  # gallop down until one fits (batch 2 does)
+        hi = guess
+        while True:
+            lo = max(2, hi - step)
+            if fits(lo):
+                break
+            hi, step = lo, step * 2
     while hi - lo > 1:  # at(lo) fits, at(hi) does not
         mid = (lo + hi) // 2
         if at(mid).peak_memory_bytes <= budget:
