@@ -130,6 +130,18 @@ def _propagate(gm: Any, input_shape: tuple[int, ...]) -> None:
         ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
 
 
+def _single_op_scopes(ops: Sequence[tuple[tuple[str, ...], str]]) -> set[tuple[str, ...]]:
+    """Module scopes whose layers are all one function call (once per call of the module) and
+    that hold no sub-scope: such a layer is named after the module (``stochastic_depth``,
+    ``stochastic_depth_1`` on its second call) rather than ``module.function``."""
+    tags: dict[tuple[str, ...], set[str]] = {}
+    inner: set[tuple[str, ...]] = set()
+    for path, local in ops:
+        tags.setdefault(path, set()).add(local)
+        inner.update(path[:k] for k in range(1, len(path)))
+    return {p for p, t in tags.items() if p and len(t) == 1 and p not in inner}
+
+
 def _ref(src: Any) -> str:
     """An op's input before naming: the network input, or ``#k`` for the k-th layer."""
     return _INPUT if src == _INPUT else f"#{src}"
@@ -190,6 +202,7 @@ class _Importer(TokenHandlers):
         self.failed: set[Any] = set()
         self.skip: set[Any] = set()
         self.classes: dict[tuple[str, ...], str] = {}
+        self.functional: set[int] = set()  # indices of layers made from a function call, not a module
 
     def trace(self) -> Any:
         tracer = _ScopeTracer()
@@ -284,6 +297,7 @@ class _Importer(TokenHandlers):
             key = (scope, tag)
             n = self.calls.get(key, 0)
             self.calls[key] = n + 1
+            self.functional.add(len(self.meta))
             self.meta.append((scope, tag, f"_{n}" if n else ""))
         self.ops.append(Op((), "", kind, fields, [_ref(self.src(i)) for i in inputs]))
         self.live[node] = len(self.ops) - 1
@@ -304,7 +318,12 @@ class _Importer(TokenHandlers):
     def name_ops(self) -> list[Op]:
         taken: set[str] = set()
         names: list[str] = []
-        for op, (path, local, suffix) in zip(self.ops, self.meta):
+        # a module call's layer has the module's own name already: only function calls move
+        alone = _single_op_scopes([(path, local if i in self.functional else ".") for i, (path, local, _)
+                                   in enumerate(self.meta)])
+        for i, (op, (path, local, suffix)) in enumerate(zip(self.ops, self.meta)):
+            if path in alone and i in self.functional:  # torchvision's Permute, StochasticDepth
+                path, local = path[:-1], path[-1]
             op.path, op.local = path, local + suffix
             base, k = op.local, 1
             while op.name in taken:
@@ -506,6 +525,7 @@ class _Importer(TokenHandlers):
                         and len(self.users[gate]) == 1:
                     self.ops.pop()
                     path, tag, _ = self.meta.pop()
+                    self.functional.discard(len(self.meta))
                     self.calls[(path, tag)] -= 1
                     self.emit(node, "silu", {}, [x], "silu")
                     return
