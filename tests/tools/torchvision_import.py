@@ -86,15 +86,18 @@ def main() -> int:
     ap.add_argument("--record", action="store_true", help="write the PyTorch figures to " + str(REFERENCE))
     ap.add_argument("-k", default="", help="only models whose name contains this")
     ap.add_argument("-v", action="store_true", help="print the import error in full")
+    ap.add_argument("--only", default="", help="comma-separated models to run (default: all)")
+    ap.add_argument("--out", type=Path, default=REFERENCE, help="the JSON to read and --record to")
     ap.add_argument("--skip", default="", help="comma-separated models whose figures are recorded already (--record)")
     args = ap.parse_args()
-    recorded: dict[str, Any] = json.loads(REFERENCE.read_text())["models"] if REFERENCE.exists() else {}
+    recorded: dict[str, Any] = json.loads(args.out.read_text())["models"] if args.out.exists() else {}
+    only = set(filter(None, args.only.split(",")))
     exact: dict[str, int] = {}
     total: dict[str, int] = {}
     failures: list[str] = []
     done = set(filter(None, args.skip.split(",")))
     for lst, name, shape in models():
-        if args.k and args.k not in name:
+        if (args.k and args.k not in name) or (only and name not in only):
             continue
         total[lst] = total.get(lst, 0) + 1
         t0 = time.time()
@@ -104,7 +107,7 @@ def main() -> int:
             recorded[name] = ref
             done.add(name)
             if args.record:
-                save(recorded)
+                save(recorded, args.out)
         try:
             got = cnncalc_figures(lst, name, shape)
         except Exception as e:  # report and go on with the next model
@@ -125,9 +128,9 @@ def main() -> int:
     return 1 if failures else 0
 
 
-def save(recorded: dict[str, Any]) -> None:
+def save(recorded: dict[str, Any], out: Path) -> None:
     """Write the figures (after every model, so an interrupted run keeps what it measured)."""
-    tmp = REFERENCE.with_suffix(".tmp")
+    tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({
         "source": f"torchvision {torchvision.__version__} / torch {torch.__version__}, weights=None, eval, "
                   "batch 1; inception_v3 at 3x299x299, segmentation at 3x256x256, others 3x224x224",
@@ -137,7 +140,7 @@ def save(recorded: dict[str, Any]) -> None:
                 "of conv, linear and matmul/bmm)",
         "models": dict(sorted(recorded.items())),
     }, indent=1) + "\n")
-    tmp.replace(REFERENCE)
+    tmp.replace(out)
 
 
 if __name__ == "__main__":
