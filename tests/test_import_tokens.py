@@ -130,3 +130,29 @@ def test_a_block_is_never_named_like_a_kind() -> None:
     assert set(spec["blocks"]) == {"conv_block"}
     assert all(layer_class(b) is None for b in spec["blocks"])
     assert [e["name"] for e in spec["layers"] if e["type"] == "conv_block"] == ["stage.0", "stage.1"]
+
+
+class Norms(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.gn = nn.GroupNorm(4, 16)
+        self.down = nn.PixelUnshuffle(2)
+        self.inorm = nn.InstanceNorm2d(64, affine=True, track_running_stats=True)
+        self.up = nn.PixelShuffle(2)
+        self.out = nn.Conv2d(16, 4, 1)
+
+    def forward(self, x: Any) -> Any:
+        return self.out(self.up(self.inorm(self.down(self.gn(self.conv(x))))))
+
+
+def test_norms_and_shuffles_import_exactly() -> None:
+    from cnncalc.importers.common import spec_yaml
+    from cnncalc.importers.torch import torch_to_spec
+    model = Norms()
+    spec = torch_to_spec(model, (3, 8, 8))
+    assert [e["type"] for e in spec["layers"]] == ["conv", "groupnorm", "pixel_unshuffle", "instancenorm",
+                                                   "pixel_shuffle", "conv"]
+    a = analyse(build_graph(parse_spec(spec_yaml(spec), "n.yaml")))
+    params, macs = _truth(model, (3, 8, 8))
+    assert (a.totals.params, a.totals.buffers, a.totals.macs) == (params, sum(b.numel() for b in model.buffers()), macs)

@@ -121,6 +121,23 @@ class TokenHandlers:
 
     _m_ShiftedWindowAttentionV2 = _m_ShiftedWindowAttention
 
+    # -- group / instance norm, pixel shuffles ---------------------------------------------------
+
+    def _m_GroupNorm(self, node: Any, m: Any) -> None:
+        self.emit(node, "groupnorm", {"groups": m.num_groups, "affine": None if m.affine else False,
+                                      "eps": None if m.eps == 1e-5 else m.eps}, [self.x(node)], "groupnorm")
+
+    def _m_InstanceNorm2d(self, node: Any, m: Any) -> None:
+        self.emit(node, "instancenorm", {"affine": True if m.affine else None,
+                                         "track_running_stats": True if m.track_running_stats else None,
+                                         "eps": None if m.eps == 1e-5 else m.eps}, [self.x(node)], "instancenorm")
+
+    def _m_PixelShuffle(self, node: Any, m: Any) -> None:
+        self.emit(node, "pixel_shuffle", {"factor": m.upscale_factor}, [self.x(node)], "pixel_shuffle")
+
+    def _m_PixelUnshuffle(self, node: Any, m: Any) -> None:
+        self.emit(node, "pixel_unshuffle", {"factor": m.downscale_factor}, [self.x(node)], "pixel_unshuffle")
+
     # -- class token, position embedding, token selection -----------------------------------------
 
     def parameter(self, node: Any) -> Any:

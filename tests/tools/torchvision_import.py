@@ -48,17 +48,19 @@ def models() -> list[tuple[str, str, tuple[int, int, int]]]:
 
 
 def factory(lst: str, name: str) -> str:
-    return f"torchvision.models{'.segmentation' if lst == 'segmentation' else ''}:{name}"
+    """The --torch reference; segmentation models without their default pretrained backbone (a download)."""
+    return f"tests.tools.tv_segmentation:{name}" if lst == "segmentation" else f"torchvision.models:{name}"
 
 
 def pytorch_figures(lst: str, name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
     """PyTorch's own counts (the oracle)."""
     mod = torchvision.models.segmentation if lst == "segmentation" else torchvision.models
+    kwargs = {"weights_backbone": None} if lst == "segmentation" else {}
     try:
         with torch.device("meta"):  # shapes only: FlopCounterMode counts from shapes, nothing is computed
-            model = getattr(mod, name)().eval()
+            model = getattr(mod, name)(**kwargs).eval()
     except NotImplementedError:  # a builder that reads a tensor's values (RegNet's widths): build, then move
-        model = getattr(mod, name)().eval().to("meta")
+        model = getattr(mod, name)(**kwargs).eval().to("meta")
     x = torch.zeros(1, *shape, device="meta")
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())
