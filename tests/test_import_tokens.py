@@ -156,3 +156,29 @@ def test_norms_and_shuffles_import_exactly() -> None:
     a = analyse(build_graph(parse_spec(spec_yaml(spec), "n.yaml")))
     params, macs = _truth(model, (3, 8, 8))
     assert (a.totals.params, a.totals.buffers, a.totals.macs) == (params, sum(b.numel() for b in model.buffers()), macs)
+
+
+class WithAux(nn.Module):
+    """An auxiliary head that eval never calls (as GoogLeNet's): 8·3 + 3 = 27 parameters unused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.aux = nn.Sequential(nn.Linear(8, 3), nn.BatchNorm1d(3))
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(x).mean((2, 3))
+        if self.training:
+            return self.aux(x)
+        return self.fc(x)
+
+
+def test_uncalled_modules_are_reported_with_their_counts() -> None:
+    from cnncalc.importers.common import spec_yaml
+    from cnncalc.importers.torch import torch_to_spec
+    text = spec_yaml(torch_to_spec(WithAux(), (3, 8, 8)))
+    # Linear(8, 3): 8·3 + 3 = 27; BatchNorm1d(3): γ, β = 6 parameters, running mean, var, counter = 7
+    assert "# Not called by the traced forward, so in no layer below: 33 parameters and 7 buffer" in text
+    assert "#   aux: 33 parameters, 7 buffer elements" in text
+    assert "aux" not in text.split("layers:")[1]

@@ -422,9 +422,10 @@ def _flow(d: Mapping[str, Any]) -> str:
 def spec_yaml(spec: Mapping[str, Any], header: str = "") -> str:
     """The spec as YAML in the zoo's style: top-level keys, then one flow mapping per layer."""
     lines = [f"# {h}" if h else "#" for h in header.splitlines()] if header else []
+    lines += unused_lines(spec.get("_unused", []))
     notes: Mapping[int, str] = spec.get("_notes", {})
     for key, value in spec.items():
-        if key == "_notes":
+        if key.startswith("_"):
             continue
         if key == "blocks":
             lines.append("blocks:")
@@ -446,6 +447,17 @@ def spec_yaml(spec: Mapping[str, Any], header: str = "") -> str:
         else:
             lines.append(f"{key}: {_scalar(value)}")
     return "\n".join(lines) + "\n"
+
+
+def unused_lines(unused: Sequence[tuple[str, int, int]]) -> list[str]:
+    """Header comments for modules the forward never calls: their counts are in no layer below."""
+    if not unused:
+        return []
+    params, buffers = sum(p for _, p, _ in unused), sum(b for _, _, b in unused)
+    lines = [f"# Not called by the traced forward, so in no layer below: {params:,} parameters and "
+             f"{buffers:,} buffer elements of"]
+    lines += [f"#   {path}: {p:,} parameters, {b:,} buffer elements" for path, p, b in unused]
+    return lines
 
 
 def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str) -> str:

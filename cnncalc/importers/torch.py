@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from ..errors import CnncalcError, UsageError
 from ..layers import layer_class
 from .common import Op, build_spec, pair, problem_text, snake_case
-from .torch_tokens import TokenHandlers, Unsupported
+from .torch_tokens import TokenHandlers, Unsupported, uncalled_modules
 
 try:  # the [torch] extra
     import torch
@@ -738,9 +738,12 @@ def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: 
     finally:
         model.train(was_training)
     name = name or snake_case(type(model).__name__)
-    return build_spec(name, input_shape, ops, source=source or f"PyTorch {type(model).__name__} (torch.fx)",
+    spec = build_spec(name, input_shape, ops, source=source or f"PyTorch {type(model).__name__} (torch.fx)",
                       classes={k: v for k, v in imp.classes.items() if v not in ("Sequential", "ModuleList")},
                       fold=fold)
+    if unused := uncalled_modules(model, imp.gm):
+        spec["_unused"] = unused
+    return spec
 
 
 __all__ = ["load_factory", "require", "torch_to_spec"]

@@ -193,3 +193,37 @@ class TokenHandlers:
             self.alias(node, base)
             return True
         return not node.users
+
+
+def uncalled_modules(model: Any, gm: Any) -> list[tuple[str, int, int]]:
+    """Modules whose parameters and buffers no traced operation uses (GoogLeNet's auxiliary
+    classifiers in eval): (path, parameter elements, buffer elements), outermost modules only."""
+    used: set[str] = set()
+    for node in gm.graph.nodes:
+        if node.op in ("call_module", "get_attr"):
+            used.add(str(node.target))
+
+    def is_used(name: str) -> bool:
+        parts = name.split(".")
+        return any(".".join(parts[:k]) in used for k in range(1, len(parts) + 1))
+
+    tensors = [(n, p.numel(), 0) for n, p in model.named_parameters()] + \
+              [(n, 0, b.numel()) for n, b in model.named_buffers()]
+    unused = [(n, p, b) for n, p, b in tensors if not is_used(n)]
+    if not unused:
+        return []
+    usedish = {n for n, _, _ in tensors if is_used(n)}
+    out: dict[str, list[int]] = {}
+    for name, p, b in unused:
+        parts = name.split(".")
+        # the outermost module of this tensor that holds nothing used
+        top = name
+        for k in range(1, len(parts)):
+            prefix = ".".join(parts[:k])
+            if not any(u == prefix or u.startswith(prefix + ".") for u in usedish):
+                top = prefix
+                break
+        acc = out.setdefault(top, [0, 0])
+        acc[0] += p
+        acc[1] += b
+    return [(k, v[0], v[1]) for k, v in out.items()]
