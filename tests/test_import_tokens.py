@@ -182,3 +182,24 @@ def test_uncalled_modules_are_reported_with_their_counts() -> None:
     assert "# Not called by the traced forward, so in no layer below: 33 parameters and 7 buffer" in text
     assert "#   aux: 33 parameters, 7 buffer elements" in text
     assert "aux" not in text.split("layers:")[1]
+
+
+class Unknown(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.conv2 = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: Any) -> Any:
+        y = torch.cumsum(self.conv(x), 1)  # no layer kind; the two layers after it cannot be tried
+        return torch.relu(self.conv2(y))
+
+
+def test_unsupported_counts_are_true() -> None:
+    from cnncalc.errors import UsageError
+    from cnncalc.importers.torch import torch_to_spec
+    with pytest.raises(UsageError) as e:
+        torch_to_spec(Unknown(), (3, 8, 8))
+    msg = str(e.value)
+    assert msg.startswith("cannot import 1 operation of the PyTorch model — cumsum (cumsum)")
+    assert msg.endswith("; 2 operations after it that read its output could not be tried")

@@ -460,11 +460,12 @@ def unused_lines(unused: Sequence[tuple[str, int, int]]) -> list[str]:
     return lines
 
 
-def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str) -> str:
+def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str, untried: int = 0) -> str:
     """One message for every unsupported node: grouped by operation, three names each at most.
 
     ``problems`` holds (operation, node name, why); ``what`` names the items ("node",
-    "operation") and ``source`` the model ("the ONNX graph").
+    "operation") and ``source`` the model ("the ONNX graph"); ``untried`` counts the items after
+    them that read their outputs, which could not be tried (so the count of the message is true).
     """
     by_op: dict[str, list[tuple[str, str]]] = {}
     for op, name, why in problems:
@@ -474,4 +475,7 @@ def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: st
         names = ", ".join(n for n, _ in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
         parts.append(f"{op} ({names}): {items[0][1]}")
     n = len(problems)
-    return f"cannot import {n} {what}{'s' if n != 1 else ''} of {source} — " + "; ".join(parts)
+    tail = (f"; {untried:,} {what}{'s' if untried != 1 else ''} after {'them' if n != 1 else 'it'} that "
+            f"read{'s' if untried == 1 else ''} {'their' if n != 1 else 'its'} output could not be tried"
+            if untried else "")
+    return f"cannot import {n} {what}{'s' if n != 1 else ''} of {source} — " + "; ".join(parts) + tail

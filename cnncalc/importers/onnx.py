@@ -124,6 +124,7 @@ class _Importer:
         self.meta: list[tuple[tuple[str, ...], str, str]] = []
         self.skip: set[int] = set()
         self.problems: list[tuple[str, str, str]] = []
+        self.untried = 0  # nodes after a failed one, reading its output
         self.input_shape: tuple[int, ...] = ()
         self.folded_pads: dict[int, list[int]] = {}
         self.index_of = {id(n): i for i, n in enumerate(self.graph.node)}
@@ -303,6 +304,7 @@ class _Importer:
             ins = [i for i in node.input if i]
             if any(i in self.failed for i in ins):
                 self.failed.update(node.output)
+                self.untried += 1
                 continue
             if not any(i in self.live for i in ins):
                 continue  # works on constants only; evaluated if a layer needs its value
@@ -314,7 +316,7 @@ class _Importer:
                 self.problems.append((node.op_type, node.name or f"#{index}", str(e)))
                 self.failed.update(node.output)
         if self.problems:
-            raise UsageError(problem_text(self.problems, "node", "the ONNX graph"))
+            raise UsageError(problem_text(self.problems, "node", "the ONNX graph", self.untried))
         return self.name_ops()
 
     def name_ops(self) -> list[Op]:

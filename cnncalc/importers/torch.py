@@ -203,6 +203,7 @@ class _Importer(TokenHandlers):
         self.skip: set[Any] = set()
         self.classes: dict[tuple[str, ...], str] = {}
         self.functional: set[int] = set()  # indices of layers made from a function call, not a module
+        self.untried = 0  # operations after a failed one, reading its output
 
     def trace(self) -> Any:
         tracer = _ScopeTracer()
@@ -243,6 +244,8 @@ class _Importer(TokenHandlers):
             deps = [a for a in node.all_input_nodes]
             if any(d in self.failed for d in deps):
                 self.failed.add(node)
+                if node in self.shapes:  # a feature map, not x.size() metadata
+                    self.untried += 1
                 continue
             if not any(d in self.live for d in deps):
                 continue
@@ -254,7 +257,7 @@ class _Importer(TokenHandlers):
                 self.problems.append((self.what(node), node.name, str(e)))
                 self.failed.add(node)
         if self.problems:
-            raise UsageError(problem_text(self.problems, "operation", "the PyTorch model"))
+            raise UsageError(problem_text(self.problems, "operation", "the PyTorch model", self.untried))
         return self.name_ops()
 
     # -- bookkeeping ----------------------------------------------------------------------
