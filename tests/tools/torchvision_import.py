@@ -134,8 +134,8 @@ def save(recorded: dict[str, Any], out: Path) -> None:
     """Write the figures (after every model, so an interrupted run keeps what it measured)."""
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps({
-        "source": f"torchvision {torchvision.__version__} / torch {torch.__version__}, weights=None, eval, "
-                  "batch 1; inception_v3 at 3x299x299, segmentation at 3x256x256, others 3x224x224",
+        "source": f"torchvision {torchvision.__version__} / torch {torch.__version__}, weights=None "
+                  "(segmentation: weights_backbone=None too), eval, batch 1; inception_v3 at 3x299x299, segmentation at 3x256x256, others 3x224x224",
         "note": "params = sum(p.numel() for p in model.parameters()); buffers = sum(b.numel() for b in "
                 "model.buffers()); torch_flop_counter = FlopCounterMode total with autograd on and the math "
                 "SDPA backend; macs = torch_flop_counter / 2 (FlopCounterMode counts 2 per multiply-accumulate "
