@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import math
 import operator
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -125,7 +124,7 @@ def _propagate(gm: Any, input_shape: tuple[int, ...]) -> None:
                 x = torch.zeros(1, *input_shape)
             ShapeProp(gm, fake_mode=mode).propagate(x)
             return
-        except Exception:  # noqa: BLE001 - any failure of the fake run: the real run decides
+        except Exception:  # any failure of the fake run: the real run decides
             pass
         ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
 
