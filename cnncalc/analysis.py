@@ -100,8 +100,8 @@ class Totals:
             sum(p.params for p in parameters if not p.trainable)
         return Totals(
             params, sum(r.weights for r in rs), sum(r.bias for r in rs),
-            sum(r.buffers for r in rs), sum(r.macs for r in rs), sum(r.ops for r in rs),
-            sum(r.activation_bytes for r in rs), sum(r.layers for r in rs),
+            sum(r.buffers for r in rs) + sum(p.buffers for p in parameters), sum(r.macs for r in rs),
+            sum(r.ops for r in rs), sum(r.activation_bytes for r in rs), sum(r.layers for r in rs),
             params - frozen, frozen, unused,
         )
 

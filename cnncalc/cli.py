@@ -234,7 +234,7 @@ def load_graph(spec: str, input_shape: str | None = None, variables: list[str] |
                symbolic: bool = False) -> Graph:
     """The spec (file or built-in name) built into a graph, with ``--input`` and ``--set`` applied."""
     shape = _ints(input_shape, "--input") if input_shape else None
-    return build_graph(load_spec(spec), _vars(variables), shape, symbolic=symbolic)
+    return build_graph(load_spec(spec, shape), _vars(variables), shape, symbolic=symbolic)
 
 
 def emit(text: str, output: Path | None) -> None:
@@ -1134,6 +1134,7 @@ def _dispatch() -> None:
     """Run the app. Typer turns the signature of every command into click parameters on each start, a
     tenth of a second for all of them; when the first argument names a command, only that one is built.
     """
+    sys.argv = torch_option(sys.argv)
     chosen = [c for c in app.registered_commands if len(sys.argv) > 1 and _command_name(c) == sys.argv[1]]
     if not chosen:
         app()
@@ -1141,6 +1142,23 @@ def _dispatch() -> None:
     one = copy.copy(app)
     one.registered_commands = chosen
     one()
+
+
+def torch_option(argv: list[str]) -> list[str]:
+    """``--torch package.module:factory`` on any command but ``import`` is the SPEC
+    ``torch:package.module:factory``: the model imported and analysed in one step."""
+    if len(argv) < 2 or argv[1] == "import":
+        return argv
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--torch":
+            out.append("torch:" + next(it, ""))
+        elif a.startswith("--torch="):
+            out.append("torch:" + a[len("--torch="):])
+        else:
+            out.append(a)
+    return out
 
 
 def _command_name(info: typer.models.CommandInfo) -> str:

@@ -45,6 +45,8 @@ class FreeParameter(BaseModel):
 
     name: str = Field(description="Where the tensor lives in the model (aux1, cls_token, activations.prelu).")
     params: Annotated[int, Field(ge=0, strict=True)] = Field(description="Elements of the tensor(s).")
+    buffers: Annotated[int, Field(ge=0, strict=True)] = Field(
+        0, description="Buffer elements that go with them (running statistics of a module never called).")
     trainable: bool = Field(True, description="false: requires_grad is off (frozen).")
     note: str | None = None
 
@@ -131,8 +133,19 @@ def parse_spec(text: str, file: str) -> LoadedSpec:
     return LoadedSpec(spec, doc)
 
 
-def load_spec(name_or_path: str) -> LoadedSpec:
-    """Load a spec by path or zoo name; an .onnx file is imported first (the [onnx] extra)."""
+#: A SPEC written ``torch:package.module:factory`` is that PyTorch model, imported (the [torch] extra).
+TORCH_PREFIX = "torch:"
+
+
+def load_spec(name_or_path: str, input_shape: tuple[int, ...] | None = None) -> LoadedSpec:
+    """Load a spec by path or zoo name; an .onnx file or a ``torch:`` model is imported first.
+
+    ``input_shape`` is the shape a ``torch:`` model is traced at (default 3×224×224).
+    """
+    if name_or_path.startswith(TORCH_PREFIX) and not Path(name_or_path).is_file():
+        from .importers import torch_spec_text  # lazy: the core never needs torch
+        ref = name_or_path[len(TORCH_PREFIX):]
+        return parse_spec(torch_spec_text(ref, input_shape or (3, 224, 224)), f"{ref} (imported)")
     path = resolve(name_or_path)
     if path.suffix.lower() == ".onnx":
         from .importers import onnx_spec_text  # lazy: the core never needs onnx

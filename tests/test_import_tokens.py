@@ -130,3 +130,76 @@ def test_a_block_is_never_named_like_a_kind() -> None:
     assert set(spec["blocks"]) == {"conv_block"}
     assert all(layer_class(b) is None for b in spec["blocks"])
     assert [e["name"] for e in spec["layers"] if e["type"] == "conv_block"] == ["stage.0", "stage.1"]
+
+
+class Norms(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.gn = nn.GroupNorm(4, 16)
+        self.down = nn.PixelUnshuffle(2)
+        self.inorm = nn.InstanceNorm2d(64, affine=True, track_running_stats=True)
+        self.up = nn.PixelShuffle(2)
+        self.out = nn.Conv2d(16, 4, 1)
+
+    def forward(self, x: Any) -> Any:
+        return self.out(self.up(self.inorm(self.down(self.gn(self.conv(x))))))
+
+
+def test_norms_and_shuffles_import_exactly() -> None:
+    from cnncalc.importers.common import spec_yaml
+    from cnncalc.importers.torch import torch_to_spec
+    model = Norms()
+    spec = torch_to_spec(model, (3, 8, 8))
+    assert [e["type"] for e in spec["layers"]] == ["conv", "groupnorm", "pixel_unshuffle", "instancenorm",
+                                                   "pixel_shuffle", "conv"]
+    a = analyse(build_graph(parse_spec(spec_yaml(spec), "n.yaml")))
+    params, macs = _truth(model, (3, 8, 8))
+    assert (a.totals.params, a.totals.buffers, a.totals.macs) == (params, sum(b.numel() for b in model.buffers()), macs)
+
+
+class WithAux(nn.Module):
+    """An auxiliary head that eval never calls (as GoogLeNet's): 8·3 + 3 = 27 parameters unused."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.aux = nn.Sequential(nn.Linear(8, 3), nn.BatchNorm1d(3))
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(x).mean((2, 3))
+        if self.training:
+            return self.aux(x)
+        return self.fc(x)
+
+
+def test_uncalled_modules_are_reported_with_their_counts() -> None:
+    from cnncalc.importers.common import spec_yaml
+    from cnncalc.importers.torch import torch_to_spec
+    text = spec_yaml(torch_to_spec(WithAux(), (3, 8, 8)))
+    # Linear(8, 3): 8·3 + 3 = 27; BatchNorm1d(3): γ, β = 6 parameters, running mean, var, counter = 7
+    assert "# Not called by the traced forward, so in no layer below: 33 parameters and 7 buffer" in text
+    assert "#   aux: 33 parameters, 7 buffer elements" in text
+    assert "aux" not in text.split("layers:")[1]
+
+
+class Unknown(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.conv2 = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: Any) -> Any:
+        y = torch.cumsum(self.conv(x), 1)  # no layer kind; the two layers after it cannot be tried
+        return torch.relu(self.conv2(y))
+
+
+def test_unsupported_counts_are_true() -> None:
+    from cnncalc.errors import UsageError
+    from cnncalc.importers.torch import torch_to_spec
+    with pytest.raises(UsageError) as e:
+        torch_to_spec(Unknown(), (3, 8, 8))
+    msg = str(e.value)
+    assert msg.startswith("cannot import 1 operation of the PyTorch model — cumsum (cumsum)")
+    assert msg.endswith("; 2 operations after it that read its output could not be tried")

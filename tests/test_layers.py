@@ -70,6 +70,9 @@ EXAMPLES: dict[str, list[tuple[dict[str, Any], list[tuple[int, ...]], tuple[int,
 }
 for _kind in ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "hardswish", "hardsigmoid"):
     EXAMPLES[_kind] = [({}, [(16, 5, 5)], (16, 5, 5), 0, 0, 400)]
+# sub-pixel rearrangements: 64/2² channels at 2·8; 3·4² channels at 16/4; copies, nothing counted
+EXAMPLES["pixel_shuffle"] = [({"factor": 2}, [(64, 8, 8)], (16, 16, 16), 0, 0, 0)]
+EXAMPLES["pixel_unshuffle"] = [({"factor": 4}, [(3, 16, 16)], (48, 4, 4), 0, 0, 0)]
 
 CASES = [(k, i) for k, v in EXAMPLES.items() for i in range(len(v))]
 

@@ -24,6 +24,24 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[int, ...], i
     ("layer_scale", {}, [(96, 56, 56)], (96, 56, 56), 96, 0, 0, 301_056),
     # identity at inference: nothing counted
     ("stochastic_depth", {"p": 0.1}, [(768, 7, 7)], (768, 7, 7), 0, 0, 0, 0),
+    # token views: nothing counted
+    ("permute", {"dims": [1, 2, 0]}, [(96, 56, 56)], (56, 56, 96), 0, 0, 0, 0),
+    ("reshape", {"shape": [768, 196]}, [(768, 14, 14)], (768, 196), 0, 0, 0, 0),
+    ("select_token", {}, [(197, 768)], (768,), 0, 0, 0, 0),
+    ("patch_merge", {}, [(56, 56, 96)], (28, 28, 384), 0, 0, 0, 0),
+    # ViT-B/16: class token E = 768 params; position embedding 197·768 = 151,296 params and adds
+    ("class_token", {}, [(196, 768)], (197, 768), 768, 0, 0, 0),
+    ("pos_embedding", {}, [(197, 768)], (197, 768), 151_296, 0, 0, 151_296),
+    # ViT-B/16 attention: params 4·768² + 4·768; MACs 4·197·768² + 2·197²·768 = 464,781,312 + 59,610,624;
+    # ops L·E + 3·h·L² + 4·L·E = 151,296 + 3·12·38,809 + 605,184
+    ("attention", {"heads": 12}, [(197, 768)], (197, 768), 2_362_368, 0, 524_391_936, 2_153_604),
+    # swin_t stage 1, shifted: T = 3136, N = 49, 3 heads; buffers 49²; ops T·C + 4·h·T·N + 4·T·C + h·T·N
+    # = 301,056 + 1,843,968 + 1,204,224 + 460,992
+    ("window_attention", {"heads": 3, "window": 7, "shift": 3}, [(56, 56, 96)], (56, 56, 96), 37_755, 2_401,
+     145_108_992, 3_810_240),
+    # 2·64 γ, β; 6 ops per element (4 without affine, instance norm's default)
+    ("groupnorm", {"groups": 32}, [(64, 8, 8)], (64, 8, 8), 128, 0, 0, 24_576),
+    ("instancenorm", {}, [(64, 8, 8)], (64, 8, 8), 0, 0, 0, 16_384),
 ]
 
 

@@ -191,3 +191,44 @@ def test_fc_per_token_equals_pytorch(lead: list[int], c_in: int, c_out: int) -> 
     shape = (*lead, c_in)
     assert fc.output_shape([shape]) == tuple(out.shape[1:])
     assert fc.macs([shape], tuple(out.shape[1:])) == counter.get_total_flops() // 2
+
+
+# ----------------------------------------------------------------------------- norms, pixel shuffles
+
+def test_group_and_instance_norm() -> None:
+    ins = [(64, 8, 8)]
+    gn = _layer("groupnorm", groups=32)
+    # γ, β per channel: 2·64; 6 ops per element: 6·64·8·8 = 24,576
+    assert (gn.params(ins).total, gn.buffers(ins), gn.ops(ins, ins[0])) == (128, 0, 24_576)
+    with pytest.raises(CnncalcError, match="groups"):
+        _layer("groupnorm", groups=5).output_shape(ins)
+    inorm = _layer("instancenorm")
+    assert (inorm.params(ins).total, inorm.buffers(ins), inorm.ops(ins, ins[0])) == (0, 0, 4 * 4_096)
+    tracked = _layer("instancenorm", affine=True, track_running_stats=True)
+    assert (tracked.params(ins).total, tracked.buffers(ins)) == (128, 2 * 64 + 1)
+
+
+def test_pixel_shuffles() -> None:
+    assert _layer("pixel_shuffle", factor=2).output_shape([(64, 8, 8)]) == (16, 16, 16)  # 64/2², 2·8
+    assert _layer("pixel_unshuffle", factor=4).output_shape([(3, 16, 16)]) == (48, 4, 4)  # 3·4², 16/4
+    with pytest.raises(CnncalcError, match="divisible"):
+        _layer("pixel_shuffle", factor=3).output_shape([(64, 8, 8)])
+    with pytest.raises(CnncalcError, match="divisible"):
+        _layer("pixel_unshuffle", factor=3).output_shape([(3, 16, 16)])
+
+
+def test_norms_and_shuffles_equal_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    x = torch.zeros(1, 12, 6, 6)
+    for m, layer in [(nn.GroupNorm(3, 12), _layer("groupnorm", groups=3)),
+                     (nn.GroupNorm(4, 12, affine=False), _layer("groupnorm", groups=4, affine=False)),
+                     (nn.InstanceNorm2d(12), _layer("instancenorm")),
+                     (nn.InstanceNorm2d(12, affine=True, track_running_stats=True),
+                      _layer("instancenorm", affine=True, track_running_stats=True)),
+                     (nn.PixelShuffle(2), _layer("pixel_shuffle", factor=2)),
+                     (nn.PixelUnshuffle(3), _layer("pixel_unshuffle", factor=3))]:
+        ins = [(12, 6, 6)]
+        assert layer.output_shape(ins) == tuple(m.eval()(x).shape[1:]), m
+        assert layer.params(ins).total == sum(p.numel() for p in m.parameters()), m
+        assert layer.buffers(ins) == sum(b.numel() for b in m.buffers()), m

@@ -441,9 +441,10 @@ def _flow(d: Mapping[str, Any]) -> str:
 def spec_yaml(spec: Mapping[str, Any], header: str = "") -> str:
     """The spec as YAML in the zoo's style: top-level keys, then one flow mapping per layer."""
     lines = [f"# {h}" if h else "#" for h in header.splitlines()] if header else []
+    lines += unused_lines(spec.get("_unused", []))
     notes: Mapping[int, str] = spec.get("_notes", {})
     for key, value in spec.items():
-        if key == "_notes":
+        if key.startswith("_"):
             continue
         if key == "blocks":
             lines.append("blocks:")
@@ -488,11 +489,23 @@ def one_line(e: Exception) -> str:
     return "; ".join(parts)
 
 
-def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str) -> str:
+def unused_lines(unused: Sequence[tuple[str, int, int]]) -> list[str]:
+    """Header comments for modules the forward never calls: their counts are in no layer below."""
+    if not unused:
+        return []
+    params, buffers = sum(p for _, p, _ in unused), sum(b for _, _, b in unused)
+    lines = [f"# Not called by the traced forward, so in no layer below: {params:,} parameters and "
+             f"{buffers:,} buffer elements of"]
+    lines += [f"#   {path}: {p:,} parameters, {b:,} buffer elements" for path, p, b in unused]
+    return lines
+
+
+def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: str, untried: int = 0) -> str:
     """One message for every unsupported node: grouped by operation, three names each at most.
 
     ``problems`` holds (operation, node name, why); ``what`` names the items ("node",
-    "operation") and ``source`` the model ("the ONNX graph").
+    "operation") and ``source`` the model ("the ONNX graph"); ``untried`` counts the items after
+    them that read their outputs, which could not be tried (so the count of the message is true).
     """
     by_op: dict[str, list[tuple[str, str]]] = {}
     for op, name, why in problems:
@@ -502,4 +515,7 @@ def problem_text(problems: Sequence[tuple[str, str, str]], what: str, source: st
         names = ", ".join(n for n, _ in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
         parts.append(f"{op} ({names}): {items[0][1]}")
     n = len(problems)
-    return f"cannot import {n} {what}{'s' if n != 1 else ''} of {source} — " + "; ".join(parts)
+    tail = (f"; {untried:,} {what}{'s' if untried != 1 else ''} after {'them' if n != 1 else 'it'} that "
+            f"read{'s' if untried == 1 else ''} {'their' if n != 1 else 'its'} output could not be tried"
+            if untried else "")
+    return f"cannot import {n} {what}{'s' if n != 1 else ''} of {source} — " + "; ".join(parts) + tail

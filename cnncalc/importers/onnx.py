@@ -36,7 +36,7 @@ _INPUT = "input"
 #: Ops that only compute on constants or shapes; evaluated with numpy when their value is needed.
 _INT_OPS = {"Constant", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Add", "Sub", "Mul",
             "Div", "Cast", "Slice", "Reshape", "Transpose", "ConstantOfShape", "Range", "Equal", "Floor", "Ceil",
-            "Neg", "Max", "Min", "ReduceProd", "Sqrt"}
+            "Neg", "Max", "Min", "ReduceProd", "Sqrt", "CastLike", "Expand"}
 
 
 def require() -> None:
@@ -126,6 +126,7 @@ class _Importer:
         self.meta: list[tuple[tuple[str, ...], str, str]] = []
         self.skip: set[int] = set()
         self.problems: list[tuple[str, str, str]] = []
+        self.untried = 0  # nodes after a failed one, reading its output
         self.input_shape: tuple[int, ...] = ()
         self.folded_pads: dict[int, list[int]] = {}
         self.index_of = {id(n): i for i, n in enumerate(self.graph.node)}
@@ -237,6 +238,8 @@ class _Importer:
         if op == "Shape":
             s = np.array(self.shape(node.input[0]), dtype=np.int64)
             return s[a.get("start", 0):a.get("end", len(s))]
+        if op == "CastLike":  # the dynamo exporter's cast of a constant to a feature map's type: the value
+            return self.value(node.input[0])
         xs: list[Any] = [self.value(i) if i else None for i in node.input]
         x: Any = xs[0]
         if op == "Identity":
@@ -266,6 +269,8 @@ class _Importer:
         if op == "Cast":
             to = onnx.helper.tensor_dtype_to_np_dtype(a["to"])
             return np.asarray(x).astype(to)
+        if op == "Expand":  # broadcast to a shape (numpy's rule, as ONNX's)
+            return np.broadcast_to(x, np.broadcast_shapes(np.shape(x), tuple(int(v) for v in xs[1]))).copy()
         if op == "Slice":
             starts, ends = xs[1], xs[2]
             axes = xs[3] if len(xs) > 3 and xs[3] is not None else range(len(starts))
@@ -333,6 +338,7 @@ class _Importer:
             ins = [i for i in node.input if i]
             if any(i in self.failed for i in ins):
                 self.failed.update(node.output)
+                self.untried += 1
                 continue
             if not any(i in self.live for i in ins):
                 continue  # works on constants only; evaluated if a layer needs its value
@@ -344,7 +350,7 @@ class _Importer:
                 self.problems.append((node.op_type, node.name or f"#{index}", str(e)))
                 self.failed.update(node.output)
         if self.problems:
-            raise UsageError(problem_text(self.problems, "node", "the ONNX graph"))
+            raise UsageError(problem_text(self.problems, "node", "the ONNX graph", self.untried))
         return self.name_ops()
 
     def name_ops(self) -> list[Op]:
@@ -802,6 +808,17 @@ class _Importer:
 
     def _Cast(self, node: Any, index: int, a: dict[str, Any]) -> None:
         self.alias(node)
+
+    def _CastLike(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """CastLike(x, like): the dynamo exporter casts constants to a feature map's type (a constant,
+        evaluated where a layer needs it) and feature maps to their own type (the map itself)."""
+        if node.input[0] in self.live:
+            self.alias(node)
+
+    def _Expand(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """A constant broadcast to a shape read from a feature map (its Shape): a constant too."""
+        if node.input[0] in self.live:
+            raise _Unsupported("broadcasting a feature map (Expand)")
 
     def _Dropout(self, node: Any, index: int, a: dict[str, Any]) -> None:
         ratio = a.get("ratio", self.maybe(node, 1))

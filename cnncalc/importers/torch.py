@@ -38,7 +38,7 @@ from .torch_extra import (
     trainable_of,
     unused_parameters,
 )
-from .torch_tokens import TokenHandlers
+from .torch_tokens import TokenHandlers, uncalled_modules
 
 try:  # the [torch] extra
     import torch
@@ -143,9 +143,21 @@ def _propagate(gm: Any, input_shapes: Sequence[tuple[int, ...]], bound: Sequence
                 xs = [torch.zeros(1, *s) for s in input_shapes]
             ShapeProp(gm, fake_mode=mode).propagate(*xs, *bound)
             return
-        except Exception:
+        except Exception:  # any failure of the fake run: the real run decides
             pass
         ShapeProp(gm).propagate(*(torch.zeros(1, *s) for s in input_shapes), *bound)
+
+
+def _single_op_scopes(ops: Sequence[tuple[tuple[str, ...], str]]) -> set[tuple[str, ...]]:
+    """Module scopes whose layers are all one function call (once per call of the module) and
+    that hold no sub-scope: such a layer is named after the module (``stochastic_depth``,
+    ``stochastic_depth_1`` on its second call) rather than ``module.function``."""
+    tags: dict[tuple[str, ...], set[str]] = {}
+    inner: set[tuple[str, ...]] = set()
+    for path, local in ops:
+        tags.setdefault(path, set()).add(local)
+        inner.update(path[:k] for k in range(1, len(path)))
+    return {p for p, t in tags.items() if p and len(t) == 1 and p not in inner}
 
 
 def _ref(src: Any) -> str:
@@ -218,6 +230,8 @@ class _Importer(TokenHandlers, ExtraHandlers):
         self.failed: set[Any] = set()
         self.skip: set[Any] = set()
         self.classes: dict[tuple[str, ...], str] = {}
+        self.functional: set[int] = set()  # indices of layers made from a function call, not a module
+        self.untried = 0  # operations after a failed one, reading its output
 
     def trace(self) -> Any:
         tracer = _ScopeTracer()
@@ -265,6 +279,8 @@ class _Importer(TokenHandlers, ExtraHandlers):
             deps = [a for a in node.all_input_nodes]
             if any(d in self.failed for d in deps):
                 self.failed.add(node)
+                if node in self.shapes:  # a feature map, not x.size() metadata
+                    self.untried += 1
                 continue
             if not any(d in self.live for d in deps):
                 continue
@@ -280,7 +296,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
                                       f"({type(e).__name__}: {_line(e)})"))
                 self.failed.add(node)
         if self.problems:
-            raise UsageError(problem_text(self.problems, "operation", "the PyTorch model"))
+            raise UsageError(problem_text(self.problems, "operation", "the PyTorch model", self.untried))
         return self.name_ops()
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -330,6 +346,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
             key = (scope, tag)
             n = self.calls.get(key, 0)
             self.calls[key] = n + 1
+            self.functional.add(len(self.meta))
             self.meta.append((scope, tag, f"_{n}" if n else ""))
         self.ops.append(Op((), "", kind, fields, [_ref(self.src(i)) for i in inputs]))
         self.live[node] = len(self.ops) - 1
@@ -350,7 +367,12 @@ class _Importer(TokenHandlers, ExtraHandlers):
     def name_ops(self) -> list[Op]:
         taken: set[str] = set()
         names: list[str] = []
-        for op, (path, local, suffix) in zip(self.ops, self.meta):
+        # a module call's layer has the module's own name already: only function calls move
+        alone = _single_op_scopes([(path, local if i in self.functional else ".") for i, (path, local, _)
+                                   in enumerate(self.meta)])
+        for i, (op, (path, local, suffix)) in enumerate(zip(self.ops, self.meta)):
+            if path in alone and i in self.functional:  # torchvision's Permute, StochasticDepth
+                path, local = path[:-1], path[-1]
             op.path, op.local = path, local + suffix
             base, k = op.local, 1
             while op.name in taken:
@@ -616,6 +638,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
                         and len(self.users[gate]) == 1:
                     self.ops.pop()
                     path, tag, _ = self.meta.pop()
+                    self.functional.discard(len(self.meta))
                     self.calls[(path, tag)] -= 1
                     self.emit(node, "silu", {}, [x], "silu")
                     return
@@ -884,6 +907,8 @@ def torch_to_spec(model: Any, input_shape: Sequence[int] = (3, 224, 224), name: 
         for e in spec["layers"]:
             if "inputs" in e:
                 e["inputs"] = [rename.get(x, x) for x in e["inputs"]]
+    if unused := uncalled_modules(model, imp.gm):  # named in the header too, with their buffers
+        spec["_unused"] = unused
     free = unused_parameters(model, imp.used_modules, imp.used_params)
     if free:
         spec = {k: v for k, v in spec.items() if k not in ("blocks", "layers", "_notes")} | {"parameters": free} | \

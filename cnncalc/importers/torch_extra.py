@@ -130,26 +130,39 @@ def input_names(model: Any, n: int) -> list[str]:
 
 def unused_parameters(model: Any, used_modules: set[str], used_params: set[str]) -> list[dict[str, Any]]:
     """``parameters:`` entries for the tensors no layer row uses, each under the outermost module
-    none of whose parts ran (googlenet's ``aux1``), or its own name (a free ``nn.Parameter``)."""
+    none of whose parts ran (googlenet's ``aux1``), or its own name (a free ``nn.Parameter``);
+    the buffers (BatchNorm's running statistics) of modules that never ran go with them."""
     ran = set(used_modules)
     for m in used_modules:  # a module ran if any module inside it did (prefixes of a path)
         parts = m.split(".")
         ran.update(".".join(parts[:k]) for k in range(1, len(parts)))
-    groups: dict[tuple[str, bool], int] = {}
-    for name, p in model.named_parameters():
+
+    def where(name: str) -> str | None:
+        """The outermost module on the tensor's path that never ran; None inside one that ran as a layer."""
         parts = name.split(".")
-        # inside a module that ran as one layer (nn.MultiheadAttention's out_proj), or used by a layer
-        if any(".".join(parts[:k]) in used_modules for k in range(1, len(parts))) or name in used_params:
-            continue
-        where = name
-        for k in range(1, len(parts)):  # the outermost module on the path that never ran
+        # inside a module that ran as one layer (nn.MultiheadAttention's out_proj)
+        if any(".".join(parts[:k]) in used_modules for k in range(1, len(parts))):
+            return None
+        for k in range(1, len(parts)):
             prefix = ".".join(parts[:k])
             if prefix not in ran:
-                where = prefix
-                break
-        key = (where, bool(p.requires_grad))
-        groups[key] = groups.get(key, 0) + p.numel()
-    return [{"name": w, "params": n, **({} if t else {"trainable": False})} for (w, t), n in groups.items()]
+                return prefix
+        return name
+
+    groups: dict[tuple[str, bool], list[int]] = {}
+    for name, p in model.named_parameters():
+        w = where(name)
+        if w is None or name in used_params:
+            continue
+        groups.setdefault((w, bool(p.requires_grad)), [0, 0])[0] += p.numel()
+    for name, b in model.named_buffers():
+        w = where(name)
+        if w is None or w == name:  # a buffer of a module that ran is its layer's
+            continue
+        key = next((k for k in groups if k[0] == w), (w, True))
+        groups.setdefault(key, [0, 0])[1] += b.numel()
+    return [{"name": w, "params": n, **({"buffers": nb} if nb else {}), **({} if t else {"trainable": False})}
+            for (w, t), (n, nb) in groups.items()]
 
 
 def trainable_of(m: Any) -> bool | None:

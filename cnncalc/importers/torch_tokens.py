@@ -122,6 +122,23 @@ class TokenHandlers:
 
     _m_ShiftedWindowAttentionV2 = _m_ShiftedWindowAttention
 
+    # -- group / instance norm, pixel shuffles ---------------------------------------------------
+
+    def _m_GroupNorm(self, node: Any, m: Any) -> None:
+        self.emit(node, "groupnorm", {"groups": m.num_groups, "affine": None if m.affine else False,
+                                      "eps": None if m.eps == 1e-5 else m.eps}, [self.x(node)], "groupnorm")
+
+    def _m_InstanceNorm2d(self, node: Any, m: Any) -> None:
+        self.emit(node, "instancenorm", {"affine": True if m.affine else None,
+                                         "track_running_stats": True if m.track_running_stats else None,
+                                         "eps": None if m.eps == 1e-5 else m.eps}, [self.x(node)], "instancenorm")
+
+    def _m_PixelShuffle(self, node: Any, m: Any) -> None:
+        self.emit(node, "pixel_shuffle", {"factor": m.upscale_factor}, [self.x(node)], "pixel_shuffle")
+
+    def _m_PixelUnshuffle(self, node: Any, m: Any) -> None:
+        self.emit(node, "pixel_unshuffle", {"factor": m.downscale_factor}, [self.x(node)], "pixel_unshuffle")
+
     # -- class token, position embedding, token selection -----------------------------------------
 
     def parameter(self, node: Any) -> Any:
@@ -187,3 +204,37 @@ class TokenHandlers:
             self.alias(node, base)
             return True
         return not node.users
+
+
+def uncalled_modules(model: Any, gm: Any) -> list[tuple[str, int, int]]:
+    """Modules whose parameters and buffers no traced operation uses (GoogLeNet's auxiliary
+    classifiers in eval): (path, parameter elements, buffer elements), outermost modules only."""
+    used: set[str] = set()
+    for node in gm.graph.nodes:
+        if node.op in ("call_module", "get_attr"):
+            used.add(str(node.target))
+
+    def is_used(name: str) -> bool:
+        parts = name.split(".")
+        return any(".".join(parts[:k]) in used for k in range(1, len(parts) + 1))
+
+    tensors = [(n, p.numel(), 0) for n, p in model.named_parameters()] + \
+              [(n, 0, b.numel()) for n, b in model.named_buffers()]
+    unused = [(n, p, b) for n, p, b in tensors if not is_used(n)]
+    if not unused:
+        return []
+    usedish = {n for n, _, _ in tensors if is_used(n)}
+    out: dict[str, list[int]] = {}
+    for name, p, b in unused:
+        parts = name.split(".")
+        # the outermost module of this tensor that holds nothing used
+        top = name
+        for k in range(1, len(parts)):
+            prefix = ".".join(parts[:k])
+            if not any(u == prefix or u.startswith(prefix + ".") for u in usedish):
+                top = prefix
+                break
+        acc = out.setdefault(top, [0, 0])
+        acc[0] += p
+        acc[1] += b
+    return [(k, v[0], v[1]) for k, v in out.items()]

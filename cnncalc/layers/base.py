@@ -267,7 +267,8 @@ class Layer(BaseModel):
     """Base of every layer kind: a frozen model that owns its formulas.
 
     Counting conventions (per sample; the analysis scales by batch):
-    - ``macs``: multiply-accumulates of conv / deconv / fc only, bias excluded.
+    - ``macs``: every multiply-accumulate of conv, deconv, fc and matmul (attention's QKᵀ and
+      AV products included), bias excluded; FlopCounterMode / 2.
     - ``ops``: all other arithmetic, one op per elementary operation as each kind documents.
     """
 
@@ -291,7 +292,7 @@ class Layer(BaseModel):
         return 0
 
     def macs(self, ins: Shapes, out: Shape) -> int:
-        """Multiply-accumulates per sample (conv / deconv / fc only)."""
+        """Multiply-accumulates per sample (conv, deconv, fc and matmul only)."""
         return 0
 
     def ops(self, ins: Shapes, out: Shape) -> int:

@@ -1,9 +1,10 @@
-"""Normalisation layers: batch norm, layer norm, local response norm."""
+"""Normalisation layers: batch norm, layer norm, local response norm, group and instance norm."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from ..errors import LayerShapeError
 from .base import (
     ALWAYS,
     ElemKind,
@@ -212,3 +213,84 @@ class LRN(Layer):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Ops", "(size + 3) × elements", f"({self.size} + 3) × {numel(out):,}",
                         f"{self.ops(ins, out):,}")]
+
+
+@register_layer("groupnorm", "group_norm", "gn")
+class GroupNorm(Layer):
+    """Group normalisation: the C channels in ``groups`` groups of C/G, each group normalised over
+    its C/G·H·W values, per sample (``nn.GroupNorm``).
+
+    - Params: γ and β per channel, 2·C (``affine``).
+    - Ops: 6 per element as layernorm (mean, centre, square-accumulate, normalise, scale, shift);
+      4 without ``affine``.
+    """
+
+    family = Family.NORM
+    torch_module = "GroupNorm"
+    groups: PosInt
+    affine: bool = True
+    eps: float = 1e-5
+
+    def _groups(self, ins: Shapes) -> int:
+        return self.groups
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c = ins[0][0]
+        if c % self._groups(ins):
+            raise LayerShapeError(f"{c} channels do not split into {self._groups(ins)} groups")
+        return ins[0]
+
+    def params(self, ins: Shapes) -> Params:
+        c = ins[0][0]
+        return Params(c, c) if self.affine else Params()
+
+    def ops(self, ins: Shapes, out: Shape) -> int:
+        return (6 if self.affine else 4) * numel(out)
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        """The input and the fp32 mean and rstd of every group."""
+        g = self._groups(ins)
+        return (Saved("input"), Saved("new", numel=g, elem="fp32"), Saved("new", numel=g, elem="fp32"))
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.NORM, reads=numel(ins[0]), writes=numel(out)),)
+
+    def torch_weight(self, ins: Shapes) -> Shape:
+        return (ins[0][0],) if self.affine else ()
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c = ins[0][0]
+        k = 6 if self.affine else 4
+        return [Formula("Groups", "G of C/G channels", f"{self._groups(ins)} of {c // self._groups(ins)}",
+                        str(self._groups(ins))),
+                Formula("Params", "2 × C (γ, β)" if self.affine else "0 (no affine)",
+                        f"2 × {c}" if self.affine else "0", f"{self.params(ins).total:,}"),
+                Formula("Ops", f"{k} × elements", f"{k} × {numel(out):,}", f"{self.ops(ins, out):,}")]
+
+
+@register_layer("instancenorm", "instance_norm", "instancenorm2d")
+class InstanceNorm(GroupNorm):
+    """Instance normalisation: every channel normalised over its H·W values, per sample
+    (``nn.InstanceNorm2d``; a group norm with one channel per group).
+
+    - Params: γ and β, 2·C, only with ``affine`` (PyTorch's default is without).
+    - Buffers: running mean and variance 2·C plus the batch counter (1), only with
+      ``track_running_stats`` (default without).
+    - Ops: 6 per element with ``affine``, else 4.
+    """
+
+    torch_module = "InstanceNorm2d"
+    groups: PosInt = 1  # unused: one group per channel
+    affine: bool = False
+    track_running_stats: bool = False
+    momentum: float = 0.1
+
+    def _groups(self, ins: Shapes) -> int:
+        return ins[0][0]
+
+    def buffers(self, ins: Shapes) -> int:
+        return 2 * ins[0][0] + 1 if self.track_running_stats else 0
+
+    def buffer_tensors(self, ins: Shapes) -> tuple[tuple[int, ElemKind], ...]:
+        c = ins[0][0]
+        return ((c, "float"), (c, "float"), (1, "int64")) if self.track_running_stats else ()

@@ -1,4 +1,5 @@
-"""Token layers: reshapes and permutes between feature maps and sequences, class token, position embedding.
+"""Token layers: reshapes and permutes between feature maps and sequences, class token, position
+embedding; and the sub-pixel rearrangements pixel_shuffle / pixel_unshuffle.
 
 A sequence is a tensor ``[L, features]`` (L tokens, without the batch dimension); a channels-last
 map ``[H, W, C]`` (Swin, ConvNeXt's MLP) is a grid of tokens. ``fc`` and ``layernorm`` with
@@ -7,14 +8,17 @@ map ``[H, W, C]`` (Swin, ConvNeXt's MLP) is a grid of tokens. ``fc`` and ``layer
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from ..errors import LayerShapeError
 from .base import (
+    RF,
     Family,
     Formula,
+    Hyper,
     Kernel,
     KernelClass,
     Layer,
@@ -27,6 +31,7 @@ from .base import (
     fmt_shape,
     numel,
     register_layer,
+    spatial,
 )
 
 
@@ -203,3 +208,74 @@ class PatchMerge(Layer):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         h, w, c = ins[0]
         return [Formula("Output", "[⌈H/2⌉, ⌈W/2⌉, 4·C]", f"[⌈{h}/2⌉, ⌈{w}/2⌉, 4 × {c}]", fmt_shape(out))]
+
+
+@register_layer("pixel_shuffle", "depth_to_space")
+class PixelShuffle(Layer):
+    """Sub-pixel rearrangement (``nn.PixelShuffle(r)``): [C, H, W] → [C/r², r·H, r·W].
+
+    No params, no MACs, no ops: a copy. Receptive field: unchanged; jump j' = j/r.
+    """
+
+    family = Family.RESHAPE
+    torch_module = "PixelShuffle"
+    factor: PosInt
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, h, w = spatial(ins[0], "pixel_shuffle")
+        r2 = self.factor * self.factor
+        if c % r2:
+            raise LayerShapeError(f"pixel_shuffle by {self.factor} needs channels divisible by {r2}, got {c}")
+        return (c // r2, h * self.factor, w * self.factor)
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        return RF(rf.size, (Fraction(rf.jump[0]) / self.factor, Fraction(rf.jump[1]) / self.factor))
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
+
+    def hyper(self) -> Hyper:
+        return Hyper("", f"×{self.factor}", "", "")
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c, h, w = ins[0]
+        r = self.factor
+        return [Formula("Output", "[C/r², r·H, r·W]", f"[{c}/{r}², {r}·{h}, {r}·{w}]", fmt_shape(out))]
+
+
+@register_layer("pixel_unshuffle", "space_to_depth")
+class PixelUnshuffle(Layer):
+    """The inverse of pixel_shuffle (``nn.PixelUnshuffle(r)``): [C, H, W] → [C·r², H/r, W/r].
+
+    No params, no MACs, no ops: a copy. Receptive field: an r×r window of stride r.
+    """
+
+    family = Family.RESHAPE
+    torch_module = "PixelUnshuffle"
+    factor: PosInt
+
+    def output_shape(self, ins: Shapes) -> Shape:
+        c, h, w = spatial(ins[0], "pixel_unshuffle")
+        if h % self.factor or w % self.factor:
+            raise LayerShapeError(f"pixel_unshuffle by {self.factor} needs H and W divisible by it, got {h}×{w}")
+        return (c * self.factor ** 2, h // self.factor, w // self.factor)
+
+    def receptive(self, rf: RF, ins: Shapes) -> RF:
+        return rf.window((self.factor, self.factor), (self.factor, self.factor))
+
+    def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
+        return ()
+
+    def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
+        return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
+
+    def hyper(self) -> Hyper:
+        return Hyper("", f"÷{self.factor}", "", "")
+
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        c, h, w = ins[0]
+        r = self.factor
+        return [Formula("Output", "[C·r², H/r, W/r]", f"[{c}·{r}², {h}/{r}, {w}/{r}]", fmt_shape(out))]

@@ -48,15 +48,20 @@ def models() -> list[tuple[str, str, tuple[int, int, int]]]:
 
 
 def factory(lst: str, name: str) -> str:
-    return f"torchvision.models{'.segmentation' if lst == 'segmentation' else ''}:{name}"
+    """The --torch reference; segmentation models without their default pretrained backbone (a download)."""
+    return f"tests.tools.tv_segmentation:{name}" if lst == "segmentation" else f"torchvision.models:{name}"
 
 
 def pytorch_figures(lst: str, name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
     """PyTorch's own counts (the oracle)."""
     mod = torchvision.models.segmentation if lst == "segmentation" else torchvision.models
-    with torch.device("meta"):  # shapes only: FlopCounterMode counts from shapes, nothing is computed
-        model = getattr(mod, name)().eval()
-        x = torch.zeros(1, *shape)
+    kwargs = {"weights_backbone": None} if lst == "segmentation" else {}
+    try:
+        with torch.device("meta"):  # shapes only: FlopCounterMode counts from shapes, nothing is computed
+            model = getattr(mod, name)(**kwargs).eval()
+    except NotImplementedError:  # a builder that reads a tensor's values (RegNet's widths): build, then move
+        model = getattr(mod, name)(**kwargs).eval().to("meta")
+    x = torch.zeros(1, *shape, device="meta")
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())
     counter = FlopCounterMode(display=False)
@@ -83,20 +88,28 @@ def main() -> int:
     ap.add_argument("--record", action="store_true", help="write the PyTorch figures to " + str(REFERENCE))
     ap.add_argument("-k", default="", help="only models whose name contains this")
     ap.add_argument("-v", action="store_true", help="print the import error in full")
+    ap.add_argument("--only", default="", help="comma-separated models to run (default: all)")
+    ap.add_argument("--out", type=Path, default=REFERENCE, help="the JSON to read and --record to")
+    ap.add_argument("--skip", default="", help="comma-separated models whose figures are recorded already (--record)")
     args = ap.parse_args()
-    recorded: dict[str, Any] = json.loads(REFERENCE.read_text())["models"] if REFERENCE.exists() else {}
+    recorded: dict[str, Any] = json.loads(args.out.read_text())["models"] if args.out.exists() else {}
+    only = set(filter(None, args.only.split(",")))
     exact: dict[str, int] = {}
     total: dict[str, int] = {}
     failures: list[str] = []
+    done = set(filter(None, args.skip.split(",")))
     for lst, name, shape in models():
-        if args.k and args.k not in name:
+        if (args.k and args.k not in name) or (only and name not in only):
             continue
         total[lst] = total.get(lst, 0) + 1
         t0 = time.time()
         ref = recorded.get(name)
-        if ref is None or args.record:
+        if ref is None or (args.record and name not in done):
             ref = pytorch_figures(lst, name, shape)
             recorded[name] = ref
+            done.add(name)
+            if args.record:
+                save(recorded, args.out)
         try:
             got = cnncalc_figures(lst, name, shape)
         except Exception as e:  # report and go on with the next model
@@ -114,16 +127,22 @@ def main() -> int:
             print(f"OK    {name:32s} {time.time() - t0:5.1f}s", flush=True)
     for lst in total:
         print(f"{lst}: {exact.get(lst, 0)} of {total[lst]} exact")
-    if args.record:
-        REFERENCE.write_text(json.dumps({
-            "source": f"torchvision {torchvision.__version__} / torch {torch.__version__}, weights=None, eval, "
-                      "batch 1; inception_v3 at 3x299x299, segmentation at 3x256x256, others 3x224x224",
-            "note": "params = sum(p.numel() for p in model.parameters()); buffers = sum(b.numel() for b in "
-                    "model.buffers()); torch_flop_counter = FlopCounterMode total; macs = torch_flop_counter / 2 "
-                    "(FlopCounterMode counts 2 per multiply-accumulate of conv, linear and matmul/bmm/sdpa)",
-            "models": dict(sorted(recorded.items())),
-        }, indent=1) + "\n")
     return 1 if failures else 0
+
+
+def save(recorded: dict[str, Any], out: Path) -> None:
+    """Write the figures (after every model, so an interrupted run keeps what it measured)."""
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps({
+        "source": f"torchvision {torchvision.__version__} / torch {torch.__version__}, weights=None "
+                  "(segmentation: weights_backbone=None too), eval, batch 1; inception_v3 at 3x299x299, segmentation at 3x256x256, others 3x224x224",
+        "note": "params = sum(p.numel() for p in model.parameters()); buffers = sum(b.numel() for b in "
+                "model.buffers()); torch_flop_counter = FlopCounterMode total with autograd on and the math "
+                "SDPA backend; macs = torch_flop_counter / 2 (FlopCounterMode counts 2 per multiply-accumulate "
+                "of conv, linear and matmul/bmm)",
+        "models": dict(sorted(recorded.items())),
+    }, indent=1) + "\n")
+    tmp.replace(out)
 
 
 if __name__ == "__main__":
