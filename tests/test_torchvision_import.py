@@ -28,8 +28,9 @@ NAMED = ["alexnet", "convnext_tiny", "densenet121", "efficientnet_b0", "efficien
          "vit_b_16", "wide_resnet101_2", "fcn_resnet50", "deeplabv3_mobilenet_v3_large",
          "lraspp_mobilenet_v3_large"]
 IMPORTED = sorted(REF) if os.environ.get("CNNCALC_TORCHVISION_ALL") else NAMED
-#: Their auxiliary classifiers are built but not called in eval: the import names them in its header
-#: with their counts (6,379,984 and 3,326,696 parameters) but no layer holds them yet.
+# googlenet's and inception_v3's auxiliary classifiers are built but not called in eval: the import
+# names them in its header (6,379,984 and 3,326,696 parameters) and counts them, with their BatchNorm
+# buffers, under ``parameters:``.
 
 
 def test_figures_cover_the_named_models() -> None:
