@@ -486,6 +486,12 @@ def _net(shape: list[int], *layers: Entry, **blocks: Any) -> Entry:
                    {"name": "u", "type": "upsample", "scale": 2},
                    {"name": "c", "type": "conv", "filters": 1, "kernel": [1, 2], "stride": 2, "dilation": 2,
                     "pad": "same", "bias": False}))
+@example(spec=_net([2, 3, 3], {"name": "c1", "type": "conv", "filters": 3, "kernel": 1, "bias": False},
+                   {"name": "s", "type": "slice", "start": 1, "end": 2},  # pads after an unfolded Slice
+                   {"name": "c3", "type": "conv", "filters": 1, "kernel": [1, 2], "stride": 2, "pad": "same",
+                    "bias": False},
+                   {"name": "c4", "type": "conv", "filters": 1, "kernel": 1, "bias": False},
+                   {"name": "bn", "type": "batchnorm"}))
 @settings(CI, max_examples=int(os.environ.get("CNNCALC_ORACLE_EXAMPLES", "30")))
 @given(spec=specs())
 def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:
