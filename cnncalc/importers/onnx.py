@@ -39,6 +39,11 @@ _INT_OPS = {"Constant", "Identity", "Shape", "Gather", "Unsqueeze", "Squeeze", "
             "Neg", "Max", "Min", "ReduceProd", "Sqrt", "CastLike", "Expand"}
 
 
+#: Inputs that hold sizes, not data: evaluated when ONNX inference leaves the output's shape open.
+_SHAPE_INPUTS = {"Pad": (1,), "Slice": (1, 2, 3, 4), "Reshape": (1,), "Resize": (1, 2, 3), "Expand": (1,),
+                 "ConstantOfShape": (0,)}
+
+
 def require() -> None:
     """UsageError unless the onnx package (the [onnx] extra) is installed."""
     if onnx is None:
@@ -177,21 +182,29 @@ class _Importer:
                     d.dim_value = v
         del m.graph.value_info[:]
         self._infer_shapes(m, x.name, tuple(shape))
-        # PyTorch writes F.pad's pads as a chain of constant ops (ConstantOfShape, Concat, Reshape,
-        # Slice, Transpose…) that ONNX inference does not evaluate, leaving every shape after the
-        # Pad unknown: evaluate the chain here, put the pads in as a constant, and infer again
-        fixed = False
-        for node in m.graph.node:
-            if node.op_type == "Pad" and len(node.input) > 1 and node.input[1] \
-                    and node.output[0] not in self.shapes and node.input[1] not in self.inits:
-                try:
-                    pads = np.asarray(self.value(node.input[1]), dtype=np.int64)
-                except _Unsupported:
+        # PyTorch writes F.pad's pads (and, unfolded, a Slice's bounds, a Reshape's shape) as a
+        # chain of ops on constants and shapes (ConstantOfShape, Concat, Reshape, Slice,
+        # Transpose, Shape…) that ONNX inference does not evaluate, leaving every shape after it
+        # unknown: evaluate such inputs here, put them in as constants and infer again, until
+        # nothing more settles
+        for _ in range(8):
+            fixed = False
+            for node in m.graph.node:
+                if node.op_type not in _SHAPE_INPUTS or node.output[0] in self.shapes:
                     continue
-                m.graph.initializer.append(numpy_helper.from_array(pads, node.input[1] + "#cnncalc"))
-                node.input[1] += "#cnncalc"
-                fixed = True
-        if fixed:
+                for k in _SHAPE_INPUTS[node.op_type]:
+                    name = node.input[k] if len(node.input) > k else ""
+                    if not name or name in self.inits or name.endswith("#cnncalc"):
+                        continue
+                    try:
+                        v = np.asarray(self.value(name))
+                    except _Unsupported:
+                        continue
+                    m.graph.initializer.append(numpy_helper.from_array(v, name + "#cnncalc"))
+                    node.input[k] = name + "#cnncalc"
+                    fixed = True
+            if not fixed:
+                break
             del m.graph.value_info[:]
             self._infer_shapes(m, x.name, tuple(shape))
         self.live[x.name] = _INPUT
