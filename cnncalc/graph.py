@@ -807,9 +807,9 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
     for p in b.nodes:
         start = len(b.problems)
         ins = [b.resolve(r) for r in p.refs]
-        for k in range(start, len(b.problems)):  # a block's reference problem once, with its instances
+        for i in range(start, len(b.problems)):  # a block's reference problem once, with its instances
             if p.groups:
-                b.tags.setdefault(k, p.groups[-1].name)
+                b.tags.setdefault(i, p.groups[-1].name)
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups,
                               p.shares, p.trainable))
