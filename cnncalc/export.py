@@ -176,6 +176,16 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     target = Path(path)
     if is_input(target):
         raise UsageError(f"refusing to write {target}: it is an input of this command; choose another output file")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    if target.exists() and not target.is_file() and not target.is_dir():
+        # a device or FIFO (-o /dev/null, /dev/stdout): written in place; a rename would replace
+        # the device node itself with a regular file
+        try:
+            with open(target, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise UsageError(f"cannot write {target}: {e.strerror or e}") from None
+        return
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {target}: folder {folder} does not exist")
@@ -187,7 +197,7 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
         # mkstemp makes 0600 files: give the result the mode a plain open() would (or the replaced file's)
         os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
-            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -351,3 +351,20 @@ def test_nesting_limit() -> None:
     load_yaml("a: " + "[" * (MAX_YAML_DEPTH - 1) + "]" * (MAX_YAML_DEPTH - 1) + "\n", "f.yaml")
     with pytest.raises(SpecError, match=f"nested deeper than {MAX_YAML_DEPTH} levels"):
         load_yaml("a: " + "[" * MAX_YAML_DEPTH + "]" * MAX_YAML_DEPTH + "\n", "f.yaml")
+
+
+def test_output_to_a_fifo_is_written_in_place(tmp_path: Path) -> None:
+    # -o /dev/null or a FIFO: written into, never replaced by a regular file (a rename would)
+    import stat
+    import threading
+
+    from cnncalc.export import write_atomic
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, "hello\n")
+    reader.join(timeout=10)
+    assert got == [b"hello\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
