@@ -507,7 +507,7 @@ def test_cli_check_exit_codes(tmp_path: Path) -> None:
     assert rules.exit_code == 2 and "rules.yaml:1:5: error: kb:" in rules.stderr
 
     missing = runner.invoke(app, ["check", "alexnet_cs231n", str(tmp_path / "nope.csv")])
-    assert missing.exit_code == 2 and "cannot read" in missing.stderr
+    assert missing.exit_code == 2 and "no such file" in missing.stderr
 
 
 def test_cli_check_json_and_gradescope(tmp_path: Path) -> None:

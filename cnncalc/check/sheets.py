@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..columns import COLUMNS, Units
-from ..errors import Diagnostic, Position, SpecError, UsageError
+from ..errors import Diagnostic, Position, SpecError
+from ..limits import MAX_TEXT_BYTES, read_bytes_limited
 from ..source import load_yaml
 from .numbers import Decimal, is_blank, parse_number
 
@@ -453,7 +454,7 @@ def parse_sheet(text: str, file: str, fmt: SheetFormat | None = None) -> AnswerS
 
 #: Largest answer or rules file read (a 30,000-row sheet is about 2 MB); checked before reading,
 #: so /dev/zero or a huge file is refused, not loaded.
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = MAX_TEXT_BYTES
 
 
 def read_text(path: str | Path, what: str = "file", legacy: bool = False) -> str:
@@ -462,13 +463,7 @@ def read_text(path: str | Path, what: str = "file", legacy: bool = False) -> str
     MAX_FILE_BYTES (read at most that much, so endless devices stop), SpecError at the first byte
     that is not text."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
-    except OSError as e:
-        raise UsageError(f"cannot read {p}: {e.strerror or e}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"{p}: {what} larger than {MAX_FILE_BYTES // 2**20} MiB; refused")
+    data = read_bytes_limited(p, what, MAX_FILE_BYTES)  # also remembered as an input: never written over
     bad = data.find(b"\0")
     try:
         if bad >= 0:
