@@ -280,11 +280,15 @@ class WindowAttention(Layer):
         return (3 * c, c)
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
-        """Pad, roll and window-partition copies, then attention per window, then the way back."""
+        """Pad, roll and window-partition copies, then attention per window, then the way back;
+        v2 first runs its bias MLP on the R × 2 table (R·hidden·(2 + heads) MACs)."""
         hp, wp, c, n = self._dims(ins)
         t = hp * wp
         copy = Kernel(KernelClass.COPY, reads=t * c, writes=t * c)
-        return (copy, *_attention_kernels(t // n, n, c, self.heads), copy)
+        r, k, h = self._offsets(), self.cpb_hidden, self.heads
+        mlp = (Kernel(KernelClass.MATMUL, r * k * (2 + h), 2 * r, h * r, 3 * k + k * h, channels=k),) \
+            if self.version == 2 else ()
+        return (*mlp, copy, *_attention_kernels(t // n, n, c, self.heads), copy)
 
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         hp, wp, c, n = self._dims(ins)
