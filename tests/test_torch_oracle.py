@@ -599,3 +599,29 @@ def test_every_newer_kind_has_a_spec() -> None:
     assert {"attention", "window_attention", "pad", "max_unpool", "param_matmul", "param_add", "param_mul",
             "constant_scale", "subtract", "batch_concat", "permute", "reshape", "class_token", "pos_embedding",
             "select_token", "patch_merge"} <= kinds
+
+
+@st.composite
+def attention_specs(draw: Any) -> Entry:
+    """A window_attention on a random map, or an attention on G sequences of L tokens (a square
+    L with MaxViT's relative bias), valid by construction: E = heads × per-head features."""
+    heads = draw(st.integers(1, 3))
+    c = heads * draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        wh, ww = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        fields: Entry = {"heads": heads, "window": [wh, ww],
+                         "shift": [draw(st.integers(0, wh - 1)), draw(st.integers(0, ww - 1))],
+                         "version": draw(st.sampled_from([1, 2])), "bias": draw(st.booleans())}
+        if fields["version"] == 2:
+            fields["cpb_hidden"] = draw(st.integers(1, 8))
+        return _one([draw(st.integers(1, 9)), draw(st.integers(1, 9)), c], "window_attention", **fields)
+    relative = draw(st.booleans())
+    n = draw(st.integers(1, 3)) ** 2 if relative else draw(st.integers(1, 9))
+    shape = [draw(st.integers(1, 3)), n, c] if draw(st.booleans()) else [n, c]
+    return _one(shape, "attention", heads=heads, bias=draw(st.booleans()), relative_bias=relative)
+
+
+@settings(CI, max_examples=8)
+@given(spec=attention_specs())
+def test_random_attention_matches_pytorch(spec: Entry) -> None:
+    check_kind_against_torch(spec)
