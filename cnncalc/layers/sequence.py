@@ -226,8 +226,8 @@ class PatchMerge(Layer):
         return [Formula("Output", "[⌈H/2⌉, ⌈W/2⌉, 4·C]", f"[⌈{h}/2⌉, ⌈{w}/2⌉, 4 × {c}]", fmt_shape(out))]
 
     def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
-        """torchvision's Swin patch-merging gather (pad odd sides, stack the 2×2 neighbours)."""
-        return TorchCode("patch_merge({0})", helper=_PATCH_MERGE)
+        """torchvision's Swin ``_patch_merging_pad`` (pad odd sides, stack the 2×2 neighbours)."""
+        return TorchCode("_patch_merging_pad({0})", helper=_PATCH_MERGE)
 
 
 # ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
@@ -254,9 +254,12 @@ _POS_EMBEDDING = '''class PosEmbedding(nn.Module):
         return x + self.embedding
 '''
 
-_PATCH_MERGE = '''def patch_merge(x: torch.Tensor) -> torch.Tensor:
+_PATCH_MERGE = '''def _patch_merging_pad(x: torch.Tensor) -> torch.Tensor:
     """Swin's patch merging gather: [N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 4·C], odd sides zero-padded."""
     h, w = x.shape[-3], x.shape[-2]
     x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
     return torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+
+
+torch.fx.wrap("_patch_merging_pad")  # one operation to torch.fx, as in torchvision
 '''
