@@ -520,6 +520,12 @@ def check_kind_against_torch(spec: Entry, macs: bool = True) -> None:
     params = sum(p.numel() for p in model.parameters())
     buffers = sum(b.numel() for b in model.buffers())
     assert (params, buffers) == (a.totals.params, a.totals.buffers), gen.text
+    # tensor by tensor, as the memory model allocates them: sizes, and the buffers' element types
+    rows = {r.name: r for r in a.rows}
+    assert sorted(p.numel() for p in model.parameters()) == \
+        sorted(n for node in graph.nodes for n in node.layer.param_tensors(rows[node.name].inputs))
+    assert sorted((b.numel(), "int64" if b.dtype == torch.int64 else "float") for b in model.buffers()) == \
+        sorted(t for node in graph.nodes for t in node.layer.buffer_tensors(rows[node.name].inputs))
     if macs:
         assert counter.get_total_flops() == 2 * a.totals.macs, gen.text
 
