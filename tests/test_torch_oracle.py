@@ -663,3 +663,15 @@ def test_newer_kinds_views_are_views_in_pytorch(name: str, spec: Entry) -> None:
         y = model(x)
     views = all(n.layer.output_storage(False) == "view" for n in graph.nodes)
     assert (y.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()) == views
+
+
+def test_helper_class_names_are_not_taken_by_blocks() -> None:
+    """A network or block whose CamelCase name is a helper's (SelfAttention, ClassToken) gets
+    another name, not a second class that replaces the helper."""
+    spec = _net([40], {"name": "seq", "type": "reshape", "shape": [5, 8]},
+                {"name": "tok", "type": "classToken"}, {"name": "attn", "type": "attention", "heads": 2},
+                classToken={"layers": [{"name": "cls", "type": "class_token"}]})
+    spec["name"] = "self_attention"
+    text = torch_source(_graph(spec)).text
+    assert text.count("class SelfAttention(") == 1 and text.count("class ClassToken(") == 1
+    check_kind_against_torch(spec)
