@@ -675,3 +675,50 @@ def test_helper_class_names_are_not_taken_by_blocks() -> None:
     text = torch_source(_graph(spec)).text
     assert text.count("class SelfAttention(") == 1 and text.count("class ClassToken(") == 1
     check_kind_against_torch(spec)
+
+
+@st.composite
+def misc_kind_specs(draw: Any) -> Entry:
+    """One of pad / max_unpool / param_add / param_mul / permute / reshape / patch_merge on a random
+    map, valid by construction (PyTorch's own rules: reflection pads smaller than the side, an
+    unpool size within a stride of (n − 1)·s − 2p + k, a parameter that broadcasts)."""
+    c, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    kind = draw(st.sampled_from(["pad", "max_unpool", "param_add", "param_mul", "permute", "reshape",
+                                 "patch_merge"]))
+    if kind == "pad":
+        mode = draw(st.sampled_from(["zeros", "constant", "reflect", "replicate"]))
+        top = max(h - 1, 0) if mode == "reflect" else 3
+        side = max(w - 1, 0) if mode == "reflect" else 3
+        pads = [draw(st.integers(0, top)), draw(st.integers(0, top)), draw(st.integers(0, side)),
+                draw(st.integers(0, side))]
+        fields: Entry = {"pad": pads, "mode": mode}
+        if mode == "constant":
+            fields["value"] = 1.5
+        return _one([c, h, w], "pad", **fields)
+    if kind == "max_unpool":
+        k, s = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        p = draw(st.integers(0, (k - 1) // 2))
+        # PyTorch: output (n − 1)·s − 2p + k, or output_size within (default − s, default + s)
+        default = [(n - 1) * s - 2 * p + k for n in (h, w)]
+        if min(default) < 1:
+            p = 0
+            default = [(n - 1) * s + k for n in (h, w)]
+        fields = {"kernel": k, "stride": s, "pad": p}
+        if draw(st.booleans()):
+            fields["output"] = [draw(st.integers(max(d - s + 1, 1), d + s - 1)) for d in default]
+        return _one([c, h, w], "max_unpool", **fields)
+    if kind in ("param_add", "param_mul"):
+        shape = [draw(st.sampled_from([1, n])) for n in (c, h, w)][draw(st.integers(0, 2)):]
+        return _one([c, h, w], kind, shape=shape)
+    if kind == "permute":
+        return _one([c, h, w], "permute", dims=draw(st.permutations([0, 1, 2])))
+    if kind == "reshape":
+        return _one([c, h, w], "reshape", shape=draw(st.sampled_from([[c * h * w], [c, h * w], [c * h, w],
+                                                                      [w, h, c]])))
+    return _one([h, w, c], "patch_merge")
+
+
+@settings(CI, max_examples=12)
+@given(spec=misc_kind_specs())
+def test_random_misc_kinds_match_pytorch(spec: Entry) -> None:
+    check_kind_against_torch(spec)
