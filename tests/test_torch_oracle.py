@@ -722,3 +722,36 @@ def misc_kind_specs(draw: Any) -> Entry:
 @given(spec=misc_kind_specs())
 def test_random_misc_kinds_match_pytorch(spec: Entry) -> None:
     check_kind_against_torch(spec)
+
+
+def _kind_module(spec: Entry) -> Any:
+    """The generated module of the spec's layer ``k``."""
+    gen = torch_source(_graph(spec))
+    return getattr(getattr(_load(gen.text, "generated_net"), gen.class_name)(), "k")
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_window_attention_code_computes_as_torchvision(version: int) -> None:
+    """The generated Swin attention, given torchvision's weights (same names and shapes), gives
+    torchvision's output: padding, shift mask, relative bias (v2: cosine attention, bias MLP)."""
+    swin = pytest.importorskip("torchvision.models.swin_transformer")
+    torch.manual_seed(0)
+    ref = (swin.ShiftedWindowAttention if version == 1 else swin.ShiftedWindowAttentionV2)(8, [4, 4], [2, 2], 2)
+    mine = _kind_module(_one([7, 9, 8], "window_attention", heads=2, window=[4, 4], shift=[2, 2], version=version))
+    mine.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 7, 9, 8)
+    torch.testing.assert_close(mine.eval()(x), ref.eval()(x))
+
+
+def test_attention_code_computes_as_multihead_attention() -> None:
+    """The generated attention, given nn.MultiheadAttention's weights, gives its output."""
+    torch.manual_seed(0)
+    ref = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    mine = _kind_module(_one([5, 8], "attention", heads=2)).eval()
+    with torch.no_grad():
+        mine.qkv.weight.copy_(ref.in_proj_weight)
+        mine.qkv.bias.copy_(ref.in_proj_bias)
+        mine.proj.weight.copy_(ref.out_proj.weight)
+        mine.proj.bias.copy_(ref.out_proj.bias)
+        x = torch.randn(3, 5, 8)
+        torch.testing.assert_close(mine(x), ref(x, x, x, need_weights=False)[0])

@@ -370,7 +370,8 @@ _WINDOW_ATTENTION = '''class ShiftedWindowAttention(nn.Module):
             table = torch.stack(torch.meshgrid(torch.arange(1 - wh, wh, dtype=torch.float32),
                                                torch.arange(1 - ww, ww, dtype=torch.float32), indexing="ij"), -1)
             table = table / torch.tensor([max(wh - 1, 1), max(ww - 1, 1)]) * 8
-            self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0)
+            table = torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0
+            self.register_buffer("relative_coords_table", table[None])
         self.register_buffer("relative_position_index", index.flatten())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -383,7 +384,10 @@ _WINDOW_ATTENTION = '''class ShiftedWindowAttention(nn.Module):
             x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
         nh, nw, n = hp // wh, wp // ww, wh * ww
         x = x.view(b, nh, wh, nw, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nh * nw, n, c)
-        q, k, v = self.qkv(x).reshape(-1, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        qkv_bias = self.qkv.bias
+        if self.version == 2 and qkv_bias is not None:  # V2 learns no key bias (kept at zero)
+            qkv_bias = torch.cat([qkv_bias[:c], torch.zeros_like(qkv_bias[c:2 * c]), qkv_bias[2 * c:]])
+        q, k, v = F.linear(x, self.qkv.weight, qkv_bias).reshape(-1, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
         if self.version == 1:
             attn = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1)
             bias = self.relative_position_bias_table[self.relative_position_index]
