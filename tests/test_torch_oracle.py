@@ -727,7 +727,7 @@ def test_random_misc_kinds_match_pytorch(spec: Entry) -> None:
 def _kind_module(spec: Entry) -> Any:
     """The generated module of the spec's layer ``k``."""
     gen = torch_source(_graph(spec))
-    return getattr(getattr(_load(gen.text, "generated_net"), gen.class_name)(), "k")
+    return getattr(_load(gen.text, "generated_net"), gen.class_name)().k
 
 
 @pytest.mark.parametrize("version", [1, 2])
