@@ -755,3 +755,22 @@ def test_attention_code_computes_as_multihead_attention() -> None:
         mine.proj.bias.copy_(ref.out_proj.bias)
         x = torch.randn(3, 5, 8)
         torch.testing.assert_close(mine(x), ref(x, x, x, need_weights=False)[0])
+
+
+def test_relative_attention_code_computes_as_torchvision_maxvit() -> None:
+    """The generated attention with ``relative_bias``, given the weights of torchvision's MaxViT
+    attention (to_qkv → qkv, merge → proj, the same bias table), gives its output; the relative
+    index buffers are equal."""
+    maxvit = pytest.importorskip("torchvision.models.maxvit")
+    torch.manual_seed(0)
+    ref = maxvit.RelativePositionalMultiHeadAttention(8, 4, 9).eval()  # 8 features, 2 heads of 4, 3×3 tokens
+    mine = _kind_module(_one([2, 9, 8], "attention", heads=2, relative_bias=True)).eval()
+    assert torch.equal(mine.relative_position_index.flatten(), ref.relative_position_index.flatten())
+    with torch.no_grad():
+        for a, b in ((mine.qkv, ref.to_qkv), (mine.proj, ref.merge)):
+            a.weight.copy_(b.weight)
+            a.bias.copy_(b.bias)
+        mine.relative_position_bias_table.copy_(torch.randn_like(ref.relative_position_bias_table))
+        ref.relative_position_bias_table.copy_(mine.relative_position_bias_table)
+        x = torch.randn(3, 2, 9, 8)
+        torch.testing.assert_close(mine(x), ref(x))

@@ -320,8 +320,8 @@ class WindowAttention(Layer):
 
 _SELF_ATTENTION = '''class SelfAttention(nn.Module):
     """Multi-head self-attention over the last two axes [..., L, E], as nn.MultiheadAttention
-    computes it, written as matmuls; ``window`` s adds MaxViT's relative position bias (a
-    (2s − 1)² × heads table, indexed per pair of the s × s tokens)."""
+    computes it, written as matmuls; ``window`` s makes it torchvision's MaxViT attention, with a
+    relative position bias (a (2s − 1)² × heads table, indexed per pair of the s × s tokens)."""
 
     def __init__(self, dim: int, heads: int, bias: bool = True, window: int = 0) -> None:
         super().__init__()
@@ -339,7 +339,8 @@ _SELF_ATTENTION = '''class SelfAttention(nn.Module):
         x = x.reshape(-1, shape[-2], shape[-1])
         b, n, e = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, e // self.heads).permute(2, 0, 3, 1, 4)
-        attn = (q * (e // self.heads) ** -0.5) @ k.transpose(-2, -1)
+        # torchvision's MaxViT scales by E^-1/2, nn.MultiheadAttention by (E/heads)^-1/2
+        attn = (q * (e if self.window else e // self.heads) ** -0.5) @ k.transpose(-2, -1)
         if self.window:
             attn = attn + self.relative_position_bias_table[self.relative_position_index].permute(2, 0, 1)
         x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b, n, e)
