@@ -31,6 +31,41 @@ from .base import (
 )
 
 
+# ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
+
+_CLASS_TOKEN = '''class ClassToken(nn.Module):
+    """Prepends a learned token to a sequence [N, L, E] (ViT's class token)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+'''
+
+_POS_EMBEDDING = '''class PosEmbedding(nn.Module):
+    """Adds a learned embedding of the input's shape (ViT's position embedding)."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(1, *shape) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.embedding
+'''
+
+_PATCH_MERGE = '''def _patch_merging_pad(x: torch.Tensor) -> torch.Tensor:
+    """Swin's patch merging gather: [N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 4·C], odd sides zero-padded."""
+    h, w = x.shape[-3], x.shape[-2]
+    x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+    return torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+
+
+torch.fx.wrap("_patch_merging_pad")  # one operation to torch.fx, as in torchvision
+'''
+
+
 class _View(Layer):
     """A view of its input: no params, no arithmetic, no kernel, nothing saved for backward."""
 
@@ -221,45 +256,10 @@ class PatchMerge(Layer):
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
         return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
 
-    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
-        h, w, c = ins[0]
-        return [Formula("Output", "[⌈H/2⌉, ⌈W/2⌉, 4·C]", f"[⌈{h}/2⌉, ⌈{w}/2⌉, 4 × {c}]", fmt_shape(out))]
-
     def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
         """torchvision's Swin ``_patch_merging_pad`` (pad odd sides, stack the 2×2 neighbours)."""
         return TorchCode("_patch_merging_pad({0})", helper=_PATCH_MERGE)
 
-
-# ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
-
-_CLASS_TOKEN = '''class ClassToken(nn.Module):
-    """Prepends a learned token to a sequence [N, L, E] (ViT's class token)."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.token = nn.Parameter(torch.zeros(1, 1, dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
-'''
-
-_POS_EMBEDDING = '''class PosEmbedding(nn.Module):
-    """Adds a learned embedding of the input's shape (ViT's position embedding)."""
-
-    def __init__(self, *shape: int) -> None:
-        super().__init__()
-        self.embedding = nn.Parameter(torch.randn(1, *shape) * 0.02)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.embedding
-'''
-
-_PATCH_MERGE = '''def _patch_merging_pad(x: torch.Tensor) -> torch.Tensor:
-    """Swin's patch merging gather: [N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 4·C], odd sides zero-padded."""
-    h, w = x.shape[-3], x.shape[-2]
-    x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
-    return torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
-
-
-torch.fx.wrap("_patch_merging_pad")  # one operation to torch.fx, as in torchvision
-'''
+    def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
+        h, w, c = ins[0]
+        return [Formula("Output", "[⌈H/2⌉, ⌈W/2⌉, 4·C]", f"[⌈{h}/2⌉, ⌈{w}/2⌉, 4 × {c}]", fmt_shape(out))]
