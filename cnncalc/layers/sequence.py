@@ -30,7 +30,6 @@ from .base import (
     register_layer,
 )
 
-
 # ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
 
 _CLASS_TOKEN = '''class ClassToken(nn.Module):
