@@ -774,3 +774,18 @@ def test_relative_attention_code_computes_as_torchvision_maxvit() -> None:
         ref.relative_position_bias_table.copy_(mine.relative_position_bias_table)
         x = torch.randn(3, 2, 9, 8)
         torch.testing.assert_close(mine(x), ref(x))
+
+
+PER_TOKEN: list[tuple[str, Entry]] = [
+    # fc and layernorm per token (over: last) write nn.Linear / nn.LayerNorm on the last axis as it is
+    ("fc_per_token", _one([5, 8], "fc", units=3)),
+    ("fc_per_token_of_one", _one([1, 8], "fc", units=3, over="last")),
+    ("fc_per_position_of_a_map", _one([4, 3, 8], "fc", units=6, over="last")),
+    ("layernorm_per_token", _one([5, 8], "layernorm")),
+    ("layernorm_last_of_a_map", _one([4, 3, 8], "layernorm", over="last")),
+]
+
+
+@pytest.mark.parametrize("name,spec", PER_TOKEN, ids=[n for n, _ in PER_TOKEN])
+def test_per_token_layers_match_pytorch(name: str, spec: Entry) -> None:
+    check_kind_against_torch(spec)
