@@ -573,6 +573,7 @@ KIND_SPECS: list[tuple[str, Entry]] = [
     ("param_mul_more_axes", _one([4], "param_mul", shape=[3, 1])),
     ("constant_scale", _one([3, 4, 4], "constant_scale", factor=0.25)),
     ("subtract", _two_inputs("subtract")),
+    ("abs", _one([3, 4, 4], "abs")),
     ("batch_concat", _two_inputs("batch_concat")),
     ("permute", _one([3, 4, 5], "permute", dims=[1, 2, 0])),
     ("reshape", _one([3, 4, 5], "reshape", shape=[3, 20])),

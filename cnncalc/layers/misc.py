@@ -383,6 +383,10 @@ class Abs(_Elementwise):
 
     torch_module = "abs"
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """torch.abs(x) (PyTorch has no nn.Abs module)."""
+        return TorchCode("torch.abs({0})")
+
 
 # ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
 
@@ -400,8 +404,8 @@ _MAX_UNPOOL = '''class MaxUnpool(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         (oh, ow), (sh, sw), (ph, pw) = self.output_size, self.stride, self.padding
-        rows = (torch.arange(x.shape[-2]) * sh - ph).clamp(0, oh - 1)
-        cols = (torch.arange(x.shape[-1]) * sw - pw).clamp(0, ow - 1)
+        rows = (torch.arange(x.shape[-2], device=x.device) * sh - ph).clamp(0, oh - 1)
+        cols = (torch.arange(x.shape[-1], device=x.device) * sw - pw).clamp(0, ow - 1)
         index = (rows[:, None] * ow + cols[None, :]).expand_as(x)
         return F.max_unpool2d(x, index, self.kernel_size, self.stride, self.padding, output_size=(oh, ow))
 '''
