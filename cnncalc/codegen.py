@@ -295,7 +295,7 @@ def _classes(root: _Inst) -> list[_Class]:
                 by_depth.setdefault(u.inst.depth, []).append(u.inst)
                 walk(u.inst)
     walk(root)
-    taken: set[str] = set()
+    taken = _helper_names(root)  # a block named like a helper class must not replace it
     classes: list[_Class] = []
     for depth in sorted(by_depth, reverse=True):
         groups: dict[tuple[str, tuple[Any, ...]], list[_Inst]] = {}
@@ -511,6 +511,17 @@ def _ptype(inst: _Inst, slots: dict[tuple[int, int], str], p: str) -> str:
     return "object"  # pragma: no cover
 
 
+def _helper_names(root: _Inst) -> set[str]:
+    """The classes and functions the layers' helpers define at the top of the file."""
+    names: set[str] = set()
+    for i in _all_insts(root):
+        for u in i.units:
+            for c in (u.code, u.act):
+                if c is not None:
+                    names.update(re.findall(r"^(?:class|def) (\w+)", c.helper, re.MULTILINE))
+    return names
+
+
 def _render(graph: Graph, root: _Inst, classes: list[_Class], title: str,
             docs: Mapping[str, str | None]) -> Generated:
     w = _Writer()
@@ -525,7 +536,7 @@ def _render(graph: Graph, root: _Inst, classes: list[_Class], title: str,
                 collect(u.inst)
     collect(root)
     a = analyse(graph)
-    main = class_name(graph.name, {c.name for c in classes})
+    main = class_name(graph.name, {c.name for c in classes} | _helper_names(root))
     head = f'{graph.name}{": " + title if title else ""}: PyTorch code written by cnncalc from {graph.file}.'
     w.add('"""' + _text(head))
     w.add()

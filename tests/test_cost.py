@@ -148,8 +148,9 @@ def _instances() -> list[tuple[str, Any, tuple[tuple[int, ...], ...]]]:
     from test_layers import EXAMPLES
     from test_layers_misc import CASES as MISC
     from test_layers_modern import CASES
+    from test_layers_tokens import CASES as TOKENS
     out = [(k, LAYER_TYPES[k].model_validate(args), tuple(ins)) for k, v in EXAMPLES.items() for args, ins, *_ in v]
-    out += [(c[0], LAYER_TYPES[c[0]].model_validate(c[1]), tuple(c[2])) for c in (*CASES, *MISC)]
+    out += [(c[0], LAYER_TYPES[c[0]].model_validate(c[1]), tuple(c[2])) for c in (*CASES, *MISC, *TOKENS)]
     return out
 
 

@@ -7,6 +7,8 @@ nn.Linear and FlopCounterMode) where torch is installed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +28,55 @@ def _layer(kind: str, **fields: object):  # type: ignore[no-untyped-def]
 
 def _analyse(text: str):  # type: ignore[no-untyped-def]
     return analyse(build_graph(parse_spec(text, "t.yaml")))
+
+
+# ----------------------------------------------------------------------------- the case registry
+
+# (kind, args, input shapes, output shape, params, buffers, MACs, ops), each worked by hand;
+# enrolled in tests/test_cost.py's per-kind runtime checks as test_layers_misc's CASES are.
+CASES: list[tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[int, ...], int, int, int, int]] = [
+    # ConvNeXt/Swin channels-last: C×H×W → H×W×C, a view, nothing counted
+    ("permute", {"dims": [1, 2, 0]}, [(96, 56, 56)], (56, 56, 96), 0, 0, 0, 0),
+    # ViT patches: 768×14×14 → 768×196 (14·14 = 196)
+    ("reshape", {"shape": [768, 196]}, [(768, 14, 14)], (768, 196), 0, 0, 0, 0),
+    # ViT-B/16 class token: 196 + 1 tokens; the token is E = 768 params
+    ("class_token", {}, [(196, 768)], (197, 768), 768, 0, 0, 0),
+    # position embedding: 197·768 = 151,296 params and as many adds
+    ("pos_embedding", {}, [(197, 768)], (197, 768), 151_296, 0, 0, 151_296),
+    ("select_token", {}, [(197, 768)], (768,), 0, 0, 0, 0),
+    ("select_token", {"index": 3}, [(5, 8)], (8,), 0, 0, 0, 0),
+    # Swin-T stage 1 → 2: ⌈56/2⌉ = 28, 4·96 = 384; odd 7 → ⌈7/2⌉ = 4, 4·768 = 3,072
+    ("patch_merge", {}, [(56, 56, 96)], (28, 28, 384), 0, 0, 0, 0),
+    ("patch_merge", {}, [(7, 7, 768)], (4, 4, 3_072), 0, 0, 0, 0),
+    # ViT-B/16: params 4·768² + 4·768 = 2,362,368; MACs 4·197·768² + 2·197²·768 = 464,781,312 +
+    # 59,610,624; ops L·E + 3·heads·L² + 4·L·E = 151,296 + 3·12·38,809 + 4·151,296 = 2,153,604
+    ("attention", {"heads": 12}, [(197, 768)], (197, 768), 2_362_368, 0, 524_391_936, 2_153_604),
+    # MaxViT-T stage 1: 16 windows of 7×7 = 49 tokens, E = 64, 2 heads; params 4·64² + 4·64 + 13²·2
+    # = 16,978; index 49² = 2,401; MACs 16·(4·49·64² + 2·49²·64) = 16·1,110,144; ops
+    # 16·(49·64 + 3·2·49² + 4·49·64 + 2·49²) = 16·(3,136 + 14,406 + 12,544 + 4,802) = 16·34,888
+    ("attention", {"heads": 2, "relative_bias": True}, [(16, 49, 64)], (16, 49, 64), 16_978, 2_401,
+     17_762_304, 558_208),
+    # Swin-T stage 1 (see test_window_attention); T = 3,136, N = 49, shifted (56 > 7): ops
+    # T·C + 4·heads·T·N + 4·T·C + heads·T·N = 301,056 + 1,843,968 + 1,204,224 + 460,992
+    ("window_attention", {"heads": 3, "window": 7, "shift": 3}, [(56, 56, 96)], (56, 56, 96), 37_755, 2_401,
+     145_108_992, 3_810_240),
+    # Swin-V2-T stage 4 (see test_window_attention); T = N = 64, not shifted (window 8 covers the
+    # padded 8×8): ops 64·768 + 4·24·64·64 + 4·64·768 = 49,152 + 393,216 + 196,608
+    ("window_attention", {"heads": 24, "window": 8, "shift": 4, "version": 2}, [(7, 7, 768)], (7, 7, 768),
+     2_376_216, 4_546, 160_281_600, 638_976),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_token_kind_formulas(case: tuple[Any, ...]) -> None:
+    kind, args, ins, out, params, buffers, macs, ops = case
+    layer = _layer(kind, **args)
+    shapes = tuple(ins)
+    assert layer.output_shape(shapes) == out
+    assert layer.params(shapes).total == params
+    assert layer.buffers(shapes) == buffers
+    assert layer.macs(shapes, out) == macs
+    assert layer.ops(shapes, out) == ops
 
 
 # ----------------------------------------------------------------------------- views

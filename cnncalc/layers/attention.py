@@ -31,6 +31,7 @@ from .base import (
     Saved,
     Shape,
     Shapes,
+    TorchCode,
     ceil_div,
     fmt_pair,
     fmt_shape,
@@ -162,6 +163,15 @@ class Attention(Layer):
                              f"{gs}(4 × {n} × {e}² + 2 × {n}² × {e})", f"{self.macs(ins, out):,}"))
         return out_f
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """The helper SelfAttention: nn.MultiheadAttention's projections (qkv 3E × E, out E × E)
+        with the attention written as matmuls (the module's eval fast path is one fused op that
+        FlopCounterMode cannot see), over the last two axes; MaxViT's relative bias when asked."""
+        _, n, e = self._dims(ins)
+        return TorchCode("{m}({0})", "SelfAttention", (e, self.heads), (
+            ("bias", self.bias, True), ("window", self._side(n) if self.relative_bias else 0, 0)),
+            helper=_SELF_ATTENTION)
+
 
 @register_layer("window_attention", "swin_attention", "shifted_window_attention")
 class WindowAttention(Layer):
@@ -270,11 +280,15 @@ class WindowAttention(Layer):
         return (3 * c, c)
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
-        """Pad, roll and window-partition copies, then attention per window, then the way back."""
+        """Pad, roll and window-partition copies, then attention per window, then the way back;
+        v2 first runs its bias MLP on the R × 2 table (R·hidden·(2 + heads) MACs)."""
         hp, wp, c, n = self._dims(ins)
         t = hp * wp
         copy = Kernel(KernelClass.COPY, reads=t * c, writes=t * c)
-        return (copy, *_attention_kernels(t // n, n, c, self.heads), copy)
+        r, k, h = self._offsets(), self.cpb_hidden, self.heads
+        mlp = (Kernel(KernelClass.MATMUL, r * k * (2 + h), 2 * r, h * r, 3 * k + k * h, channels=k),) \
+            if self.version == 2 else ()
+        return (*mlp, copy, *_attention_kernels(t // n, n, c, self.heads), copy)
 
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         hp, wp, c, n = self._dims(ins)
@@ -292,3 +306,111 @@ class WindowAttention(Layer):
                  Formula("Params", "4·C² + 4·C + " + ("R·heads" if self.version == 1 else "MLP + heads"),
                          f"4 × {c}² + 4 × {c} + …", f"{self.params(ins).total:,}")]
         return out_f
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """The helper ShiftedWindowAttention: torchvision's Swin (v1) / Swin V2 window attention
+        with the same parameters and buffers, on an [N, H, W, C] map."""
+        c = self._dims(ins)[2]
+        return TorchCode("{m}({0})", "ShiftedWindowAttention", (c, list(self.window), list(self.shift), self.heads), (
+            ("bias", self.bias, True), ("version", self.version, 1), ("cpb_hidden", self.cpb_hidden, 512)),
+            helper=_WINDOW_ATTENTION)
+
+
+# ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
+
+_SELF_ATTENTION = '''class SelfAttention(nn.Module):
+    """Multi-head self-attention over the last two axes [..., L, E], as nn.MultiheadAttention
+    computes it, written as matmuls; ``window`` s makes it torchvision's MaxViT attention, with a
+    relative position bias (a (2s − 1)² × heads table, indexed per pair of the s × s tokens)."""
+
+    def __init__(self, dim: int, heads: int, bias: bool = True, window: int = 0) -> None:
+        super().__init__()
+        self.heads, self.window = heads, window
+        self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        if window:
+            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+            ij = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+            rel = (ij[:, :, None] - ij[:, None, :]).permute(1, 2, 0) + (window - 1)
+            self.register_buffer("relative_position_index", rel[..., 0] * (2 * window - 1) + rel[..., 1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-2], shape[-1])
+        b, n, e = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, e // self.heads).permute(2, 0, 3, 1, 4)
+        # torchvision's MaxViT scales by E^-1/2, nn.MultiheadAttention by (E/heads)^-1/2
+        attn = (q * (e if self.window else e // self.heads) ** -0.5) @ k.transpose(-2, -1)
+        if self.window:
+            attn = attn + self.relative_position_bias_table[self.relative_position_index].permute(2, 0, 1)
+        x = (attn.softmax(-1) @ v).transpose(1, 2).reshape(b, n, e)
+        return self.proj(x).reshape(shape)
+'''
+
+_WINDOW_ATTENTION = '''class ShiftedWindowAttention(nn.Module):
+    """Swin's (shifted) window attention on [N, H, W, C], as torchvision's ShiftedWindowAttention
+    (``version`` 1) and ShiftedWindowAttentionV2 (2: cosine attention, a logit scale per head
+    and the relative bias from a 2 → cpb_hidden → heads MLP), with the same parameters and buffers."""
+
+    def __init__(self, dim: int, window_size: list[int], shift_size: list[int], num_heads: int,
+                 bias: bool = True, version: int = 1, cpb_hidden: int = 512) -> None:
+        super().__init__()
+        self.window_size, self.shift_size, self.num_heads, self.version = window_size, shift_size, num_heads, version
+        self.qkv = nn.Linear(dim, 3 * dim, bias=bias)
+        self.proj = nn.Linear(dim, dim, bias=bias)
+        wh, ww = window_size
+        ij = torch.stack(torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")).flatten(1)
+        rel = (ij[:, :, None] - ij[:, None, :]).permute(1, 2, 0)
+        index = (rel[..., 0] + wh - 1) * (2 * ww - 1) + rel[..., 1] + ww - 1
+        if version == 1:
+            self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * wh - 1) * (2 * ww - 1), num_heads))
+        else:
+            self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((num_heads, 1, 1))))
+            self.cpb_mlp = nn.Sequential(nn.Linear(2, cpb_hidden), nn.ReLU(inplace=True),
+                                         nn.Linear(cpb_hidden, num_heads, bias=False))
+            table = torch.stack(torch.meshgrid(torch.arange(1 - wh, wh, dtype=torch.float32),
+                                               torch.arange(1 - ww, ww, dtype=torch.float32), indexing="ij"), -1)
+            table = table / torch.tensor([max(wh - 1, 1), max(ww - 1, 1)]) * 8
+            table = torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0
+            self.register_buffer("relative_coords_table", table[None])
+        self.register_buffer("relative_position_index", index.flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        (wh, ww), heads = self.window_size, self.num_heads
+        x = F.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
+        hp, wp = x.shape[1], x.shape[2]
+        sh, sw = (0 if win >= side else s for win, side, s in zip(self.window_size, (hp, wp), self.shift_size))
+        if sh or sw:
+            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        nh, nw, n = hp // wh, wp // ww, wh * ww
+        x = x.view(b, nh, wh, nw, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nh * nw, n, c)
+        qkv_bias = self.qkv.bias
+        if self.version == 2 and qkv_bias is not None:  # V2 learns no key bias (kept at zero)
+            qkv_bias = torch.cat([qkv_bias[:c], torch.zeros_like(qkv_bias[c:2 * c]), qkv_bias[2 * c:]])
+        q, k, v = F.linear(x, self.qkv.weight, qkv_bias).reshape(-1, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        if self.version == 1:
+            attn = (q * (c // heads) ** -0.5) @ k.transpose(-2, -1)
+            bias = self.relative_position_bias_table[self.relative_position_index]
+        else:
+            attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
+            attn = attn * torch.clamp(self.logit_scale, max=4.605170185988092).exp()  # log 100
+            bias = 16 * torch.sigmoid(self.cpb_mlp(self.relative_coords_table).view(-1, heads)[self.relative_position_index])
+        attn = attn + bias.view(n, n, heads).permute(2, 0, 1)
+        if sh or sw:
+            mask = x.new_zeros((hp, wp))
+            count = 0
+            for r in ((0, -wh), (-wh, -sh), (-sh, None)):
+                for s in ((0, -ww), (-ww, -sw), (-sw, None)):
+                    mask[r[0]:r[1], s[0]:s[1]] = count
+                    count += 1
+            mask = mask.view(nh, wh, nw, ww).permute(0, 2, 1, 3).reshape(nh * nw, n)
+            mask = mask[:, None] - mask[:, :, None]
+            mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+            attn = (attn.view(b, nh * nw, heads, n, n) + mask[None, :, None]).view(-1, heads, n, n)
+        x = self.proj((attn.softmax(-1) @ v).transpose(1, 2).reshape(-1, n, c))
+        x = x.view(b, nh, nw, wh, ww, c).permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
+        if sh or sw:
+            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+'''

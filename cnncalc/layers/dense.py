@@ -91,9 +91,11 @@ class FC(Layer):
         return (self.units, self._positions(ins)[1])
 
     def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
-        """nn.Linear; a C×1×1 input is flattened first (nn.Linear works on the last axis)."""
-        return TorchCode("{m}({0})" if len(ins[0]) == 1 else "{m}({0}.flatten(1))", "nn.Linear",
-                         (numel(ins[0]), self.units), (("bias", self.bias, True),))
+        """nn.Linear; a C×1×1 input is flattened first (nn.Linear works on the last axis); with
+        ``over: last`` it applies to the last axis of every position as it is."""
+        if len(ins[0]) == 1 or self.over == "last" or (self.over is None and len(ins[0]) == 2):
+            return TorchCode("{m}({0})", "nn.Linear", (ins[0][-1], self.units), (("bias", self.bias, True),))
+        return TorchCode("{m}({0}.flatten(1))", "nn.Linear", (numel(ins[0]), self.units), (("bias", self.bias, True),))
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         p, c = self._positions(ins)

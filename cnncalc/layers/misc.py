@@ -24,11 +24,13 @@ from .base import (
     Shape,
     Shapes,
     TorchCall,
+    TorchCode,
     fmt_shape,
     numel,
     register_layer,
     resolve_pad,
     spatial,
+    tpair,
 )
 from .merge import broadcast
 
@@ -124,6 +126,14 @@ class Pad(Layer):
         return [Formula("Output", "(C, H + P_t + P_b, W + P_l + P_r)",
                         f"({ins[0][0]}, {ins[0][1]} + {t} + {b}, {ins[0][2]} + {left} + {r})", fmt_shape(out))]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.ZeroPad2d / ConstantPad2d / ReflectionPad2d / ReplicationPad2d((left, right, top, bottom))."""
+        (t, b), (left, r) = self._sides(ins)
+        sides = tpair((left, r, t, b))
+        if self.mode == "constant":
+            return TorchCode("{m}({0})", "nn.ConstantPad2d", (sides, self.value))
+        return TorchCode("{m}({0})", f"nn.{_PAD_MODULES[self.mode]}", (sides,))
+
 
 @register_layer("max_unpool", "maxunpool", "unpool")
 class MaxUnpool(Layer):
@@ -163,6 +173,13 @@ class MaxUnpool(Layer):
         s = self.stride or self.kernel
         return [Formula("H'", "(H − 1)·S − 2P + K", f"({ins[0][1]} − 1)·{s[0]} − 2·{self.pad[0]} + {self.kernel[0]}",
                         str(out[1]))]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """F.max_unpool2d to ``out``'s size, with indices of the helper's own: the pool's indices
+        are not an input here, so each value goes to the first in-bounds position of its window."""
+        s = self.stride or self.kernel
+        return TorchCode("{m}({0})", "MaxUnpool", (tpair(self.kernel), tpair(s), tpair(self.pad), tuple(out[1:])),
+                         helper=_MAX_UNPOOL)
 
 
 @register_layer("param_matmul", "matmul_param")
@@ -205,6 +222,10 @@ class ParamMatmul(Layer):
         return [Formula("Params", "F × units", f"{f} × {self.units}", f"{f * self.units:,}"),
                 Formula("MACs", "F × units", f"{f} × {self.units}", f"{f * self.units:,}")]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x @ W with W an (F, units) parameter (a small helper module)."""
+        return TorchCode("{m}({0})", "ParamMatmul", (self._features(ins), self.units), helper=_PARAM_MATMUL)
+
 
 class _ParamElementwise(Layer):
     """x ∘ p with a free parameter p of ``shape``, broadcast against x (aligned at the right)."""
@@ -240,6 +261,13 @@ class ParamAdd(_ParamElementwise):
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         return ()
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x + p with p a parameter of ``shape`` (a small helper module); an input with fewer axes
+        than p gets axes after the batch's, so that PyTorch broadcasts as here."""
+        extra = len(self.shape) - len(ins[0])
+        x = "{0}[:" + ", None" * extra + "]" if extra > 0 else "{0}"
+        return TorchCode("{m}(" + x + ")", "ParamAdd", tuple(self.shape), helper=_PARAM_ADD)
+
 
 @register_layer("param_mul", "mul_param")
 class ParamMul(_ParamElementwise):
@@ -249,6 +277,13 @@ class ParamMul(_ParamElementwise):
     """
 
     torch_module = "mul"
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x · p with p a parameter of ``shape`` (a small helper module); an input with fewer axes
+        than p gets axes after the batch's, so that PyTorch broadcasts as here."""
+        extra = len(self.shape) - len(ins[0])
+        x = "{0}[:" + ", None" * extra + "]" if extra > 0 else "{0}"
+        return TorchCode("{m}(" + x + ")", "ParamMul", tuple(self.shape), helper=_PARAM_MUL)
 
 
 @register_layer("constant_scale", "const_scale")
@@ -270,6 +305,10 @@ class ConstantScale(Layer):
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Ops", "elements × 1 (multiply)", f"{numel(out):,}", f"{numel(out):,}")]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x * factor."""
+        return TorchCode(f"{{0}} * {self.factor!r}")
 
 
 @register_layer("subtract", "sub")
@@ -298,6 +337,10 @@ class Subtract(Layer):
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Ops", "elements × 1 (subtract)", f"{numel(out):,}", f"{numel(out):,}")]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """a - b."""
+        return TorchCode("{0} - {1}")
 
 
 @register_layer("batch_concat")
@@ -328,12 +371,77 @@ class BatchConcat(Layer):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "(n, *shape)", f"({len(ins)}, {fmt_shape(ins[0])})", fmt_shape(out))]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """torch.stack([a, b, …], dim=1): per sample the (n, *shape) counted here; for a batch of
+        one the same elements as the model's torch.cat((a, b), 0)."""
+        return TorchCode("torch.stack([{all}], dim=1)")
+
 
 @register_layer("abs")
 class Abs(_Elementwise):
     """|x|. 1 op per element."""
 
     torch_module = "abs"
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """torch.abs(x) (PyTorch has no nn.Abs module)."""
+        return TorchCode("torch.abs({0})")
+
+
+# ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
+
+_MAX_UNPOOL = '''class MaxUnpool(nn.Module):
+    """F.max_unpool2d to a fixed size, with indices of its own (a max-pool's indices are not an
+    input here): each value goes to the first in-bounds position of its window."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int],
+                 padding: int | tuple[int, int], output_size: tuple[int, int]) -> None:
+        super().__init__()
+        def pair(v: int | tuple[int, int]) -> tuple[int, int]:
+            return v if isinstance(v, tuple) else (v, v)
+        self.kernel_size, self.stride, self.padding = pair(kernel_size), pair(stride), pair(padding)
+        self.output_size = output_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (oh, ow), (sh, sw), (ph, pw) = self.output_size, self.stride, self.padding
+        rows = (torch.arange(x.shape[-2], device=x.device) * sh - ph).clamp(0, oh - 1)
+        cols = (torch.arange(x.shape[-1], device=x.device) * sw - pw).clamp(0, ow - 1)
+        index = (rows[:, None] * ow + cols[None, :]).expand_as(x)
+        return F.max_unpool2d(x, index, self.kernel_size, self.stride, self.padding, output_size=(oh, ow))
+'''
+
+_PARAM_MATMUL = '''class ParamMatmul(nn.Module):
+    """x @ W with a free (features × units) parameter W, no bias."""
+
+    def __init__(self, features: int, units: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(features, units) / features ** 0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight
+'''
+
+_PARAM_ADD = '''class ParamAdd(nn.Module):
+    """x + p with a free parameter p, broadcast."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight
+'''
+
+_PARAM_MUL = '''class ParamMul(nn.Module):
+    """x * p with a free parameter p, broadcast."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+'''
 
 
 __all__ = ["Abs", "BatchConcat", "ConstantScale", "LogSoftmax", "MaxUnpool", "PReLU", "Pad", "ParamAdd", "ParamMatmul",

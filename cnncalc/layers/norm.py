@@ -160,8 +160,8 @@ class LayerNorm(Layer):
         kwargs = (("eps", self.eps, 1e-5), ("elementwise_affine", self.affine, True))
         if self.over == "all" and len(ins[0]) > 1:
             return TorchCode("{m}({0})", "nn.LayerNorm", (list(ins[0]),), kwargs)
-        if len(ins[0]) == 1:
-            return TorchCode("{m}({0})", "nn.LayerNorm", (ins[0][0],), kwargs)
+        if len(ins[0]) == 1 or self.over == "last" or len(ins[0]) == 2:  # each token's last axis
+            return TorchCode("{m}({0})", "nn.LayerNorm", (ins[0][-1],), kwargs)
         return TorchCode("{m}({0})", "LayerNorm2d", (ins[0][0],), kwargs, _LAYERNORM2D)
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:

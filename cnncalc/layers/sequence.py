@@ -28,11 +28,46 @@ from .base import (
     Saved,
     Shape,
     Shapes,
+    TorchCode,
     fmt_shape,
     numel,
     register_layer,
     spatial,
 )
+
+# ----------------------------------------------------------------------------- PyTorch helpers (cnncalc torch)
+
+_CLASS_TOKEN = '''class ClassToken(nn.Module):
+    """Prepends a learned token to a sequence [N, L, E] (ViT's class token)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+'''
+
+_POS_EMBEDDING = '''class PosEmbedding(nn.Module):
+    """Adds a learned embedding of the input's shape (ViT's position embedding)."""
+
+    def __init__(self, *shape: int) -> None:
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(1, *shape) * 0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.embedding
+'''
+
+_PATCH_MERGE = '''def _patch_merging_pad(x: torch.Tensor) -> torch.Tensor:
+    """Swin's patch merging gather: [N, H, W, C] → [N, ⌈H/2⌉, ⌈W/2⌉, 4·C], odd sides zero-padded."""
+    h, w = x.shape[-3], x.shape[-2]
+    x = F.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+    return torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+
+
+torch.fx.wrap("_patch_merging_pad")  # one operation to torch.fx, as in torchvision
+'''
 
 
 class _View(Layer):
@@ -75,6 +110,10 @@ class Permute(_View):
         return [Formula("Output", "in[dims[k]] for each k", f"{fmt_shape(ins[0])} by {list(self.dims)}",
                         fmt_shape(out))]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x.permute(0, …) with the batch axis kept first: a view."""
+        return TorchCode("{0}.permute(0, " + ", ".join(str(d + 1) for d in self.dims) + ")")
+
 
 @register_layer("reshape", "view", "unflatten")
 class Reshape(_View):
@@ -95,6 +134,10 @@ class Reshape(_View):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "shape (same elements)", f"{fmt_shape(ins[0])} = {numel(ins[0]):,}",
                         fmt_shape(out))]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x.reshape(-1, *shape): a view where the input's strides allow one, else a copy."""
+        return TorchCode("{0}.reshape(-1, " + ", ".join(str(d) for d in self.shape) + ")")
 
 
 def _sequence(shape: Shape, what: str) -> tuple[int, int]:
@@ -132,6 +175,10 @@ class ClassToken(Layer):
         return [Formula("Output", "[L + 1, E]", f"[{n} + 1, {e}]", fmt_shape(out)),
                 Formula("Params", "E", str(e), f"{e:,}")]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """cat([token.expand(N, -1, -1), x], dim=1) with a (1, 1, E) parameter, as torchvision's ViT."""
+        return TorchCode("{m}({0})", "ClassToken", (ins[0][-1],), helper=_CLASS_TOKEN)
+
 
 @register_layer("pos_embedding", "position_embedding", "positional_embedding")
 class PosEmbedding(Layer):
@@ -162,6 +209,10 @@ class PosEmbedding(Layer):
         return [Formula("Params", "L × E (one per input element)", dims, f"{numel(ins[0]):,}"),
                 Formula("Ops", "L × E adds", dims, f"{numel(out):,}")]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x + P with a (1, *input) parameter, as torchvision's ViT."""
+        return TorchCode("{m}({0})", "PosEmbedding", tuple(ins[0]), helper=_POS_EMBEDDING)
+
 
 @register_layer("select_token", "take_token")
 class SelectToken(_View):
@@ -179,6 +230,10 @@ class SelectToken(_View):
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         return [Formula("Output", "[E] of token index", f"token {self.index} of {fmt_shape(ins[0])}",
                         fmt_shape(out))]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """x[:, index]: a view."""
+        return TorchCode(f"{{0}}[:, {self.index}]")
 
 
 @register_layer("patch_merge", "patch_merging")
@@ -204,6 +259,10 @@ class PatchMerge(Layer):
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
         return (Kernel(KernelClass.COPY, reads=numel(out), writes=numel(out)),)
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """torchvision's Swin ``_patch_merging_pad`` (pad odd sides, stack the 2×2 neighbours)."""
+        return TorchCode("_patch_merging_pad({0})", helper=_PATCH_MERGE)
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         h, w, c = ins[0]
