@@ -236,6 +236,14 @@ def test_plot_every_kind_in_one_chart(kind_dir: Path, tmp_path: Path) -> None:
 _count = itertools.count()
 
 
+#: Generated code that the torch.fx importer does not read back yet (its counts are still checked).
+NOT_IMPORTED = {
+    "kind:attention": "the SelfAttention helper is no module the importer knows (its head split moves the batch axis)",
+    "kind:batch_concat": "written as torch.stack(dim=1), per sample; the importer reads torch.cat(dim=0)",
+    "kind:max_unpool": "the MaxUnpool helper makes its own indices (expand_as): the importer has no kind for them",
+}
+
+
 @pytest.mark.parametrize("net", NETS)
 def test_torch_code_and_import_back(net: str, kind_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = resolve(net, kind_dir)
@@ -259,6 +267,8 @@ def test_torch_code_and_import_back(net: str, kind_dir: Path, tmp_path: Path, mo
             counter.get_total_flops() // 2, tuple(y.shape[1:])) == \
         (a.totals.params, a.totals.buffers, a.totals.macs, a.rows[-1].output)
     heavy(spec)
+    if net in NOT_IMPORTED:
+        pytest.skip(NOT_IMPORTED[net])
     if a.totals.params > 30_000_000:
         pytest.skip("importing back runs the model on the CPU: VGG-sized fc weights dominate the time")
     monkeypatch.chdir(tmp_path)

@@ -610,6 +610,12 @@ KIND_SPECS: list[tuple[str, Entry]] = [
     ("pos_embedding", _one([5, 8], "pos_embedding")),
     ("select_token", _one([5, 8], "select_token", index=2)),
     ("patch_merge", _one([5, 7, 3], "patch_merge")),
+    ("groupnorm", _one([6, 3, 4], "groupnorm", groups=3)),
+    ("groupnorm_plain", _one([6, 3, 4], "groupnorm", groups=2, affine=False)),
+    ("instancenorm", _one([6, 3, 4], "instancenorm")),
+    ("instancenorm_tracked", _one([6, 3, 4], "instancenorm", affine=True, track_running_stats=True)),
+    ("pixel_shuffle", _one([8, 3, 4], "pixel_shuffle", factor=2)),
+    ("pixel_unshuffle", _one([2, 6, 4], "pixel_unshuffle", factor=2)),
     # a ViT stem end to end: conv → tokens → class token → position → attention → class token out
     ("vit_stem", _net([3, 8, 8], {"name": "conv_proj", "type": "conv", "filters": 8, "kernel": 4, "stride": 4},
                       {"name": "tokens", "type": "reshape", "shape": [8, 4]},

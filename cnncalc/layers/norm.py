@@ -267,6 +267,11 @@ class GroupNorm(Layer):
                         f"2 × {c}" if self.affine else "0", f"{self.params(ins).total:,}"),
                 Formula("Ops", f"{k} × elements", f"{k} × {numel(out):,}", f"{self.ops(ins, out):,}")]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.GroupNorm(groups, C)."""
+        return TorchCode("{m}({0})", "nn.GroupNorm", (self.groups, ins[0][0]),
+                         (("eps", self.eps, 1e-5), ("affine", self.affine, True)))
+
 
 @register_layer("instancenorm", "instance_norm", "instancenorm2d")
 class InstanceNorm(GroupNorm):
@@ -294,3 +299,9 @@ class InstanceNorm(GroupNorm):
     def buffer_tensors(self, ins: Shapes) -> tuple[tuple[int, ElemKind], ...]:
         c = ins[0][0]
         return ((c, "float"), (c, "float"), (1, "int64")) if self.track_running_stats else ()
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.InstanceNorm2d(C)."""
+        return TorchCode("{m}({0})", "nn.InstanceNorm2d", (ins[0][0],), (
+            ("eps", self.eps, 1e-5), ("momentum", self.momentum, 0.1), ("affine", self.affine, False),
+            ("track_running_stats", self.track_running_stats, False)))

@@ -304,6 +304,10 @@ class PixelShuffle(Layer):
         r = self.factor
         return [Formula("Output", "[C/r², r·H, r·W]", f"[{c}/{r}², {r}·{h}, {r}·{w}]", fmt_shape(out))]
 
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.PixelShuffle(factor)."""
+        return TorchCode("{m}({0})", "nn.PixelShuffle", (self.factor,))
+
 
 @register_layer("pixel_unshuffle", "space_to_depth")
 class PixelUnshuffle(Layer):
@@ -338,3 +342,7 @@ class PixelUnshuffle(Layer):
         c, h, w = ins[0]
         r = self.factor
         return [Formula("Output", "[C·r², H/r, W/r]", f"[{c}·{r}², {h}/{r}, {w}/{r}]", fmt_shape(out))]
+
+    def torch_code(self, ins: Shapes, out: Shape) -> TorchCode:
+        """nn.PixelUnshuffle(factor)."""
+        return TorchCode("{m}({0})", "nn.PixelUnshuffle", (self.factor,))
