@@ -377,7 +377,7 @@ def _emit_summaries(kind: str, summaries: list[Any], units: Units, fmt: Format |
     else:
         from .render import summary_table
         caption = (f"× = value / first row's · MB = {units.kb}² bytes of activations · {units.work} of "
-                   "conv/deconv/fc, bias excluded"
+                   "conv/deconv/fc and matmuls (attention), bias excluded"
                    + (" · depth = conv/deconv/fc layers · RF of the last spatial layer" if kind == "compare" else "")
                    + (f"\n{cost_note}" if cost_note else ""))
         _print_or_emit(output, summary_table(data, caption))

@@ -99,7 +99,7 @@ COLUMNS: tuple[Column, ...] = (
            ladder=lambda u: ((1000, "Params (k)"), (1, "Params"))),
     Column("macs_m", lambda u: f"{u.work} (M)", lambda r, u: u.work_of(r.macs),
            lambda t, u: u.work_of(t.macs), lambda u: 1_000_000, default=True,
-           doc="multiply-accumulates of conv/deconv/fc (bias excluded), millions; FLOPs = 2 × MACs",
+           doc="multiply-accumulates of conv/deconv/fc and matmuls (attention; bias excluded), millions; FLOPs = 2 × MACs",
            ladder=lambda u: ((10**6, f"{u.work} (M)"), (1000, f"{u.work} (k)"), (1, u.work))),
     Column("ops_m", _const("Ops (M)"), lambda r, u: r.ops, lambda t, u: t.ops, lambda u: 1_000_000,
            doc="other arithmetic (pooling windows, bias, BN, activations, adds), millions",

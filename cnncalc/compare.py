@@ -265,7 +265,7 @@ def summaries_dict(kind: str, summaries: Sequence[Summary], units: Units, cost_n
     return {
         "kind": kind,
         "conventions": {
-            "macs": "multiply-accumulates of conv/deconv/fc, bias excluded; flops = 2 × macs",
+            "macs": "multiply-accumulates of conv/deconv/fc and matmuls (attention), bias excluded; flops = 2 × macs",
             "activation_bytes": "sum over the layers of output elements × bytes per element × batch",
             "depth": "number of conv/deconv/fc layers",
             "receptive_field": "of the last layer with a C×H×W output, in input pixels (h, w)",

@@ -67,7 +67,7 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
         "batch": analysis.batch,
         "dtype": analysis.dtype.value,
         "conventions": {
-            "macs": "multiply-accumulates of conv/deconv/fc, bias excluded; flops = 2 × macs",
+            "macs": "multiply-accumulates of conv/deconv/fc and matmuls (attention), bias excluded; flops = 2 × macs",
             "ops": "other arithmetic per layer kind (see cnncalc explain); pooling = outputs × K×K",
             "activation_bytes": f"output elements × {analysis.dtype.bytes} bytes × batch",
             "kb": units.kb,

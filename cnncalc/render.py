@@ -71,7 +71,7 @@ def rich_table(table: TableData, analysis: Analysis, *, bars: bool = False, widt
             cols.append(Col("", extra[j], "", style="cyan", key="bar"))
     if tree:
         cols = tree_rows(cols, analysis)
-    caption = (f"{u.kb_label} = {u.kb} bytes · {u.work} of conv/deconv/fc, bias excluded" + (" (FLOPs = 2 × MACs)" if u.flops else "")
+    caption = (f"{u.kb_label} = {u.kb} bytes · {u.work} of conv/deconv/fc and matmuls (attention), bias excluded" + (" (FLOPs = 2 × MACs)" if u.flops else "")
                + f" · memory = output elements × {analysis.dtype.bytes} B × batch")
     margin, gap = 2, 3
     if width is not None:

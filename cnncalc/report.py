@@ -247,7 +247,7 @@ def _summary(a: Analysis, units: Units) -> str:
 
 def _conventions(a: Analysis, units: Units) -> str:
     items = [
-        "<b>MACs</b>: multiply-accumulates of conv, deconv and fc layers only, bias excluded "
+        "<b>MACs</b>: multiply-accumulates of conv, deconv and fc layers and of matmuls (attention) only, bias excluded "
         "(K·K·C<sub>in</sub>/groups·C<sub>out</sub>·H′·W′ for a conv). FLOPs = 2 × MACs"
         + (" — the tables show FLOPs." if units.flops else "; the tables show MACs."),
         "<b>Other ops</b>: all other arithmetic, counted per layer kind (pooling = outputs × K·K as in the "

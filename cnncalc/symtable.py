@@ -88,7 +88,7 @@ def rich_symbolic(t: SymTable) -> Table:
     """A terminal table, formulas in one line of Unicode (18·C²·H·W)."""
     vars_ = ", ".join(t.symbols) or "none"
     tab = Table(title=f"{t.model} — formulas in {vars_}", header_style="bold", show_footer=False,
-                caption=f"{t.work} of conv/deconv/fc, bias excluded · memory = output elements × batch")
+                caption=f"{t.work} of conv/deconv/fc and matmuls (attention), bias excluded · memory = output elements × batch")
     for i, h in enumerate(_headers(t)):
         tab.add_column(h, justify="left" if i < 3 else "right")
     for r in t.rows:
