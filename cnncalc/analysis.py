@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import Any
 
 from .compat import StrEnum
 from .errors import Diagnostic, LayerShapeError, Position, SpecError, UsageError
@@ -93,17 +94,24 @@ class Totals:
 
     @staticmethod
     def of(rows: Iterable[Row], parameters: Sequence[FreeParameter] = ()) -> Totals:
-        rs = list(rows)
+        weights = bias = buffers = macs = ops = act = layers = frozen = 0
+        for r in rows:  # one pass: this runs on every view of a 50,000-layer network
+            weights += r.weights
+            bias += r.bias
+            buffers += r.buffers
+            macs += r.macs
+            ops += r.ops
+            act += r.activation_bytes
+            layers += r.layers
+            if r.parts:
+                frozen += sum(leaf.params for leaf in r.parts if not leaf.trainable)
+            elif not r.trainable:
+                frozen += r.params
         unused = sum(p.params for p in parameters)
-        params = sum(r.params for r in rs) + unused
-        frozen = sum(leaf.params for r in rs for leaf in (r.parts or (r,)) if not leaf.trainable) + \
-            sum(p.params for p in parameters if not p.trainable)
-        return Totals(
-            params, sum(r.weights for r in rs), sum(r.bias for r in rs),
-            sum(r.buffers for r in rs) + sum(p.buffers for p in parameters), sum(r.macs for r in rs),
-            sum(r.ops for r in rs), sum(r.activation_bytes for r in rs), sum(r.layers for r in rs),
-            params - frozen, frozen, unused,
-        )
+        params = weights + bias + unused
+        frozen += sum(p.params for p in parameters if not p.trainable)
+        return Totals(params, weights, bias, buffers + sum(p.buffers for p in parameters), macs, ops, act,
+                      layers, params - frozen, frozen, unused)
 
 
 @dataclass(frozen=True)
@@ -168,18 +176,25 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
     problems: list[Diagnostic] = []
     warnings: list[Diagnostic] = []
     own: dict[str, tuple[int, int]] = {}  # what a call using another's weights would have of its own
+    # A layer's figures depend only on the layer (a frozen value) and its input shapes: equal
+    # layers on equal inputs (a repeated block's) are computed once. The receptive field is not:
+    # it depends on the path to the layer.
+    seen: dict[tuple[int, tuple[Shape, ...]], tuple[Any, ...]] = {}
     for node in graph.nodes:
-        if any(i not in shapes for i in node.inputs):
+        try:
+            ins = tuple([shapes[i] for i in node.inputs])
+        except KeyError:  # fed by a layer that failed (reported there)
             continue
-        ins = tuple(shapes[i] for i in node.inputs)
         layer = node.layer
         try:
-            out = layer.output_shape(ins)
-            params = layer.params(ins)
+            key = (id(layer), ins)
+            figures = seen.get(key)
+            if figures is None:
+                out = layer.output_shape(ins)
+                figures = seen[key] = (out, layer.params(ins), layer.macs(ins, out), layer.ops(ins, out),
+                                       layer.warnings(ins), layer.buffers(ins), layer.hyper())
+            out, params, macs, ops, notes, buffers, hyper = figures
             rf = layer.receptive(RF.merge([rfs[i] for i in node.inputs]), ins)
-            macs = layer.macs(ins, out)
-            ops = layer.ops(ins, out)
-            notes = layer.warnings(ins)
         except LayerShapeError as e:
             problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): {e}"))
             continue
@@ -192,17 +207,17 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
         if any(certain(s < 1) for s in out):
             problems.append(Diagnostic(node.position, f"{node.name} ({node.type}): output size {out} is empty"))
             continue
-        warnings.extend(Diagnostic(node.position, f"{node.name}: {m}", "warning") for m in notes)
+        if notes:
+            warnings.extend(Diagnostic(node.position, f"{node.name}: {m}", "warning") for m in notes)
         shapes[node.name] = out
         rfs[node.name] = rf
-        buffers = layer.buffers(ins)
         if node.shares is not None:  # the owner's row counts the tensors; this call only computes
             own[node.name] = (params.total, buffers)
             params, buffers = type(params)(), 0
         rows.append(Row(
             node.name, node.type, layer.family, ins, out, params.weights, params.bias,
             buffers, macs * batch, ops * batch, numel(out) * dt.bytes * batch,
-            rf.size, rf.jump, layer.hyper(), node.position, node.groups, global_context=rf.global_context,
+            rf.size, rf.jump, hyper, node.position, node.groups, global_context=rf.global_context,
             shares=node.shares, trainable=node.trainable,
         ))
     problems.extend(_shared_mismatches(graph, rows, own))

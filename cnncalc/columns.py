@@ -184,6 +184,11 @@ def _formatter(col: Column, units: Units, grouping: bool) -> Callable[[Value], s
             n = (2 * v + scale) // (2 * scale) if scale != 1 else v
             if n or not v or not col.nonzero:
                 return f"{n:,}" if grouping else str(n)
+            d = 1  # first_digit in integers: the fewest decimals d with 2·v·10^d ≥ scale
+            while 2 * v * 10**d < scale:
+                d += 1
+            if d <= 6:  # (from 7 decimals on, Decimal prints 3E-7: left to cell_text)
+                return _scaled(v, scale, d, grouping)
         return cell_text(col, v, units, grouping=grouping)
 
     return text

@@ -173,6 +173,9 @@ class _Builder:
         self.frozen = 0  # block instances with trainable: false around the layers being expanded
         self.share_prefixes: list[tuple[str, str]] = []  # (instance prefix, owner prefix) of weights: blocks
         self.made = 0  # instances that made no layer (every layer left out by when:)
+        #: Layers already validated, by kind and arguments: layers are frozen values, so equal
+        #: entries (a repeated block's layers) share one object and are validated once.
+        self.validated: dict[Any, Layer] = {}
 
     def fail(self, pos: Position, msg: str, cause: Exception | None = None) -> None:
         if not isinstance(cause, _Reported):
@@ -292,12 +295,13 @@ class _Builder:
                 if out is not None:
                     prev = out
                 continue
-            repeat = self.count(entry.get("repeat", 1), env, self.doc.where((*path, "repeat")), "repeat")
+            repeat = self.count(entry["repeat"], env, self.doc.where((*path, "repeat")), "repeat") \
+                if "repeat" in entry else 1
             if repeat is None:
                 continue
             raw = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
-            site = _Site(path, _where(path), pos, {k: (*path, k) for k in raw}, "inputs" in entry,
-                         _sharing_keys(entry))
+            # (each argument's path is the entry's path and its key: _Site.at's default)
+            site = _Site(path, _where(path), pos, {}, "inputs" in entry, _sharing_keys(entry))
             out = self.instances(kind, raw, site, env, [prefix + (name if repeat == 1 else f"{name}_{k + 1}")
                                                          for k in range(repeat)], refs, groups, stack)
             table[name] = _FAILED if out is None else out
@@ -523,7 +527,7 @@ class _Builder:
         if args is None:
             return None
         try:
-            layer = _symbolic.build_layer(cls, args) if self.symbolic else cls.model_validate(args)
+            layer = _symbolic.build_layer(cls, args) if self.symbolic else self.validate(cls, args)
         except ValidationError as e:
             self.problems.extend(validation_diagnostics(
                 e, self.doc, path, f"{site.label} ({kind}): ", [*cls.model_fields, *ENTRY_KEYS]))
@@ -541,6 +545,19 @@ class _Builder:
         shares, trainable = sharing
         self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable))
         return _Ref({full: full}, full, None, "")
+
+    def validate(self, cls: type[Layer], args: dict[str, Any]) -> Layer:
+        """``cls.model_validate(args)``, once per distinct (kind, arguments): the key holds each
+        value's type too, so ``1``, ``1.0`` and ``true`` stay apart."""
+        try:
+            key: Any = (cls, *((k, v.__class__, v) for k, v in args.items()))
+            hash(key)
+        except TypeError:  # a list argument: validated every time
+            return cls.model_validate(args)
+        layer = self.validated.get(key)
+        if layer is None:
+            layer = self.validated[key] = cls.model_validate(args)
+        return layer
 
     def block(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
               refs: list[_Ref], groups: tuple[Group, ...], stack: tuple[str, ...]) -> _Ref | None:
@@ -710,6 +727,8 @@ def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],
              full: str) -> tuple[str | None, bool] | None:
     """An entry's ``weights:`` (the layer or block instance whose weights it uses) and whether
     it is trainable; a ``weights:`` block around it maps its name into the owner instance."""
+    if not entry and not b.share_prefixes:  # the common case: its own weights
+        return None, not b.frozen
     owner = entry.get("weights")
     trainable = entry.get("trainable", True)
     ok = True

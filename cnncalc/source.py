@@ -146,7 +146,7 @@ def _short(tag: str) -> str:
 class _Frame:
     """An open collection: its container, path (None: not recorded, e.g. inside a key) and state."""
 
-    __slots__ = ("anchor", "container", "key", "key_pos", "path", "start")
+    __slots__ = ("anchor", "container", "key", "key_pos", "kpath", "path", "start")
 
     def __init__(self, container: Any, path: Path | None, anchor: str | None, start: int) -> None:
         self.container = container
@@ -155,6 +155,7 @@ class _Frame:
         self.start = start
         self.key: Any = _NO_KEY  # a mapping waiting for its next key
         self.key_pos: Position | None = None
+        self.kpath: Path | None = None  # the path of the value under ``key`` (None: not recorded)
 
 
 _SCALAR, _FRAME, _ALIASED = "scalar", "frame", "aliased"  # what attach() receives (or _MERGE)
@@ -212,19 +213,73 @@ class _Builder:
     # -- the event loop ----------------------------------------------------------------------
 
     def events(self, loader: Any) -> None:
+        """Build the document from the parser's events.
+
+        The common case, a plain untagged unanchored scalar that is a mapping key, a mapping value
+        or a list item, is handled inline (most events of a spec are); everything else goes through
+        scalar(), begin(), alias() and attach().
+        """
         documents = 0
         get = loader.get_event
+        stack = self.stack
+        values, keys, plain, file = self.values, self.keys, self.plain, self.file
+        limit = MAX_YAML_NODES
+        new_pos = tuple.__new__  # Position(file, line, col) without the named tuple's __new__ frame
         while True:
             ev = get()
-            kind = type(ev)
+            kind = ev.__class__
             if kind is ScalarEvent:
-                self.scalar(ev)
+                tag = ev.tag
+                if stack and ev.anchor is None and (tag is None or tag == "!") and ev.implicit[0]:
+                    mark = ev.start_mark
+                    pos = new_pos(Position, (file, mark.line + 1, mark.column + 1))
+                    text = ev.value
+                    found = plain.get(text)
+                    if found is None:
+                        found = plain[text] = self.resolve(text, pos)
+                    value, what = found
+                    self.count += 1
+                    if self.count > limit:
+                        self.new_node(pos)
+                    top = stack[-1]
+                    c = top.container
+                    if c.__class__ is list:
+                        if top.path is not None:
+                            values[(*top.path, len(c))] = pos
+                        c.append(value)
+                        continue
+                    key = top.key
+                    if what is _SCALAR:
+                        if key is _NO_KEY:
+                            if value.__class__ is not str:
+                                value = text if value is None or value.__class__ is bool else value
+                                if not isinstance(value, str | int):
+                                    value = str(value)
+                            if value not in c:
+                                top.key = value
+                                if top.path is not None:
+                                    kp = top.kpath = (*top.path, value)
+                                    keys[kp] = pos
+                                else:
+                                    top.kpath = None
+                                continue
+                        elif key is not _DROP:
+                            if top.kpath is not None:
+                                values[top.kpath] = pos
+                            c[key] = value
+                            top.key = _NO_KEY
+                            continue
+                    self.count -= 1
+                    self.new_node(pos)
+                    self.attach(value, pos, what)
+                else:
+                    self.scalar(ev)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 self.begin(ev, kind is MappingStartEvent)
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
-                frame = self.stack.pop()
+                frame = stack.pop()
                 if frame.anchor is not None:
-                    where = self.open.pop(frame.anchor, Position(self.file, 1, 1))
+                    where = self.open.pop(frame.anchor, Position(file, 1, 1))
                     self.anchors[frame.anchor] = (frame.container, self.count - frame.start, where)
                 self.attach(frame.container, self.pos(ev.start_mark), _FRAME)
             elif kind is AliasEvent:
@@ -416,9 +471,10 @@ class _Builder:
                 top.key = _DROP
                 return
             top.key = key
+            top.kpath = None
             if top.path is not None:
-                kpath = (*top.path, key)
-                self.keys[kpath] = pos
+                top.kpath = (*top.path, key)
+                self.keys[top.kpath] = pos
             return
         if top.key is not _DROP:
             c[top.key] = value

@@ -27,6 +27,8 @@ def split_flow(entry: Mapping[Any, Any]) -> tuple[str, str] | None:
     Returns (key, the expression as written) or None. The split leaves a value with more ``(``
     than ``)`` followed by keys without values that close the parentheses.
     """
+    if None not in entry.values():  # (a split leaves keys without values)
+        return None
     items = list(entry.items())
     for i, (key, value) in enumerate(items):
         if not isinstance(value, str) or value.count("(") <= value.count(")"):
