@@ -879,7 +879,11 @@ def _print_or_emit(output: Path | None, *renderables: Any, width: int | None = N
     console = out if output is None else Console(file=io.StringIO(), width=200, markup=False, highlight=False)
     if output is None and width is not None:
         console = Console(highlight=False, soft_wrap=False, markup=False, width=width)
-    for r in renderables:  # a table's lines are never wrapped (rich would, at the console's width)
+    from rich.console import Group
+    flat: list[Any] = []
+    for r in renderables:  # a group's parts one by one, so that its tables take the linear path below
+        flat.extend(r.renderables if isinstance(r, Group) else [r])
+    for r in flat:  # a table's lines are never wrapped (rich would, at the console's width)
         table_text = bool(getattr(r, "no_wrap", False))
         if table_text and not console.is_terminal:  # no styles to draw: the text as it is, in linear time
             console.file.write(r.plain + "\n")

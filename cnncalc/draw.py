@@ -17,6 +17,7 @@ from .analysis import Analysis, Row
 from .errors import UsageError
 from .graph import INPUT, Graph
 from .layers import fmt_shape
+from .limits import MAX_DRAWN_BOXES, limit_error
 
 #: Okabe–Ito colours by layer family, as the plots and the report's charts; 'block' for folded blocks.
 FAMILY_FILL = {"conv": "#0072B2", "fc": "#D55E00", "pool": "#009E73", "norm": "#CC79A7", "activation": "#E69F00",
@@ -147,7 +148,13 @@ def to_dot(net: Net, *, sizes: bool = False) -> str:
 
 
 def layout(net: Net, engine: str | None = None) -> Placed:
-    """Place ``net`` with ``engine``: 'dot' (Graphviz), 'grandalf', or None for dot where installed."""
+    """Place ``net`` with ``engine``: 'dot' (Graphviz), 'grandalf', or None for dot where installed.
+
+    UsageError for a net of more than MAX_DRAWN_BOXES boxes (it would take minutes)."""
+    if len(net.nodes) > MAX_DRAWN_BOXES:
+        raise UsageError(limit_error(f"drawing {len(net.nodes):,} boxes", MAX_DRAWN_BOXES, "boxes",
+                                     "laying out more takes minutes") +
+                         "; fold blocks with --depth 0 (or 1, 2…) or draw a part with --from/--to")
     if engine is None:
         engine = "dot" if shutil.which("dot") else "grandalf"
     if engine == "dot":

@@ -61,6 +61,11 @@ MAX_NAME_CHARS = 1_000
 MAX_SWEEP_POINTS = 10_000
 
 
+#: Most boxes a drawing lays out (``graph``, the report's picture): Graphviz and grandalf take
+#: seconds for a thousand boxes and minutes for tens of thousands; --depth folds blocks into one box.
+MAX_DRAWN_BOXES = 1_000
+
+
 def limit_error(what: str, limit: int, unit: str, reason: str) -> str:
     """The one wording of 'over a limit' (every limit message names the limit and why)."""
     return f"{what} exceeds the limit of {limit:,} {unit} ({reason}); see 'Limits' in the README"

@@ -139,6 +139,35 @@ def test_report_draws_the_network(tmp_path: Path) -> None:
     assert set(nodes) == {"input", *(r.name for r in view.rows)} and len(edges) >= len(view.rows)
 
 
+def test_drawings_over_the_box_limit_are_refused_at_once(tmp_path: Path) -> None:
+    """A chain of 1,000 layers is 1,001 boxes with the input: one over MAX_DRAWN_BOXES. Laying it
+    out would take a minute (a 50,000-layer spec ran into dot's 300 s timeout): `graph` says so
+    with exit 2 and writes nothing, the report keeps its table and says why the picture is missing;
+    folded (--depth 0 of a stage that repeats a block 1,000 times: the input and the stage) it draws."""
+    import time
+
+    from cnncalc.limits import MAX_DRAWN_BOXES
+    assert MAX_DRAWN_BOXES == 1_000
+    chain = tmp_path / "chain.yaml"
+    chain.write_text("name: chain\ninput: [4]\nlayers:\n" + "".join(
+        f"  - {{name: l{i}, type: relu}}\n" for i in range(1_000)))
+    t = time.perf_counter()
+    r = run(app, ["graph", str(chain), "-o", str(tmp_path / "net.svg")])
+    assert r.exit_code == 2 and "1,001 boxes" in r.stderr and "--depth" in r.stderr
+    assert not (tmp_path / "net.svg").exists() and time.perf_counter() - t < 30
+    r = run(app, ["report", str(chain), "-o", str(tmp_path / "r.html")])
+    html = (tmp_path / "r.html").read_text()
+    assert r.exit_code == 0 and "1,001 boxes" in html and 'id="layers"' in html and "l999" in html
+    block = tmp_path / "block.yaml"
+    block.write_text("name: folded\ninput: [4]\nblocks:\n  unit:\n    layers:\n      - {type: relu}\n"
+                     "  stage:\n    layers:\n      - {name: u, type: unit, repeat: 1000}\n"
+                     "layers:\n  - {name: s, type: stage}\n")
+    r = run(app, ["graph", str(block), "--depth", "0", "-o", str(tmp_path / "folded.svg")])
+    assert r.exit_code == 0, r.stderr
+    nodes, edges, _ = _parse((tmp_path / "folded.svg").read_text())
+    assert len(nodes) == 2 and len(edges) == 1
+
+
 def test_report_without_a_layout_engine_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -101,6 +102,12 @@ class MemoryRules(_Strict):
     conv_workspace_backward: float = Field(default=1.0, ge=0)
 
 
+@functools.cache
+def _default_efficiency() -> Efficiency:
+    """What a device file that does not rate a kernel class gets (one frozen value)."""
+    return Efficiency()
+
+
 class Device(_Strict):
     """One device preset or user file (``cnncalc cost --device path.yaml``)."""
 
@@ -148,7 +155,8 @@ class Device(_Strict):
         does not rate moves memory as an element-wise pass does)."""
         if cls not in self.efficiency and cls is KernelClass.COPY:
             cls = KernelClass.ELEMENTWISE
-        return self.efficiency.get(cls, Efficiency())
+        found = self.efficiency.get(cls)
+        return _default_efficiency() if found is None else found
 
     def host_s(self, cls: KernelClass) -> float:
         """Host seconds to issue one forward kernel of a class."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -256,8 +257,14 @@ class Kernel:
 
 def _fused_activation(layer: Layer) -> Layer | None:
     """The activation a conv / fc applies in place after its output (PyTorch's inplace=True)."""
-    act = getattr(layer, "activation", None)
-    cls = layer_class(act) if isinstance(act, str) else None
+    act = layer.__dict__.get("activation")  # (getattr on a kind without the field is slow in pydantic)
+    return _inplace_activation(act) if isinstance(act, str) else None
+
+
+@functools.cache
+def _inplace_activation(act: str) -> Layer | None:
+    """The activation kind ``act`` as a layer run in place (one frozen value per kind)."""
+    cls = layer_class(act)
     if cls is None:
         return None
     return cls.model_validate({"inplace": True}) if "inplace" in cls.model_fields else cls()
