@@ -777,14 +777,16 @@ def explain(
     variables: SetOpt = None,
 ) -> None:
     """Every formula of one layer with its numbers plugged in (output size, memory, params, MACs, RF)."""
-    from .explain import explain_all
+    from .explain import explain_layer
     if not layer.strip():
         raise UsageError("LAYER is empty; name a layer as the table shows it, e.g. conv1")
     shape = _ints(input_shape, "--input") if input_shape else None
     graph = build_graph(load_spec(spec), _vars(variables), shape)
     analysis = analyse(graph, batch, dtype)
     row = select(list(analysis.rows), layer, layer)[0]
-    formulas = explain_all(graph, analysis, 1000 if si else 1024)[row.name]
+    node = next(n for n in graph.nodes if n.name == row.name)
+    formulas = explain_layer(node.layer, row, node.inputs, {r.name: r for r in analysis.rows},
+                             analysis.dtype.bytes, analysis.batch, 1000 if si else 1024)
     ins = ", ".join("×".join(map(str, s)) for s in row.inputs)
     out.print(f"{row.name} ({row.type}): {ins} → {'×'.join(map(str, row.output))}")
     width = max(len(f.quantity) for f in formulas)

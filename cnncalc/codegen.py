@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .analysis import analyse
+from .analysis import Analysis, analyse
 from .errors import CnncalcError, UsageError
 from .graph import INPUT, Graph, Group, Node
 from .layers import Shape, fmt_shape
@@ -152,8 +152,7 @@ class Generated:
     scopes: dict[str, str]
 
 
-def _shapes(graph: Graph) -> dict[str, Shape]:
-    a = analyse(graph)
+def _shapes(a: Analysis, graph: Graph) -> dict[str, Shape]:
     shapes: dict[str, Shape] = {INPUT: graph.input}
     shapes.update({r.name: r.output for r in a.rows})
     return shapes
@@ -169,7 +168,8 @@ def torch_source(graph: Graph, *, flat: bool = False, title: str = "",
     """
     if graph.symbolic:
         raise UsageError("PyTorch code needs numbers: give every variable a value (--set)")
-    shapes = _shapes(graph)
+    a = analyse(graph)
+    shapes = _shapes(a, graph)
     consumers: dict[str, list[str]] = {}
     for n in graph.nodes:
         for i in n.inputs:
@@ -180,7 +180,7 @@ def torch_source(graph: Graph, *, flat: bool = False, title: str = "",
     if problems:
         raise UsageError("cannot write PyTorch code for:\n  " + "\n  ".join(problems))
     classes = _classes(root)
-    return _render(graph, root, classes, title, docs or {})
+    return _render(graph, a, root, classes, title, docs or {})
 
 
 def _build(inst: _Inst, shapes: dict[str, Shape], consumers: dict[str, list[str]], flat: bool,
@@ -522,7 +522,7 @@ def _helper_names(root: _Inst) -> set[str]:
     return names
 
 
-def _render(graph: Graph, root: _Inst, classes: list[_Class], title: str,
+def _render(graph: Graph, a: Analysis, root: _Inst, classes: list[_Class], title: str,
             docs: Mapping[str, str | None]) -> Generated:
     w = _Writer()
     helpers: dict[str, None] = {}
@@ -535,7 +535,6 @@ def _render(graph: Graph, root: _Inst, classes: list[_Class], title: str,
             if u.inst is not None:
                 collect(u.inst)
     collect(root)
-    a = analyse(graph)
     main = class_name(graph.name, {c.name for c in classes} | _helper_names(root))
     head = f'{graph.name}{": " + title if title else ""}: PyTorch code written by cnncalc from {graph.file}.'
     w.add('"""' + _text(head))

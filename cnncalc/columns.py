@@ -159,7 +159,7 @@ def cell_text(col: Column, value: Value, units: Units, *, grouping: bool = True)
     scale = col.scale(units) if col.scale is not None else 1
     if scale != 1:  # a column fitted to exact counts has scale 1
         if isinstance(value, int) and value >= 0:
-            text = _scaled(value, scale, units.decimals, grouping)
+            text = scaled_text(value, scale, units.decimals, grouping)
             if not (col.nonzero and value and _is_zero(text)):
                 return text
         x = Fraction(value) / scale
@@ -188,13 +188,13 @@ def _formatter(col: Column, units: Units, grouping: bool) -> Callable[[Value], s
             while 2 * v * 10**d < scale:
                 d += 1
             if d <= 6:  # (from 7 decimals on, Decimal prints 3E-7: left to cell_text)
-                return _scaled(v, scale, d, grouping)
+                return scaled_text(v, scale, d, grouping)
         return cell_text(col, v, units, grouping=grouping)
 
     return text
 
 
-def _scaled(value: int, scale: int, decimals: int, grouping: bool) -> str:
+def scaled_text(value: int, scale: int, decimals: int, grouping: bool) -> str:
     """``value / scale`` rounded half up to ``decimals`` places, in integer arithmetic (as round_half_up)."""
     q = 10**decimals
     n = (2 * value * q + scale) // (2 * scale)  # half up: floor(v·q/s + 1/2)

@@ -89,6 +89,8 @@ def net_of(graph: Graph, view: Analysis) -> Net:
     for r in view.rows:
         for p in r.parts or (r,):
             owner[p.name] = r.name
+    if len(view.rows) + 1 > MAX_DRAWN_BOXES:  # refused before 50,000 boxes are even labelled
+        _too_many(len(view.rows) + 1)
     nodes = [Node(INPUT, ("input", fmt_shape(view.input)), "input", ())]
     blocks: dict[str, str] = {}
     for r in view.rows:
@@ -152,9 +154,7 @@ def layout(net: Net, engine: str | None = None) -> Placed:
 
     UsageError for a net of more than MAX_DRAWN_BOXES boxes (it would take minutes)."""
     if len(net.nodes) > MAX_DRAWN_BOXES:
-        raise UsageError(limit_error(f"drawing {len(net.nodes):,} boxes", MAX_DRAWN_BOXES, "boxes",
-                                     "laying out more takes minutes") +
-                         "; fold blocks with --depth 0 (or 1, 2…) or draw a part with --from/--to")
+        _too_many(len(net.nodes))
     if engine is None:
         engine = "dot" if shutil.which("dot") else "grandalf"
     if engine == "dot":
@@ -162,6 +162,12 @@ def layout(net: Net, engine: str | None = None) -> Placed:
     if engine == "grandalf":
         return _with_grandalf(net)
     raise UsageError(f"unknown layout engine '{engine}'; choose dot or grandalf")
+
+
+def _too_many(boxes: int) -> None:
+    raise UsageError(limit_error(f"drawing {boxes:,} boxes", MAX_DRAWN_BOXES, "boxes", "laying out more "
+                                 "takes minutes") + "; fold blocks with --depth 0 (or 1, 2…) or draw a part "
+                     "with --from/--to")
 
 
 def _with_dot(net: Net) -> Placed:

@@ -9,7 +9,7 @@ from html import escape
 
 from . import __version__
 from .analysis import Analysis, Row
-from .columns import Units, round_half_up
+from .columns import Units, round_half_up, scaled_text
 from .compare import depth_of, last_spatial_rf
 from .graph import Graph
 from .layers import Num, fmt_shape
@@ -138,7 +138,7 @@ def _columns(a: Analysis, units: Units) -> list[_Col]:
              f"{units.work_of(t.macs):,}"),
         _Col("ops", "Other ops", True, lambda r: f"{r.ops:,}", lambda r: r.ops, f"{t.ops:,}"),
         _Col("activation_bytes", f"Memory ({units.kb_label})", True,
-             lambda r: _rounded(Fraction(r.activation_bytes, kb)), lambda r: r.activation_bytes,
+             lambda r: scaled_text(r.activation_bytes, kb, 0, True), lambda r: r.activation_bytes,
              _rounded(Fraction(t.activation_bytes, kb))),
         _Col("buffers", "Buffers", True, lambda r: f"{r.buffers:,}", lambda r: r.buffers, f"{t.buffers:,}"),
         _Col("receptive_field", "RF", True, lambda r: _pair(r.rf), lambda r: float(r.rf[0])),
@@ -186,20 +186,31 @@ def svg_bars(title: str, rows: Sequence[Row], values: Sequence[Fraction], label:
     return f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}</figure>"
 
 
+#: Most bars in one chart: a network with more layers is charted by its largest layers (in network
+#: order), the table below keeping every one.
+MAX_CHART_BARS = 200
+
+
 def _charts(a: Analysis, units: Units) -> str:
-    rows = a.rows
     kb = units.kb
 
     def short(v: Fraction) -> str:
         return _rounded(v) if v >= 10 else _rounded(v, 1) if v >= Fraction(1, 10) else f"{float(v):.2g}"
 
+    def chart(title: str, count: Callable[[Row], int], scale: int, exact: Callable[[Row], str]) -> str:
+        rows: Sequence[Row] = a.rows
+        if len(rows) > MAX_CHART_BARS:
+            top = sorted(range(len(rows)), key=lambda i: -count(rows[i]))[:MAX_CHART_BARS]
+            rows = [rows[i] for i in sorted(top)]
+            title += f", the {MAX_CHART_BARS} largest of {len(a.rows):,} layers"
+        return svg_bars(title, rows, [Fraction(count(r), scale) for r in rows], short, exact)
+
     return '<div class="charts">' + "".join([
-        svg_bars(f"Activation memory ({units.kb_label})", rows, [Fraction(r.activation_bytes, kb) for r in rows],
-                 short, lambda r: f"{r.activation_bytes:,} bytes"),
-        svg_bars("Parameters (k)", rows, [Fraction(r.params, 1000) for r in rows], short,
-                 lambda r: f"{r.params:,} params"),
-        svg_bars(f"{units.work} (M)", rows, [Fraction(units.work_of(r.macs), 10**6) for r in rows], short,
-                 lambda r: f"{units.work_of(r.macs):,} {units.work}"),
+        chart(f"Activation memory ({units.kb_label})", lambda r: r.activation_bytes, kb,
+              lambda r: f"{r.activation_bytes:,} bytes"),
+        chart("Parameters (k)", lambda r: r.params, 1000, lambda r: f"{r.params:,} params"),
+        chart(f"{units.work} (M)", lambda r: units.work_of(r.macs), 10**6,
+              lambda r: f"{units.work_of(r.macs):,} {units.work}"),
     ]) + "</div>"
 
 

@@ -176,3 +176,21 @@ def test_report_options(tmp_path: Path) -> None:
     assert [int(r["cells"]["flops"]["v"]) for r in page.layers] == [x["flops"] for x in export["layers"]]
     assert page.totals["activation_bytes"] == f"{export['totals']['activation_bytes']:,}"
     assert page.totals["receptive_field"] == "27" and page.totals["depth"] == "3"
+
+
+def test_charts_of_a_long_network_show_its_largest_layers_in_order(tmp_path: Path) -> None:
+    """250 fc layers of 1, 2, …, 250 units (l0 … l249): activation memory is 4·units bytes, so the
+    200 largest are l50 … l249, charted in network order; the table keeps all 250 rows."""
+    import re
+
+    spec = tmp_path / "long.yaml"
+    spec.write_text("name: long\ninput: [1]\nlayers:\n" + "".join(
+        f"  - {{name: l{i}, type: fc, units: {i + 1}}}\n" for i in range(250)))
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(app, ["report", str(spec), "-o", str(out)]).exit_code == 0
+    html = out.read_text()
+    fig = re.search(r"<figure><figcaption>Activation memory \(KB\), the 200 largest of 250 layers</figcaption>"
+                    r"(.*?)</figure>", html)
+    assert fig is not None
+    assert re.findall(r"<title>(l\d+):", fig.group(1)) == [f"l{i}" for i in range(50, 250)]
+    assert html.count("<figcaption>") == 3 and html.count('<tr data-i="') == 250
