@@ -259,8 +259,8 @@ class _Builder:
                         break
                 counters[kind] = n
                 name = f"{kind}{n}"
-            elif not isinstance(name, str | int) or not str(name).strip():
-                self.fail(self.doc.where((*path, "name")), "name must be a non-empty string")
+            elif not isinstance(name, str | int) or isinstance(name, bool) or not str(name).strip():
+                self.fail(self.doc.where((*path, "name")), "name must be a non-empty string" + _yaml_bool(name))
                 continue
             name = str(name)
             if name in table and name != INPUT:
@@ -315,7 +315,7 @@ class _Builder:
         if not isinstance(kind, str):
             self.fail(self.doc.where((*path, "type")) if "type" in entry else self.doc.where(path),
                       "missing required field 'type'" if "type" not in entry else
-                      f"'type' must be a string, got {kind!r}")
+                      f"'type' must be a string, got {kind!r}" + _yaml_bool(kind))
             return None
         if kind in env and kind not in self.spec.blocks:
             bound = env[kind]
@@ -497,7 +497,9 @@ class _Builder:
             return [prev]
         names = [raw] if isinstance(raw, str) else raw
         if not isinstance(names, list) or not names or not all(isinstance(x, str) for x in names):
-            self.fail(self.doc.where((*path, "inputs")), "inputs must be a layer name or a list of names")
+            odd = next((x for x in names if isinstance(x, bool)), None) if isinstance(names, list) else names
+            self.fail(self.doc.where((*path, "inputs")), "inputs must be a layer name or a list of names"
+                      + _yaml_bool(odd))
             return None
         return [_Ref(table, n, self.doc.where((*path, "inputs", j)) if not isinstance(raw, str)
                      else self.doc.where((*path, "inputs")), name) for j, n in enumerate(names)]
@@ -716,6 +718,14 @@ class _Builder:
                 return None
             seen[key] = None
             ref = target
+
+
+def _yaml_bool(v: Any) -> str:
+    """A hint for a name YAML read as a boolean (``name: no``, ``inputs: [on]``)."""
+    if not isinstance(v, bool):
+        return ""
+    return (f" (YAML reads a bare yes/no/on/off/true/false as the boolean {str(v).lower()}; "
+            "quote a name spelled so: \"no\")")
 
 
 def _sharing_keys(entry: dict[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -328,6 +328,28 @@ def test_core_schema_scalars_as_safe_load_reads_them() -> None:
     assert doc.data == plain
 
 
+def test_plain_keys_are_names_not_booleans() -> None:
+    """YAML 1.1 reads a bare on/off/yes/no/y/n/true/false as a boolean (safe_load: {True: 1}); a
+    mapping key is a name (a block argument, a variable), so it keeps its text. Values keep
+    safe_load's reading (``bias: no`` is false)."""
+    doc = load_yaml("on: 1\nOff: 2\nyes: 3\nno: no\ntrue: 5\n~: 6\n7: 7\n", "f.yaml")
+    assert doc.data == {"on": 1, "Off": 2, "yes": 3, "no": False, "true": 5, "~": 6, 7: 7}
+    assert doc.keys[("no",)] == ("f.yaml", 4, 1) and doc.values[("no",)] == ("f.yaml", 4, 5)
+
+
+@pytest.mark.parametrize(("entry", "col", "boolean"), [
+    ("{name: no, type: relu}", 12, "false"),
+    ("{type: on}", 12, "true"),
+    ("{type: relu, inputs: [yes]}", 26, "true"),
+])
+def test_a_name_yaml_read_as_a_boolean_says_quote_it(entry: str, col: int, boolean: str, tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: s\ninput: [4]\nlayers:\n  - {entry}\n")
+    code, _, err, _ = run_cli(["table", str(spec)], tmp_path)
+    assert code == 2 and f"s.yaml:4:{col}: error:" in err, err
+    assert f"as the boolean {boolean}; quote a name" in err, err
+
+
 @pytest.mark.parametrize(("text", "where", "what"), [
     ("!!python/name:os.system : 1\n", "f.yaml:1:1", "YAML tag '!!python/name:os.system'"),
     ("--- !!python/object:os.system\na: 1\n", "f.yaml:1:5", "YAML tag '!!python/object:os.system'"),
