@@ -9,6 +9,7 @@ from .analysis import Analysis, Row
 from .columns import round_half_up
 from .graph import INPUT, Graph
 from .layers import RF, Formula, Layer, Num, fmt_shape, numel
+from .source import without_gc
 
 
 def fmt_number(x: Fraction | int, places: int = 6) -> str:
@@ -16,7 +17,8 @@ def fmt_number(x: Fraction | int, places: int = 6) -> str:
 
     1134.375 → "1,134.375"; 2/3 → "≈0.666667"; 105415200 → "105,415,200".
     """
-    x = Fraction(x)
+    if isinstance(x, int):
+        return f"{x:,}"
     if x.denominator == 1:
         return f"{x.numerator:,}"
     for p in range(1, places + 1):
@@ -94,6 +96,7 @@ def explain_layer(layer: Layer, row: Row, inputs: Sequence[str], rows: Mapping[s
             receptive_formula(row, rf_in, jump_in, global_in)]
 
 
+@without_gc
 def explain_all(graph: Graph, analysis: Analysis, kb: int = 1024) -> dict[str, list[Formula]]:
     """Formulas of every analysed layer, by layer name."""
     rows = {r.name: r for r in analysis.rows}

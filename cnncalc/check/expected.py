@@ -9,6 +9,7 @@ from fractions import Fraction
 from ..analysis import Analysis, Row
 from ..explain import fmt_number
 from ..layers import Family, numel
+from .numbers import cached_fraction
 from .rules import Rules, Work
 
 #: Hyper-parameters a worksheet gives; checked against the spec (the seeds' errata live here).
@@ -122,7 +123,7 @@ def expected_shape(key: str, r: Row, rules: Rules) -> tuple[Fraction, ...] | Non
         vals = list(r.jump)
     else:
         raise KeyError(key)
-    return None if vals is None else tuple(Fraction(v) for v in vals)
+    return None if vals is None else tuple(cached_fraction(v) for v in vals)
 
 
 def _square(t: tuple[Fraction, ...], key: str) -> tuple[Fraction, ...]:

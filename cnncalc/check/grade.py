@@ -12,6 +12,7 @@ from ..columns import BY_KEY, round_half_up
 from ..errors import CnncalcError, Position
 from ..explain import fmt_number
 from ..layers import Formula, Layer
+from ..source import without_gc
 from .expected import (
     _MEMORY,
     _PARAMS,
@@ -346,6 +347,7 @@ class _Grader:
                       + _given_consequence(key, text, row))
 
 
+@without_gc
 def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
           formulas: Mapping[str, Sequence[Formula]] | None = None, layers: Mapping[str, Layer] | None = None,
           tolerance: Tolerance | None = None, symbolic: Callable[[], Analysis] | None = None,

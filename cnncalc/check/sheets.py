@@ -12,7 +12,7 @@ from typing import Any, Literal
 from ..columns import COLUMNS, Units
 from ..errors import Diagnostic, Position, SpecError
 from ..limits import MAX_TEXT_BYTES, read_bytes_limited
-from ..source import load_yaml
+from ..source import load_yaml, without_gc
 from .numbers import Decimal, is_blank, parse_number
 
 #: Layer names that mark the totals row.
@@ -440,6 +440,7 @@ def detect_format(path: str, text: str) -> SheetFormat:
     return "yaml" if first.startswith(("- ", "layers:", "---")) or re.match(r"^[\w.]+:\s", first) else "csv"
 
 
+@without_gc
 def parse_sheet(text: str, file: str, fmt: SheetFormat | None = None) -> AnswerSheet:
     """Parse answer text; SpecError with positions for what cannot be read."""
     fmt = fmt or detect_format(file, text)
