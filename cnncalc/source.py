@@ -245,7 +245,8 @@ class _Builder:
                     c = top.container
                     if c.__class__ is list:
                         if top.path is not None:
-                            values[(*top.path, len(c))] = pos
+                            item = (*top.path, len(c))
+                            values[item] = pos
                         c.append(value)
                         continue
                     key = top.key

@@ -199,3 +199,23 @@ def test_strided_1x1_subsampling_is_not_a_warning() -> None:
     # ResNet's 1×1 stride-2 shortcut skips every other pixel by design
     assert window_out(56, 1, 2, (0, 0)).warning() is None
     assert window_out(56, 3, 2, (0, 0)).warning() is not None
+
+
+def test_the_lazy_registry_index_names_every_kind_where_it_is_defined() -> None:
+    """The kind → module index read from the sources (so a spec imports only the kind modules it
+    uses) agrees with the registry once every module is imported: each kind and alias is listed,
+    with the module its class lives in; and a spec of convolutions leaves the attention kinds out."""
+    import subprocess
+    import sys
+
+    from cnncalc.layers import ALIASES
+    from cnncalc.layers.base import _kind_modules
+    index = _kind_modules()
+    kinds = {k: cls.__module__ for k, cls in LAYER_TYPES.items()}
+    assert {k: index[k] for k in kinds} == kinds
+    assert {a: index[a] for a in ALIASES} == {a: kinds[k] for a, k in ALIASES.items()}
+    assert set(index) == set(kinds) | set(ALIASES)
+    probe = ("import sys; from cnncalc import analyse_spec; analyse_spec('vgg16'); "
+             "print(sorted(m for m in sys.modules if m.startswith('cnncalc.layers.')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "cnncalc.layers.conv" in loaded and "cnncalc.layers.attention" not in loaded

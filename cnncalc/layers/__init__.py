@@ -1,6 +1,6 @@
-"""Layer kinds: one class per kind, registered by type name; importing this loads them all."""
+"""Layer kinds: one class per kind, registered by type name. A module of kinds is imported when one
+of its kinds is first looked up (``LAYER_TYPES``, ``layer_class``); listing the kinds imports all."""
 
-from . import activation, attention, channel, conv, dense, merge, misc, norm, pool, sequence, shape  # noqa: F401  (registration)
 from .base import (
     ALIASES,
     LAYER_TYPES,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import math
-from collections.abc import Callable, Sequence
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -396,8 +400,79 @@ class RegistrationError(CnncalcError):
     """A layer kind or alias registered twice."""
 
 
-LAYER_TYPES: dict[str, type[Layer]] = {}
-ALIASES: dict[str, str] = {}
+_DECORATOR = re.compile(r"^@register_layer\(([^)]*)\)", re.MULTILINE)
+_QUOTED = re.compile(r"\"([^\"]+)\"|'([^']+)'")
+
+
+@functools.cache
+def _kind_modules() -> dict[str, str]:
+    """Which module of cnncalc.layers registers each kind and alias, read from the modules' source
+    (their ``@register_layer("kind", "alias", …)`` lines) without importing them."""
+    index: dict[str, str] = {}
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        for m in _DECORATOR.finditer(path.read_text(encoding="utf-8")):
+            for q in _QUOTED.finditer(m[1]):
+                index.setdefault(q[1] or q[2], f"{__package__}.{path.stem}")
+    return index
+
+
+V = TypeVar("V")
+
+
+class _Registry(dict[str, V]):
+    """The registry of kinds (or aliases), filled as the layer modules are imported, and importing
+    them on demand: looking up a kind imports the module that defines it (a spec of convolutions
+    never imports the attention kinds); iterating, counting or listing imports every module.
+    A start-up cost paid only for the kinds a command uses."""
+
+    def _load(self, name: object) -> bool:
+        module = _kind_modules().get(name) if isinstance(name, str) else None
+        if module is None or module in sys.modules:
+            return False
+        importlib.import_module(module)
+        return True
+
+    def _load_all(self) -> None:
+        for module in sorted(set(_kind_modules().values())):
+            if module not in sys.modules:
+                importlib.import_module(module)
+
+    def __getitem__(self, name: str) -> V:
+        if not dict.__contains__(self, name):
+            self._load(name)
+        return dict.__getitem__(self, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if not dict.__contains__(self, name) and self._load(name):
+            return dict.get(self, name, default)
+        return dict.get(self, name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or (self._load(name) and dict.__contains__(self, name))
+
+    def __iter__(self) -> Iterator[str]:
+        self._load_all()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._load_all()
+        return dict.__len__(self)
+
+    def keys(self) -> Any:
+        self._load_all()
+        return dict.keys(self)
+
+    def values(self) -> Any:
+        self._load_all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._load_all()
+        return dict.items(self)
+
+
+LAYER_TYPES: dict[str, type[Layer]] = _Registry()
+ALIASES: dict[str, str] = _Registry()
 
 L = TypeVar("L", bound=type[Layer])
 
@@ -407,12 +482,15 @@ def register_layer(kind: str, *aliases: str) -> Callable[[L], L]:
 
     def deco(cls: L) -> L:
         for name in (kind, *aliases):
-            if name in LAYER_TYPES or name in ALIASES:
+            # taken: registered already, or declared by another module not imported yet
+            declared = _kind_modules().get(name, cls.__module__)
+            if dict.__contains__(LAYER_TYPES, name) or dict.__contains__(ALIASES, name) or \
+                    declared != cls.__module__:
                 raise RegistrationError(f"layer type '{name}' is registered twice")
         cls.kind = kind
-        LAYER_TYPES[kind] = cls
+        dict.__setitem__(LAYER_TYPES, kind, cast("type[Layer]", cls))
         for a in aliases:
-            ALIASES[a] = kind
+            dict.__setitem__(ALIASES, a, kind)
         return cls
 
     return deco
