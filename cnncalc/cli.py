@@ -29,7 +29,7 @@ from .cost.base import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
-from .limits import MAX_SWEEP_POINTS, check_float_range
+from .limits import MAX_SWEEP_LAYERS, MAX_SWEEP_POINTS, check_float_range, limit_error
 from .spec import load_spec
 
 if TYPE_CHECKING:
@@ -483,6 +483,10 @@ def sweep(
     summaries = []
     for shape in shapes:
         graph = build_graph(loaded, env, shape)
+        if (work := points * len(graph.nodes)) > MAX_SWEEP_LAYERS:
+            raise UsageError(limit_error(f"the sweep's {points:,} points × {len(graph.nodes):,} layers "
+                                         f"({work:,} layer analyses)", MAX_SWEEP_LAYERS, "layer analyses",
+                                         "each point analyses every layer again") + ": sweep fewer values")
         for b in bs:
             for dt in dts:
                 analysis = analyse(graph, b, dt)

@@ -60,6 +60,11 @@ MAX_NAME_CHARS = 1_000
 #: analysis, and the result is one table row.
 MAX_SWEEP_POINTS = 10_000
 
+#: Most layer analyses a ``sweep`` may run (its points × the network's layers): each point
+#: analyses every layer again, about 20 µs a layer, so this bounds a sweep to seconds
+#: (ResNet-152's 500 layers: 1,000 points; a 50,000-layer network: 10).
+MAX_SWEEP_LAYERS = 500_000
+
 
 #: Most boxes a drawing lays out (``graph``, the report's picture): Graphviz and grandalf take
 #: seconds for a thousand boxes and minutes for tens of thousands; --depth folds blocks into one box.
