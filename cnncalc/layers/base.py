@@ -496,9 +496,18 @@ def register_layer(kind: str, *aliases: str) -> Callable[[L], L]:
     return deco
 
 
+_FOUND: dict[str, type[Layer]] = {}  # names already looked up (a spec names the same kinds again and again)
+
+
 def layer_class(name: str) -> type[Layer] | None:
     """The class for a type name or alias as written in a spec."""
-    return LAYER_TYPES.get(ALIASES.get(name, name))
+    cls = _FOUND.get(name)
+    if cls is not None and dict.get(LAYER_TYPES, cls.kind) is cls:  # (still registered)
+        return cls
+    cls = LAYER_TYPES.get(ALIASES.get(name, name))
+    if cls is not None:
+        _FOUND[name] = cls
+    return cls
 
 
 # ----------------------------------------------------------------------------- field types
