@@ -26,7 +26,10 @@ from cnncalc.export import write_atomic
 from cnncalc.layers import layer_class
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_JSON = ROOT.parent / "shared" / "reference" / "h100-calibration.json"
+#: ../shared/reference/ beside a checkout, else the copy in tests/reference/ (a worktree has no ../shared)
+DEFAULT_JSON = next((p for p in (ROOT.parent / "shared" / "reference" / "h100-calibration.json",
+                                 ROOT / "tests" / "reference" / "h100-calibration.json") if p.exists()),
+                    ROOT / "tests" / "reference" / "h100-calibration.json")
 MARKER = "# FITTED by benchmarks/fit_h100.py"
 
 #: The reference's speed rows as workloads. Its "sgd" keeps a momentum buffer (after_step

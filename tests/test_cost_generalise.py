@@ -258,3 +258,55 @@ def test_measure_device_script_says_it_needs_a_gpu(capsys: pytest.CaptureFixture
     spec.loader.exec_module(module)
     assert module.main(["--device", "h100"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def _measure_device_module() -> object:
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "measure_device.py"
+    spec = importlib.util.spec_from_file_location("measure_device", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measure_device_runs_the_reference_configurations_in_its_order() -> None:
+    """The script's configurations are the reference's, key for key and in its order (the order
+    decides which workspaces exist when each is measured); the timed ones at their batches."""
+    from reference_data import reference
+    module = _measure_device_module()
+    ref = reference("h100-calibration")["models"]["vgg16"]
+    assert list(module.MEMORY) == list(ref["memory"])  # type: ignore[attr-defined]
+    assert list(module.SPEED) == list(ref["speed"])  # type: ignore[attr-defined]
+    for key, w in module.SPEED.items():  # type: ignore[attr-defined]
+        assert w.batch == ref["speed"][key]["batch"]
+    assert module.MEMORY["train_adam_bf16amp_bs64"].amp is not None  # type: ignore[attr-defined]
+
+
+def test_measure_device_builds_a_network_torchvision_lacks_from_its_spec() -> None:
+    """LeNet-5 is not in torchvision: the script builds it from the spec's PyTorch code. The oracle
+    is ../shared/reference/torchvision.json: 61,706 parameters, 10 logits."""
+    torch = pytest.importorskip("torch")
+    module = _measure_device_module()
+    graph = build_graph(load_spec("lenet5"))
+    net = module._module(torch, "lenet5", graph)  # type: ignore[attr-defined]
+    assert sum(p.numel() for p in net.parameters()) == 61_706
+    assert tuple(net(torch.randn(2, 1, 28, 28)).shape) == (2, 10)
+
+
+def test_reference_networks_after_the_first_were_measured_in_a_warm_process() -> None:
+    """Why the default is a warm process. The reference's 26 networks (torchvision.json; the 4 of
+    h100-calibration.json and the 22 held out) were measured in that order, LeNet-5 first, in one
+    process: AlexNet, the second, already holds 65 MiB of workspaces (2 × 32 MiB cuBLAS + 1 MiB
+    cuBLASLt) before its very first configuration (fp32 inference, batch 1): its weights reading
+    less 4 B × its 61,100,840 parameters (torchvision.json) is 65 MiB plus under 1 MiB (512-B
+    rounding of 16 tensors, and a cached block the allocator does not split). Only the first
+    network of such a run sees a fresh process in its inference configurations (--fresh-process)."""
+    from reference_data import reference
+    order = list(reference("torchvision")["models"])
+    cal = reference("h100-calibration")["models"]
+    assert order[0] == "lenet5" and order[1] == "alexnet" and len(order) == 26 and set(cal) <= set(order)
+    first = next(iter(cal["alexnet"]["memory"].values()))
+    assert next(iter(cal["alexnet"]["memory"])) == "infer_float32_bs1"
+    extra = first["weights"] - 4 * reference("torchvision")["models"]["alexnet"]["params"]
+    assert 65 * MiB <= extra < 66 * MiB
