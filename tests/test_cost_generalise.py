@@ -310,3 +310,55 @@ def test_reference_networks_after_the_first_were_measured_in_a_warm_process() ->
     assert next(iter(cal["alexnet"]["memory"])) == "infer_float32_bs1"
     extra = first["weights"] - 4 * reference("torchvision")["models"]["alexnet"]["params"]
     assert 65 * MiB <= extra < 66 * MiB
+
+
+def _benchmark(name: str) -> object:
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_per_layer_timings_are_matched_to_the_right_layers() -> None:
+    """fit_h100 matches the reference's per-layer timings to the zoo's layers by PyTorch type and
+    order. Each match must have the module's input and output shape and parameter count that
+    torchvision.json records for it (an independent listing), and the timing must be the
+    reference's own; at least the work-dominated conv, BatchNorm and pooling timings are there."""
+    from reference_data import reference
+    fit = _benchmark("fit_h100")
+    data = reference("h100-calibration")
+    calls = {m: {c["name"]: c for c in v.get("layers", [])} for m, v in reference("torchvision")["models"].items()}
+    ms = fit.layer_measurements(data)  # type: ignore[attr-defined]
+    kinds = set()
+    for m in ms:
+        model, _, name = m.label.split(" ", 2)
+        c = calls[model][name]
+        assert list(m.input_shape) == c["in"], m.label
+        assert list(m.layer.output_shape((m.input_shape,))) == c["out"], m.label
+        assert m.layer.params((m.input_shape,)).total == c["params"], m.label
+        assert m.seconds == data["layer_times_ms_batch64_fp32"][model][name] / 1e3
+        kinds.add(c["type"])
+    assert {"Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU", "Linear"} <= kinds and len(ms) >= 60
+
+
+def test_each_way_of_timing_single_layers_fits_its_own_floor() -> None:
+    """Single layers timed alone and timed inside a network carry different fixed costs: with a
+    floor per group the fit reproduces a 20 µs and a 60 µs reading of the same tiny ReLU (its work,
+    80 B / (10¹¹ · 0.8) ≈ 1 ns, and the toy's 10 µs launch floor are below both); one shared floor
+    could not (it would leave the two a factor 3 apart, each off by √3)."""
+    from cnncalc.cost.fit import LayerTiming, fit_device
+    from cnncalc.layers import layer_class
+    relu = layer_class("relu")
+    assert relu is not None
+    w = Workload(Mode.INFER, 1)
+    ms = [LayerTiming("alone", relu(), (10,), w, 2e-5), LayerTiming("inside", relu(), (10,), w, 6e-5,
+                                                                     floor_group="in-network")]
+    rows = fit_device(toy(), ms, parameters=[], rounds=40).rows
+    for _, measured, predicted in rows:
+        assert predicted == pytest.approx(measured, rel=0.02)
+    shared = [LayerTiming("alone", relu(), (10,), w, 2e-5), LayerTiming("inside", relu(), (10,), w, 6e-5)]
+    a, b = (p for _, _, p in fit_device(toy(), shared, parameters=[], rounds=40).rows)
+    assert a == b
