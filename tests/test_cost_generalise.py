@@ -362,3 +362,25 @@ def test_each_way_of_timing_single_layers_fits_its_own_floor() -> None:
     shared = [LayerTiming("alone", relu(), (10,), w, 2e-5), LayerTiming("inside", relu(), (10,), w, 6e-5)]
     a, b = (p for _, _, p in fit_device(toy(), shared, parameters=[], rounds=40).rows)
     assert a == b
+
+
+def test_convnext_linears_run_per_position_as_in_torchvision() -> None:
+    """ConvNeXt's block Linears are GEMMs over H·W positions of channels-last maps (strict fp32
+    under PyTorch's default matmul precision), not 1×1 convs: the zoo spec's fc layers see, in
+    order, exactly the inputs torchvision's nn.Linear modules see (PyTorch as the oracle)."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    from cnncalc import analyse
+    net = torchvision.models.convnext_tiny(weights=None).eval()
+    seen: list[tuple[int, ...]] = []
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(lambda mod, ins, out: seen.append(tuple(ins[0].shape[1:])))
+    with torch.inference_mode():
+        net(torch.randn(1, 3, 224, 224))
+    graph = build_graph(load_spec("convnext_tiny"))
+    rows = analyse(graph, 1).rows
+    fc = [tuple(r.inputs[0]) for n, r in zip(graph.nodes, rows) if n.type == "fc"]
+    assert fc == seen and len(seen) == 37  # 18 blocks × 2 + the classifier
+    assert all(k.cls is KernelClass.MATMUL for n, r in zip(graph.nodes, rows) if n.type == "fc"
+               for k in n.layer.kernels(r.inputs, r.output, False))
