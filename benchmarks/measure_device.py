@@ -18,9 +18,9 @@
    - time, cudnn.benchmark on: mean of 20 batches after 5 warm-ups (CUDA events) of its five
      configurations (fp16 inference at batch 256 channels_last, training with momentum SGD).
 
-   Step 1 has run GEMMs forward and backward, so every network is measured in a warm process
-   (both threads' cuBLAS workspaces and cuBLASLt's exist), as the reference measured all its
-   networks but the first of its run: what cnncalc predicts by default.
+   Before the first network a Linear runs forward and backward (``warm``), so every network is
+   measured in a warm process (both threads' cuBLAS workspaces and cuBLASLt's exist), as the
+   reference measured all its networks but the first of its run: what cnncalc predicts by default.
 
 Prints measured, predicted and the error of each, and the median and largest errors. Needs a CUDA
 GPU (and PyTorch); says so and exits 2 without one.
@@ -118,6 +118,14 @@ def _trainer(torch: Any, net: Any, x: Any, w: Workload) -> Any:
     return step
 
 
+def warm(torch: Any) -> None:
+    """A Linear's forward and backward on the default stream: the forward thread's cuBLAS and
+    cuBLASLt workspaces and autograd's thread's cuBLAS one exist from here on (a warm process)."""
+    lin = torch.nn.Linear(64, 64).cuda()
+    lin(torch.randn(8, 64, device="cuda", requires_grad=True)).sum().backward()
+    torch.cuda.synchronize()
+
+
 def measure_model(torch: Any, name: str, graph: Any) -> dict[str, float]:
     """Peaks (bytes) and times (seconds) of one network, keyed "memory <key>" / "time <key>"."""
     out: dict[str, float] = {}
@@ -180,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     for m in measure(torch, args.quick, lambda s: print(s, file=sys.stderr)):
         rows.append((m.label, m.seconds, m.predict(device)))
     model = load("roofline")
+    warm(torch)
     for name, graph in graphs.items():
         print(f"measuring {name}", file=sys.stderr)
         for key, value in measure_model(torch, name, graph).items():
