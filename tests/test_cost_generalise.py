@@ -384,3 +384,21 @@ def test_convnext_linears_run_per_position_as_in_torchvision() -> None:
     assert fc == seen and len(seen) == 37  # 18 blocks × 2 + the classifier
     assert all(k.cls is KernelClass.MATMUL for n, r in zip(graph.nodes, rows) if n.type == "fc"
                for k in n.layer.kernels(r.inputs, r.output, False))
+
+
+def test_plain_aten_kernels_share_one_host_time_on_the_h100() -> None:
+    """Element-wise, pooling and reduction operators go through the same dispatch path with no
+    library call, so the H100 file gives them one host time (overheads.host_op_s); cuDNN's conv and
+    BatchNorm and cuBLAS's GEMM calls have their own. Relation: at batch 1 on a 4×4×4 map (host
+    bound), 20 ReLUs and 20 max-pools (kernel 1) take the same time."""
+    from cnncalc.cost.fit import PARAMETERS
+    h100 = load_device("h100")
+    for cls in (KernelClass.ELEMENTWISE, KernelClass.POOL, KernelClass.REDUCE):
+        assert h100.host_s(cls) == h100.overheads.host_op_s
+    fitted = {p[0] for p in PARAMETERS}
+    assert ("overheads", "host_op_s") in fitted and ("efficiency", "elementwise", "host") not in fitted
+    text = "name: t\ninput: [4, 4, 4]\nlayers:\n  - {{type: {kind}, repeat: 20}}\n"
+    times = [load("roofline").predict(build_graph(parse_spec(text.format(kind=k), "t.yaml")), h100,
+                                      Workload(Mode.INFER, 1)).time_ms
+             for k in ("relu", "maxpool, kernel: 1")]
+    assert times[0] == pytest.approx(times[1])
