@@ -258,3 +258,147 @@ def test_measure_device_script_says_it_needs_a_gpu(capsys: pytest.CaptureFixture
     spec.loader.exec_module(module)
     assert module.main(["--device", "h100"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def _measure_device_module() -> object:
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "measure_device.py"
+    spec = importlib.util.spec_from_file_location("measure_device", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_measure_device_runs_the_reference_configurations_in_its_order() -> None:
+    """The script's configurations are the reference's, key for key and in its order (the order
+    decides which workspaces exist when each is measured); the timed ones at their batches."""
+    from reference_data import reference
+    module = _measure_device_module()
+    ref = reference("h100-calibration")["models"]["vgg16"]
+    assert list(module.MEMORY) == list(ref["memory"])  # type: ignore[attr-defined]
+    assert list(module.SPEED) == list(ref["speed"])  # type: ignore[attr-defined]
+    for key, w in module.SPEED.items():  # type: ignore[attr-defined]
+        assert w.batch == ref["speed"][key]["batch"]
+    assert module.MEMORY["train_adam_bf16amp_bs64"].amp is not None  # type: ignore[attr-defined]
+
+
+def test_measure_device_builds_a_network_torchvision_lacks_from_its_spec() -> None:
+    """LeNet-5 is not in torchvision: the script builds it from the spec's PyTorch code. The oracle
+    is ../shared/reference/torchvision.json: 61,706 parameters, 10 logits."""
+    torch = pytest.importorskip("torch")
+    module = _measure_device_module()
+    graph = build_graph(load_spec("lenet5"))
+    net = module._module(torch, "lenet5", graph)  # type: ignore[attr-defined]
+    assert sum(p.numel() for p in net.parameters()) == 61_706
+    assert tuple(net(torch.randn(2, 1, 28, 28)).shape) == (2, 10)
+
+
+def test_reference_networks_after_the_first_were_measured_in_a_warm_process() -> None:
+    """Why the default is a warm process. The reference's 26 networks (torchvision.json; the 4 of
+    h100-calibration.json and the 22 held out) were measured in that order, LeNet-5 first, in one
+    process: AlexNet, the second, already holds 65 MiB of workspaces (2 × 32 MiB cuBLAS + 1 MiB
+    cuBLASLt) before its very first configuration (fp32 inference, batch 1): its weights reading
+    less 4 B × its 61,100,840 parameters (torchvision.json) is 65 MiB plus under 1 MiB (512-B
+    rounding of 16 tensors, and a cached block the allocator does not split). Only the first
+    network of such a run sees a fresh process in its inference configurations (--fresh-process)."""
+    from reference_data import reference
+    order = list(reference("torchvision")["models"])
+    cal = reference("h100-calibration")["models"]
+    assert order[0] == "lenet5" and order[1] == "alexnet" and len(order) == 26 and set(cal) <= set(order)
+    first = next(iter(cal["alexnet"]["memory"].values()))
+    assert next(iter(cal["alexnet"]["memory"])) == "infer_float32_bs1"
+    extra = first["weights"] - 4 * reference("torchvision")["models"]["alexnet"]["params"]
+    assert 65 * MiB <= extra < 66 * MiB
+
+
+def _benchmark(name: str) -> object:
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_per_layer_timings_are_matched_to_the_right_layers() -> None:
+    """fit_h100 matches the reference's per-layer timings to the zoo's layers by PyTorch type and
+    order. Each match must have the module's input and output shape and parameter count that
+    torchvision.json records for it (an independent listing), and the timing must be the
+    reference's own; at least the work-dominated conv, BatchNorm and pooling timings are there."""
+    from reference_data import reference
+    fit = _benchmark("fit_h100")
+    data = reference("h100-calibration")
+    calls = {m: {c["name"]: c for c in v.get("layers", [])} for m, v in reference("torchvision")["models"].items()}
+    ms = fit.layer_measurements(data)  # type: ignore[attr-defined]
+    kinds = set()
+    for m in ms:
+        model, _, name = m.label.split(" ", 2)
+        c = calls[model][name]
+        assert list(m.input_shape) == c["in"], m.label
+        assert list(m.layer.output_shape((m.input_shape,))) == c["out"], m.label
+        assert m.layer.params((m.input_shape,)).total == c["params"], m.label
+        assert m.seconds == data["layer_times_ms_batch64_fp32"][model][name] / 1e3
+        kinds.add(c["type"])
+    assert {"Conv2d", "BatchNorm2d", "MaxPool2d", "ReLU", "Linear"} <= kinds and len(ms) >= 60
+
+
+def test_each_way_of_timing_single_layers_fits_its_own_floor() -> None:
+    """Single layers timed alone and timed inside a network carry different fixed costs: with a
+    floor per group the fit reproduces a 20 µs and a 60 µs reading of the same tiny ReLU (its work,
+    80 B / (10¹¹ · 0.8) ≈ 1 ns, and the toy's 10 µs launch floor are below both); one shared floor
+    could not (it would leave the two a factor 3 apart, each off by √3)."""
+    from cnncalc.cost.fit import LayerTiming, fit_device
+    from cnncalc.layers import layer_class
+    relu = layer_class("relu")
+    assert relu is not None
+    w = Workload(Mode.INFER, 1)
+    ms = [LayerTiming("alone", relu(), (10,), w, 2e-5), LayerTiming("inside", relu(), (10,), w, 6e-5,
+                                                                     floor_group="in-network")]
+    rows = fit_device(toy(), ms, parameters=[], rounds=40).rows
+    for _, measured, predicted in rows:
+        assert predicted == pytest.approx(measured, rel=0.02)
+    shared = [LayerTiming("alone", relu(), (10,), w, 2e-5), LayerTiming("inside", relu(), (10,), w, 6e-5)]
+    a, b = (p for _, _, p in fit_device(toy(), shared, parameters=[], rounds=40).rows)
+    assert a == b
+
+
+def test_convnext_linears_run_per_position_as_in_torchvision() -> None:
+    """ConvNeXt's block Linears are GEMMs over H·W positions of channels-last maps (strict fp32
+    under PyTorch's default matmul precision), not 1×1 convs: the zoo spec's fc layers see, in
+    order, exactly the inputs torchvision's nn.Linear modules see (PyTorch as the oracle)."""
+    torch = pytest.importorskip("torch")
+    torchvision = pytest.importorskip("torchvision")
+    from cnncalc import analyse
+    net = torchvision.models.convnext_tiny(weights=None).eval()
+    seen: list[tuple[int, ...]] = []
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(lambda mod, ins, out: seen.append(tuple(ins[0].shape[1:])))
+    with torch.inference_mode():
+        net(torch.randn(1, 3, 224, 224))
+    graph = build_graph(load_spec("convnext_tiny"))
+    rows = analyse(graph, 1).rows
+    fc = [tuple(r.inputs[0]) for n, r in zip(graph.nodes, rows) if n.type == "fc"]
+    assert fc == seen and len(seen) == 37  # 18 blocks × 2 + the classifier
+    assert all(k.cls is KernelClass.MATMUL for n, r in zip(graph.nodes, rows) if n.type == "fc"
+               for k in n.layer.kernels(r.inputs, r.output, False))
+
+
+def test_plain_aten_kernels_share_one_host_time_on_the_h100() -> None:
+    """Element-wise, pooling and reduction operators go through the same dispatch path with no
+    library call, so the H100 file gives them one host time (overheads.host_op_s); cuDNN's conv and
+    BatchNorm and cuBLAS's GEMM calls have their own. Relation: at batch 1 on a 4×4×4 map (host
+    bound), 20 ReLUs and 20 max-pools (kernel 1) take the same time."""
+    from cnncalc.cost.fit import PARAMETERS
+    h100 = load_device("h100")
+    for cls in (KernelClass.ELEMENTWISE, KernelClass.POOL, KernelClass.REDUCE):
+        assert h100.host_s(cls) == h100.overheads.host_op_s
+    fitted = {p[0] for p in PARAMETERS}
+    assert ("overheads", "host_op_s") in fitted and ("efficiency", "elementwise", "host") not in fitted
+    text = "name: t\ninput: [4, 4, 4]\nlayers:\n  - {{type: {kind}, repeat: 20}}\n"
+    times = [load("roofline").predict(build_graph(parse_spec(text.format(kind=k), "t.yaml")), h100,
+                                      Workload(Mode.INFER, 1)).time_ms
+             for k in ("relu", "maxpool, kernel: 1")]
+    assert times[0] == pytest.approx(times[1])

@@ -178,6 +178,8 @@ def _memory_rules(torch: Any) -> dict[str, Any]:
     cuBLAS workspaces: what stays allocated after the first GEMM of this thread (mm), after the
     first addmm with a bias (cuBLASLt), and after the first backward through a Linear (autograd's
     thread gets a cuBLAS handle, and a workspace, of its own), less the tensors still held.
+    PyTorch keys each workspace by (cuBLAS handle, stream), so all three are measured on a stream
+    of their own: they are new there even if this process has run GEMMs before.
     The workspace of a 1×1 conv gives the output share (a_out = ws / output bytes), that of a
     3×3 conv with input = output size the input share (a_in = ws / input bytes − a_out).
     """
@@ -202,9 +204,12 @@ def _memory_rules(torch: Any) -> dict[str, Any]:
         x = torch.randn(64, 256, device=cuda, requires_grad=True)
         y = lin(x).sum()
         grads = sum(-(-t.numel() * 4 // 512) * 512 for t in (x, lin.weight, lin.bias))  # x.grad, weight, bias
-        return cublas, cublaslt, grown(y.backward) - grads
+        return cublas, cublaslt, grown(y.backward) - grads  # the backward runs on the forward's stream
 
-    cublas, cublaslt, backward = workspaces()
+    torch.cuda.synchronize()
+    with torch.cuda.stream(torch.cuda.Stream()):
+        cublas, cublaslt, backward = workspaces()
+    torch.cuda.synchronize()
     ws = {}
     for k in (1, 3):
         conv = torch.nn.Conv2d(64, 64, k, padding=k // 2, bias=False).to(cuda)

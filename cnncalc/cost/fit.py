@@ -1,7 +1,8 @@
 """Fit a device file's efficiencies and overheads to measured times (pure Python, no numpy).
 
 Measurements are whole networks (``ModelTiming``: seconds per batch of a graph under a workload)
-and single layers (``LayerTiming``: one forward). The fit minimises the weighted sum of squared
+and single layers (``LayerTiming``: one forward, never below a launch floor fitted per way of
+timing, ``floor_group``). The fit minimises the weighted sum of squared
 log errors, log(predicted / measured)², by a bounded pattern search in log space over the
 parameters named in ``PARAMETERS`` (paths into the device file).
 """
@@ -45,9 +46,13 @@ PARAMETERS: list[Parameter] = [
     *_eff("conv", "compute", "compute_half", "memory", "memory_half", "host", "wgrad"),
     *_eff("conv_grouped", "compute", "compute_half", "memory", "memory_half", "backward", "host"),
     *_eff("matmul", "compute", "compute_half", "memory", "memory_half", "host"),
-    *_eff("elementwise", "memory", "memory_half", "backward", "host"),
+    # plain ATen kernels (element-wise, pooling, reductions, copies) share one host time per
+    # operator, overheads.host_op_s: the same dispatch path and no library call; cuDNN (conv,
+    # BatchNorm) and cuBLAS (matmul) calls have their own
+    *_eff("elementwise", "memory", "memory_half", "backward"),
     *_eff("norm", "memory", "memory_half", "backward", "host"),
-    *_eff("pool", "memory", "memory_half", "backward", "host"),
+    *_eff("pool", "memory", "memory_half", "backward"),
+    (("overheads", "host_op_s"), 2e-6, 6e-5),
     (("layout_passes",), 0.05, 4.0),
     (("conv_output_macs",), 10.0, 4000.0),
     (("tensor_chunk_bytes",), 4.0, 256.0),
@@ -84,6 +89,8 @@ class LayerTiming:
 
     Probes timed one by one include a fixed launch cost, so the prediction is the device time
     or ``floor`` (a nuisance figure fitted with the rest and not kept), whichever is larger.
+    ``floor_group`` names whose floor that is: timings taken the same way share one (probes timed
+    alone, layers timed inside their network between event records), each fitted on its own.
     """
 
     label: str
@@ -92,6 +99,7 @@ class LayerTiming:
     workload: Workload
     seconds: float
     weight: float = 1.0
+    floor_group: str = "probe"
     kernels: tuple[Kernel, ...] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -153,8 +161,9 @@ def fit_device(device: Device, measurements: Sequence[Measurement],
     hi = [math.log(p[2]) for p in parameters]
     x = [min(max(v, a), b) for v, a, b in zip(x, lo, hi)]
     start = list(x)
-    layer_floor = math.log(2e-5)
-    has_layers = any(isinstance(m, LayerTiming) for m in measurements)
+    # one launch floor per way of timing single layers (nuisance figures, fitted and not kept)
+    groups = sorted({m.floor_group for m in measurements if isinstance(m, LayerTiming)})
+    floors = dict.fromkeys(groups, math.log(2e-5))
 
     def build(xs: Sequence[float]) -> Device:
         d = device.model_dump(mode="json")
@@ -162,36 +171,36 @@ def fit_device(device: Device, measurements: Sequence[Measurement],
             _set(d, n, math.exp(v))
         return Device.model_validate(d)
 
-    def loss(xs: Sequence[float], floor: float) -> float:
+    def loss(xs: Sequence[float], fl: dict[str, float]) -> float:
         dev = build(xs)
         # a weak prior towards the starting values keeps figures the data cannot tell apart
         # (host time of a conv vs the BatchNorm always after it) near their physical defaults
         total = prior * sum((v - s) ** 2 for v, s in zip(xs, start))
         for m in measurements:
-            pred = m.predict(dev, math.exp(floor)) if isinstance(m, LayerTiming) else m.predict(dev)
+            pred = m.predict(dev, math.exp(fl[m.floor_group])) if isinstance(m, LayerTiming) else m.predict(dev)
             err = abs(math.log(pred / m.seconds))
             # squared log error, and ten times more beyond 15 %: no measurement left far off
             total += m.weight * (err ** 2 + 10 * max(0.0, err - 0.14) ** 2)
         return total
 
-    best = loss(x, layer_floor)
+    best = loss(x, floors)
     step = math.log(2.0)
     for r in range(rounds):
         improved = False
-        coords = [*range(len(x)), -1] if has_layers else list(range(len(x)))
+        coords: list[int | str] = [*range(len(x)), *groups]
         for i in coords:
             for sign in (1, -1):
                 trial = list(x)
-                floor = layer_floor
-                if i < 0:
-                    floor += sign * step
+                fl = dict(floors)
+                if isinstance(i, str):
+                    fl[i] += sign * step
                 else:
                     trial[i] = min(max(x[i] + sign * step, lo[i]), hi[i])
                     if trial[i] == x[i]:
                         continue
-                val = loss(trial, floor)
+                val = loss(trial, fl)
                 if val < best - 1e-12:
-                    best, x, layer_floor, improved = val, trial, floor, True
+                    best, x, floors, improved = val, trial, fl, True
                     break
         if progress:
             progress(r, best)
@@ -200,7 +209,7 @@ def fit_device(device: Device, measurements: Sequence[Measurement],
             if step < 0.01:
                 break
     dev = build([math.log(round_sig(math.exp(v))) for v in x])
-    rows = tuple((m.label, m.seconds, m.predict(dev, math.exp(layer_floor)) if isinstance(m, LayerTiming)
+    rows = tuple((m.label, m.seconds, m.predict(dev, math.exp(floors[m.floor_group])) if isinstance(m, LayerTiming)
                   else m.predict(dev)) for m in measurements)
     return FitResult(dev, rows, best)
 

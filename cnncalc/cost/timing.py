@@ -38,7 +38,9 @@ Backward, kernel by kernel:
 - memory-bound kernels: ``backward`` × their forward (threshold, BatchNorm and pooling backward
   read more than they write); a layer that hands the gradient on (add, concat, views) has none.
 
-The host (CPU) spends the class's ``host`` seconds issuing each forward operator (a further
+The host (CPU) spends the class's ``host`` seconds issuing each forward operator (a class
+without one — the H100's element-wise, pooling and reduction kernels — ``overheads.host_op_s``,
+one figure for every plain ATen kernel; a further
 kernel of the same operator, such as a conv's bias add, ``host_launch_s``) and
 ``host_backward_op_s`` per backward kernel; kernel k starts on the device when the host has issued
 it and the device has finished kernel k − 1; the time per batch is when the last kernel ends.
