@@ -62,6 +62,8 @@ class Row:
     #: The layer whose weights this call uses (``weights:``); its own weights, bias, buffers are 0.
     shares: str | None = None
     trainable: bool = True
+    #: PyTorch calls it as a function (``functional: true``), not an nn module; see cnncalc.conventions.
+    functional: bool = False
 
     @property
     def params(self) -> int:
@@ -203,7 +205,7 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
             node.name, node.type, layer.family, ins, out, params.weights, params.bias,
             buffers, macs * batch, ops * batch, numel(out) * dt.bytes * batch,
             rf.size, rf.jump, layer.hyper(), node.position, node.groups, global_context=rf.global_context,
-            shares=node.shares, trainable=node.trainable,
+            shares=node.shares, trainable=node.trainable, functional=node.functional,
         ))
     problems.extend(_shared_mismatches(graph, rows, own))
     if problems:  # a problem of a block's layer once, with the instances it affects

@@ -7,7 +7,8 @@ torch.nn class each layer kind declares (``Layer.torch_module``, ``Layer.torch_c
 and says which layers make the difference to cnncalc's MACs.
 
 Every rule counts one call for a batch of N and assumes the ordinary PyTorch idiom for a kind:
-ReLU, pooling, BatchNorm, Upsample as nn modules; a residual sum as ``a + b``, concatenation
+ReLU, pooling, BatchNorm, Upsample as nn modules (a layer marked ``functional: true`` is the
+module's function instead, ``F.relu(x)``, counted by ``Convention.functions``); a residual sum as ``a + b``, concatenation
 as ``torch.cat``, squeeze-excitation as ``x * s``, flatten as ``torch.flatten``, ``global_avgpool``
 as ``x.mean((2, 3))`` (no tool counts these operators); ``adaptive_avgpool`` is
 ``nn.AdaptiveAvgPool2d``, as in torchvision's ResNets.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,9 @@ class Convention:
 
     ``default`` applies to module calls no rule names (torchinfo's rule is generic: any module
     with a weight or bias). ``per_mac``: what the tool counts for one conv/linear multiply-add.
+    ``functions``: the rules for a module's function called instead of the module (``F.relu(x)``
+    for ``ReLU``; a layer marked ``functional: true``), by the same module name; None where the
+    tool traces operators, so that a function counts as its module does (fvcore, FlopCounterMode).
     """
 
     name: str
@@ -68,9 +72,12 @@ class Convention:
     rules: Mapping[str, Rule]
     how: str
     default: Rule | None = None
+    functions: Mapping[str, Rule] | None = None
 
     def rule(self, call: TorchCall) -> Rule | None:
         """The rule for a call, or None when the tool counts nothing for it."""
+        if call.functional and self.functions is not None:
+            return self.functions.get(call.module)
         r = self.rules.get(call.module)
         if r is None and call.is_module and self.default is not None:
             return self.default
@@ -139,6 +146,7 @@ TORCHINFO = Convention(
          "(LayerInfo.calculate_macs)"),
     default=Rule(_torchinfo, "its parameters once per sample (Linear: bias counted; BatchNorm: γ and β, "
                              "not per element); parameter-free modules 0"),
+    functions={},
 )
 """torchinfo 1.8.0, ``summary(...).total_mult_adds`` ("Total mult-adds"), from ``LayerInfo.calculate_macs``:
 
@@ -147,7 +155,8 @@ TORCHINFO = Convention(
   transposed conv is counted over its *output* positions (cnncalc: input positions);
 - any other module with parameters counts (weight + bias elements) × N: Linear counts its bias,
   BatchNorm counts 2·C (γ and β once, not per element), LayerNorm its γ and β;
-- modules without parameters (ReLU, pooling, Dropout, Upsample) and all functions/operators: 0.
+- modules without parameters (ReLU, pooling, Dropout, Upsample) and all functions/operators
+  (F.relu, F.adaptive_avg_pool2d, torch.flatten: layers marked ``functional: true``): 0.
 """
 
 
@@ -164,6 +173,7 @@ FVCORE = Convention(
         "Linear": Rule(_linear_macs, "N × in × out (bias ignored)"),
         "BatchNorm2d": Rule(_fvcore_norm(2, 1), "2 per input element in eval mode (1 without affine)"),
         "LayerNorm": Rule(_fvcore_norm(5, 4), "5 per input element (4 without affine)"),
+        "LayerNorm2d": Rule(_fvcore_norm(5, 4), "5 per input element (4 without affine): aten layer_norm"),
         "AdaptiveAvgPool2d": Rule(lambda c, n: n * _in(c), "1 per input element"),
         "Upsample": Rule(lambda c, n: n * _out(c) * (4 if c.mode == "bilinear" else 1),
                          "1 per output element (nearest), 4 (bilinear)"),
@@ -196,7 +206,8 @@ def _ptflops_conv(c: TorchCall, n: int) -> int:
 
 
 def _ptflops_linear(c: TorchCall, n: int) -> int:
-    return _in(c) * c.weight[0] + c.bias
+    """(in · out + out) × positions: the bias once per position (a token's, or 1 for a vector)."""
+    return (c.weight[1] * c.weight[0] + c.bias) * (_in(c) // c.weight[1])
 
 
 def _ptflops_norm(c: TorchCall, n: int) -> int:
@@ -212,11 +223,19 @@ def _module_and_functional(size: Callable[[TorchCall], int]) -> Count:
     return lambda c, n: size(c) + n * size(c)
 
 
+def _functional(size: Callable[[TorchCall], int]) -> Count:
+    return lambda c, n: n * size(c)
+
+
+_F_OUT = Rule(_functional(_out), "N per element: the patched function, for the whole batch (no module hook)")
+_F_IN = Rule(_functional(_in), "N per input element: the patched function, for the whole batch (no module hook)")
+
+
 PTFLOPS = Convention(
     "ptflops", "ptflops 0.7.5", "get_model_complexity_info(...)[0]", "MACs", 1, {
         "Conv2d": Rule(_ptflops_conv, "MACs + 1 per output element for the bias"),
         "ConvTranspose2d": Rule(_ptflops_conv, "MACs (over input positions) + 1 per output element for the bias"),
-        "Linear": Rule(_ptflops_linear, "in × out + out (bias counted)"),
+        "Linear": Rule(_ptflops_linear, "(in × out + out) per position (bias counted)"),
         "BatchNorm2d": Rule(_ptflops_norm, "2 per input element with affine, 1 without"),
         "LayerNorm": Rule(_ptflops_norm, "1 per input element (its affine flag is named elementwise_affine, "
                                          "so the 2× branch never fires)"),
@@ -246,13 +265,20 @@ PTFLOPS = Convention(
          "calls, not divided — a module whose forward calls a patched function (nn.ReLU → F.relu, "
          "nn.MaxPool2d → F.max_pool2d) is counted twice at batch 1; a + b, x * s and torch.cat are "
          "operators and not counted"),
+    functions={
+        "ReLU": _F_OUT, "ReLU6": _F_OUT, "GELU": _F_OUT, "SiLU": _F_OUT, "Softmax": _F_IN,
+        "MaxPool2d": _F_IN, "AvgPool2d": _F_IN, "AdaptiveAvgPool2d": _F_IN, "AdaptiveMaxPool2d": _F_IN,
+        "Upsample": Rule(_functional(_out), "N per output element: the patched F.interpolate (size: N·C·∏ size; "
+                                            "scale_factor: input elements × s²), no module hook"),
+    },
 )
 """ptflops 0.7.5, ``get_model_complexity_info(model, (C, H, W), as_strings=False)[0]`` with the
 default pytorch backend and ``count_functional=True`` (pytorch_ops.py, pytorch_engine.py):
 
 - module hooks (their sum is divided by the batch size N, so they count one sample):
   Conv2d = K²·C_in·C_out/G per output position + C_out·H'·W' for the bias; ConvTranspose2d the
-  same over *input* positions; Linear = in·out + out; BatchNorm2d 2 per input element (1 without
+  same over *input* positions; Linear = (in·out + out) per position (of a token layout; 1 for a
+  vector); BatchNorm2d 2 per input element (1 without
   affine); LayerNorm 1 (``affine`` is not its attribute); ReLU/ReLU6/LeakyReLU/ELU/PReLU/GELU 1 per
   output element; Max/Avg/Adaptive pooling 1 per *input* element; Upsample 1 per output element of
   one sample (its hook reads ``output[0]``), so 1/N after the division.
@@ -261,6 +287,11 @@ default pytorch backend and ``count_functional=True`` (pytorch_ops.py, pytorch_e
   F.interpolate (nn.Upsample) — so those modules count 1 + N times; F.silu and F.softmax count
   N times (no module hook); nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.ReLU6 (F.hardtanh) and
   LeakyReLU (F.leaky_relu) are not patched.
+- a function called in the model's own forward (a layer marked ``functional: true``) has no
+  module hook: F.relu, F.relu6, F.gelu, F.silu, F.softmax, F.max/avg_pool2d,
+  F.adaptive_avg/max_pool2d and F.interpolate count N × their numel (input elements; output
+  elements for F.relu and F.interpolate, the same for an activation); the rest (F.leaky_relu,
+  F.hardswish, torch.sigmoid, F.linear, F.layer_norm, torch.flatten) count 0.
 - torch.add/mul and Tensor.add/mul are patched but ``a + b`` and ``x * s`` bypass them; cat 0.
 - LocalResponseNorm: no module hook, but F.local_response_norm calls the patched Tensor.mul
   twice, Tensor.add once (C·H·W each) and F.avg_pool3d on (C + size − 1)·H·W elements, × N.
@@ -313,7 +344,8 @@ THOP = Convention(
     },
     how=("thop.profile(model, inputs=(x,)): forward hooks on registered nn modules only; ReLU, ReLU6, "
          "LeakyReLU, max pooling and Dropout are registered as zero, everything unregistered "
-         "(Sigmoid, GELU, SiLU, LRN, operators) counts nothing"),
+         "(Sigmoid, GELU, SiLU, LRN, operators, F.* functions) counts nothing"),
+    functions={},
 )
 """thop 0.1.1 (ultralytics/pytorch-OpCounter), ``profile(model, inputs=(x,))[0]``
 (thop/profile.py ``register_hooks``, vision/basic_hooks.py, vision/calc_func.py):
@@ -327,6 +359,8 @@ THOP = Convention(
   Upsample: 1 per output element (nearest), 5 (linear), 11 (bilinear).
 - ReLU, ReLU6, LeakyReLU, MaxPool, AdaptiveMaxPool, Dropout: registered, 0. Anything not
   registered (Sigmoid, Tanh, GELU, SiLU, Hardswish, LRN) and every operator: 0.
+- functions (F.relu, F.avg_pool2d, F.adaptive_avg_pool2d, F.interpolate: layers marked
+  ``functional: true``): no hook sees them, 0.
 """
 
 
@@ -427,15 +461,19 @@ def reconcile(convention: Convention | str, analysis: Analysis, layers: Mapping[
         layer = layers[row.name]
         macs += row.macs
         total: int | Fraction = 0
-        for i, call in enumerate(layer.torch_calls(row.inputs, row.output)):
+        calls = layer.torch_calls(row.inputs, row.output)
+        if row.functional and calls:  # F.relu(x) in the forward: its module's function, not the module
+            calls = (replace(calls[0], functional=True), *calls[1:])
+        for i, call in enumerate(calls):
             got = conv.count(call, n)
             total += got
-            a = acc.setdefault(call.module or "(other)", [0, 0, 0])
+            key = (call.module or "(other)") + (" (function)" if call.functional else "")
+            a = acc.setdefault(key, [0, 0, 0])
             a[0] += 1
             a[1] += got
             a[2] += row.macs if i == 0 else 0
             r = conv.rule(call)
-            notes[call.module or "(other)"] = r.note if r else "not counted"
+            notes[key] = r.note if r else "not counted"
         per_row[row.name] = total
     parts = tuple(sorted((Part(m, a[0], int(a[1]), a[2], notes[m]) for m, a in acc.items()),
                          key=lambda p: (-p.count, p.module)))

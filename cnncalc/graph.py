@@ -54,6 +54,8 @@ class Node:
     shares: str | None = None
     #: False when the spec says ``trainable: false`` (on the layer or a block around it).
     trainable: bool = True
+    #: True when the spec says ``functional: true``: PyTorch calls it as a function (F.relu), not a module.
+    functional: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class _Pending:
     groups: tuple[Group, ...]
     shares: str | None = None
     trainable: bool = True
+    functional: bool = False
 
 
 class _Reported(expr.ExprError):
@@ -539,7 +542,12 @@ class _Builder:
         if sharing is None:
             return None
         shares, trainable = sharing
-        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable))
+        functional = dict(site.sharing).get("functional", False)
+        if not isinstance(functional, bool):
+            self.fail(self.doc.where((*path, "functional")),
+                      f"{full}: functional must be true or false, got {functional!r}")
+            return None
+        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable, functional))
         return _Ref({full: full}, full, None, "")
 
     def block(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
@@ -604,6 +612,10 @@ class _Builder:
         if sharing is None:
             return None
         owner, trainable = sharing
+        if "functional" in dict(site.sharing):
+            self.fail(self.doc.where((*site.path, "functional")), f"{full}: functional: applies to a layer "
+                      f"(a PyTorch function call), not to an instance of block '{kind}'")
+            return None
         self.frozen += not trainable
         if owner is not None:
             self.share_prefixes.append((full + ".", owner + "."))
@@ -702,8 +714,8 @@ class _Builder:
 
 
 def _sharing_keys(entry: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """An entry's ``weights:`` and ``trainable:``, for _Site."""
-    return tuple((k, entry[k]) for k in ("weights", "trainable") if k in entry)
+    """An entry's ``weights:``, ``trainable:`` and ``functional:``, for _Site."""
+    return tuple((k, entry[k]) for k in ("weights", "trainable", "functional") if k in entry)
 
 
 def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],
@@ -812,7 +824,7 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
                 b.tags.setdefault(i, p.groups[-1].name)
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups,
-                              p.shares, p.trainable))
+                              p.shares, p.trainable, p.functional))
     _check_shares(b, nodes)
     if b.problems:
         raise SpecError(b.diagnostics())

@@ -14,7 +14,7 @@ from .limits import read_text_limited
 from .source import Document, load_yaml
 
 #: Keys a layer entry may carry besides its kind's own fields.
-ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when", "weights", "trainable")
+ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when", "weights", "trainable", "functional")
 
 Scalar = int | float | bool | str | None
 Value = Scalar | list[Any]
@@ -229,6 +229,8 @@ def json_schema() -> dict[str, Any]:
                                 "and whatever read it reads its first input"},
         "weights": {"type": "string", "description": "the layer (or block instance) whose weights this call uses"},
         "trainable": {"type": "boolean", "description": "false: frozen (requires_grad off)"},
+        "functional": {"type": "boolean", "description": "true: PyTorch code calls it as a function "
+                                                         "(F.relu(x)), not an nn module (--convention)"},
     }
     table_props: dict[str, Any] = {
         "rows": {"type": "array", "minItems": 1,

@@ -382,11 +382,13 @@ class _Importer(TokenHandlers, ExtraHandlers):
             names.append(op.name)
         for op in self.ops:
             op.inputs = [s if not s.startswith("#") else names[int(s[1:])] for s in op.inputs]
-        for i, op in enumerate(self.ops):  # weights: and trainable: go after the kind's own fields
+        for i, op in enumerate(self.ops):  # weights:, trainable:, functional: after the kind's own fields
             if i in self.owner:
                 op.fields["weights"] = names[self.owner[i]]
             if not self.trainable.get(i, True):
                 op.fields["trainable"] = False
+            if i in self.functional and _module_idiom(op.kind):
+                op.fields["functional"] = True  # F.relu(x) where the kind's idiom is nn.ReLU (--convention)
         return self.ops
 
     def own_tensors(self, target: str, m: Any) -> None:
@@ -859,6 +861,12 @@ if torch is not None:
     })
     register_functions(_FUNCTIONS, _METHOD_ALIASES)
 
+
+
+def _module_idiom(kind: str) -> bool:
+    """The kind is an nn module in ordinary PyTorch code (ReLU), not an operator (``a + b``, torch.cat)."""
+    cls = layer_class(kind)
+    return cls is not None and cls.torch_module[:1].isupper()
 
 
 def _line(e: BaseException) -> str:

@@ -138,7 +138,8 @@ class TorchCall:
     operator or function, its name in lower case (``add`` for ``a + b``, ``cat``). ``weight`` is the
     weight tensor's shape as PyTorch stores it (``()``: none), ``bias`` the bias elements (0: none),
     ``mode`` an interpolation mode, ``window`` LocalResponseNorm's size. Shapes are per sample,
-    without the batch dimension.
+    without the batch dimension. ``functional``: the code calls the module's function instead
+    (``F.relu(x)`` for ``ReLU``; a spec's ``functional: true``), which module hooks do not see.
     """
 
     module: str
@@ -148,11 +149,12 @@ class TorchCall:
     bias: int = 0
     mode: str = ""
     window: int = 0
+    functional: bool = False
 
     @property
     def is_module(self) -> bool:
         """An nn.Module call (what torchinfo, ptflops and thop hook), not an operator or function."""
-        return self.module[:1].isupper()
+        return self.module[:1].isupper() and not self.functional
 
 
 class NoTorchCode(CnncalcError):
