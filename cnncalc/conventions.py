@@ -219,6 +219,20 @@ def _ptflops_lrn(c: TorchCall, n: int) -> int:
     return n * (3 * ch * h * w + (ch + c.window - 1) * h * w)
 
 
+def _ptflops_mha(c: TorchCall, n: int) -> int:
+    """nn.MultiheadAttention's hook on L tokens of E: L·E (scaling Q) + 3·L·E² (+ 3·L·E in_proj
+    bias) + heads·(2·L²·E/heads + L²) (QKᵀ, softmax, AV) + L·E·(E + 1) (out_proj, bias always)."""
+    g = _n(c.ins[0][:-2])
+    length, e = c.ins[0][-2], c.ins[0][-1]
+    return g * (length * e + 3 * length * e * e + (3 * length * e if c.bias else 0)
+                + c.heads * (2 * length * length * (e // c.heads) + length * length) + length * e * (e + 1))
+
+
+def _product(c: TorchCall) -> int:
+    """Multiply-adds of a matrix product: numel(a) × b's last dimension."""
+    return _n(c.ins[0]) * c.ins[1][-1]
+
+
 def _module_and_functional(size: Callable[[TorchCall], int]) -> Count:
     return lambda c, n: size(c) + n * size(c)
 
@@ -257,6 +271,10 @@ PTFLOPS = Convention(
         "Upsample": Rule(lambda c, n: Fraction(_out(c), n) + n * _out(c),
                          "N + 1/N per output element: the patched F.interpolate counts the batch, the module "
                          "hook one sample (output[0]), which is then divided by N"),
+        "MultiheadAttention": Rule(_ptflops_mha, "L·E + 4·L·E² + 2·L²·E + heads·L² + 4·L·E (3 without "
+                                                 "in_proj bias): its own hook, softmax and Q scaling included"),
+        "matmul": Rule(lambda c, n: n * _product(c), "N × multiply-adds: the patched torch.matmul/Tensor.matmul "
+                                                     "(a @ b and torch.einsum are not patched)"),
         "LocalResponseNorm": Rule(_ptflops_lrn, "N × (3·C·H·W + (C + size − 1)·H·W): the patched Tensor.mul "
                                                 "(twice), Tensor.add and F.avg_pool3d inside F.local_response_norm"),
     },

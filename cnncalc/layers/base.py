@@ -137,7 +137,9 @@ class TorchCall:
     ``module`` is the ``torch.nn`` class name (``Conv2d``) or, for what PyTorch code writes as an
     operator or function, its name in lower case (``add`` for ``a + b``, ``cat``). ``weight`` is the
     weight tensor's shape as PyTorch stores it (``()``: none), ``bias`` the bias elements (0: none),
-    ``mode`` an interpolation mode, ``window`` LocalResponseNorm's size. Shapes are per sample,
+    ``mode`` an interpolation mode, ``window`` LocalResponseNorm's size, ``heads`` attention
+    heads. A matrix product (``matmul``, ``einsum``, ``__matmul__`` for ``a @ b``) has its two
+    operands as ``ins``: numel(ins[0]) × ins[1][-1] multiply-adds. Shapes are per sample,
     without the batch dimension. ``functional``: the code calls the module's function instead
     (``F.relu(x)`` for ``ReLU``; a spec's ``functional: true``), which module hooks do not see.
     """
@@ -150,6 +152,7 @@ class TorchCall:
     mode: str = ""
     window: int = 0
     functional: bool = False
+    heads: int = 0
 
     @property
     def is_module(self) -> bool:

@@ -24,6 +24,7 @@ import io
 import json
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,8 @@ def main() -> int:
 def save(recorded: dict[str, Any]) -> None:
     tmp = REFERENCE.with_suffix(".tmp")
     tmp.write_text(json.dumps({
-        "source": f"ptflops {ptflops.__version__ if hasattr(ptflops, '__version__') else '0.7.5'}, thop "
-                  f"{thop.__version__}, torchvision {torchvision.__version__} / torch {torch.__version__}; "
+        "source": f"ptflops {version('ptflops')}, thop {version('thop')}, "
+                  f"torchvision {torchvision.__version__} / torch {torch.__version__}; "
                   "weights=None (segmentation: weights_backbone=None), eval, batch 1",
         "how": "ptflops.get_model_complexity_info(model, (C, H, W), as_strings=False, print_per_layer_stat=False)[0]; "
                "thop.profile(model, inputs=(torch.randn(1, C, H, W),), verbose=False)[0]; under torch.no_grad()",
