@@ -177,6 +177,8 @@ FVCORE = Convention(
         "AdaptiveAvgPool2d": Rule(lambda c, n: n * _in(c), "1 per input element"),
         "Upsample": Rule(lambda c, n: n * _out(c) * (4 if c.mode == "bilinear" else 1),
                          "1 per output element (nearest), 4 (bilinear)"),
+        **{k: Rule(lambda c, n: n * _product(c), "N × multiply-adds (matmul/bmm/einsum handles)")
+           for k in ("matmul", "__matmul__", "einsum")},
     },
     how=("FlopCountAnalysis(model.eval(), x).total(): jit-traced aten ops, one fused multiply-add = one flop; "
          "only convolution, linear/matmul, batch_norm, group/layer/instance norm, upsample and "
@@ -388,12 +390,22 @@ def _torch_mm(c: TorchCall, n: int) -> int:
     return 2 * _linear_macs(c, n)
 
 
+def _mha_macs(c: TorchCall, n: int) -> int:
+    """G·(4·L·E² + 2·L²·E) per sample: projections, QKᵀ and AV."""
+    g, length, e = _n(c.ins[0][:-2]), c.ins[0][-2], c.ins[0][-1]
+    return n * g * (4 * length * e * e + 2 * length * length * e)
+
+
 TORCH = Convention(
     "torch", "torch.utils.flop_counter (PyTorch 2.13)", "FlopCounterMode().get_total_flops()",
     "FLOPs", 2, {
         "Conv2d": Rule(lambda c, n: 2 * _conv_macs(c, n), "2 × N × prod(weight) × output positions"),
         "ConvTranspose2d": Rule(lambda c, n: 2 * _conv_macs(c, n), "2 × N × prod(weight) × input positions"),
         "Linear": Rule(_torch_mm, "2 × N × in × out (addmm; bias ignored)"),
+        "MultiheadAttention": Rule(lambda c, n: 2 * _mha_macs(c, n), "2 × N × (4·L·E² + 2·L²·E): projections, "
+                                                                     "QKᵀ and AV (math attention)"),
+        **{k: Rule(lambda c, n: 2 * n * _product(c), "2 × N × multiply-adds (bmm)")
+           for k in ("matmul", "__matmul__", "einsum")},
     },
     how=("with FlopCounterMode() as f: model(x); f.get_total_flops(): aten convolution and mm/addmm/bmm "
          "(and attention) count 2 per multiply-add; nothing else is counted"),
