@@ -110,10 +110,65 @@ def _pads(pads: Sequence[int]) -> int | list[int]:
     return [t, b, left, r]
 
 
+#: Ops whose output values come from input 0 only (the others give a shape, a type or repeats).
+_VALUE_FROM_FIRST = frozenset({"Expand", "Reshape", "CastLike", "Tile", "Cast", "Identity", "Unsqueeze", "Squeeze"})
+
+
+def _namespace(node: Any) -> list[tuple[str, str]] | None:
+    """The module scopes the dynamo exporter records in a node's ``namespace`` metadata
+    (``": Net/layer1: torch.nn.modules.container.Sequential/layer1.0: Bottleneck/…/conv2d: aten.conv2d"``):
+    (qualified name, class) between the root and the aten op, or None without that metadata."""
+    ns = next((p.value for p in node.metadata_props if p.key == "namespace"), None)
+    if not ns:
+        return None
+    out = []
+    for q in ns.split("/")[1:-1]:
+        name, _, cls = q.partition(":")
+        out.append((name.strip(), cls.strip()))
+    return out
+
+
+def _module_class(node: Any) -> str:
+    """The class of the innermost module a dynamo-exported node ran in ("" when unknown)."""
+    scopes = _namespace(node)
+    return scopes[-1][1] if scopes else ""
+
+
+def _namespace_path(node: Any) -> list[str] | None:
+    """The module path of a dynamo-exported node (see _namespace). A sequence op (x.chunk as
+    SplitToSequence/SequenceAt) is put in the scope of its first consumer by the exporter, which
+    may be a torch.nn layer (a Conv2d) that never splits: it goes to the module around that."""
+    scopes = _namespace(node)
+    if scopes is None:
+        return None
+    if node.op_type in ("SplitToSequence", "SequenceAt"):
+        while scopes and scopes[-1][1].startswith("torch.nn.modules."):
+            scopes = scopes[:-1]
+    return [name for name, _ in scopes]
+
+
+def _legacy_names(graph: Any) -> None:
+    """Name dynamo-exported nodes as the TorchScript exporter does (``/layer1/layer1.0/conv1/Conv``,
+    ``…/Relu_1`` for the second node of a type in a module), from their ``namespace`` metadata, so
+    that layer names are module paths and module scopes group nodes (LocalResponseNorm). Nodes
+    named another way (the legacy exporter's, other tools') are left alone."""
+    counts: dict[tuple[str, str], int] = {}
+    for node in graph.node:
+        path = _namespace_path(node)
+        if path is None or node.name.startswith("/"):
+            continue
+        key = ("/".join(path), node.op_type)
+        k = counts.get(key, 0)
+        counts[key] = k + 1
+        node.name = "/" + "".join(f"{c}/" for c in path) + node.op_type + (f"_{k}" if k else "")
+
+
 class _Importer:
     def __init__(self, model: Any) -> None:
         self.model = model
         self.graph = model.graph
+        _legacy_names(self.graph)
+        self.sequences: dict[str, tuple[str, list[int]]] = {}  # SplitToSequence output → (input, sizes)
         self.inits = {t.name: t for t in self.graph.initializer}
         self.producer: dict[str, Any] = {}
         for node in self.graph.node:
@@ -227,6 +282,32 @@ class _Importer:
             v = self._eval(self.producer[name], name)
         self.values[name] = v
         return v
+
+    def holds_params(self, tensor: str) -> bool:
+        """Whether a constant tensor's values come from an initializer (a parameter), not only
+        from Constant nodes and shapes: the dynamo exporter gives a conv without bias the bias
+        Expand(CastLike(0), Shape(weight)[0]), which holds nothing to count."""
+        seen: set[str] = set()
+        todo = [tensor]
+        while todo:
+            t = todo.pop()
+            if t in seen or not t:
+                continue
+            seen.add(t)
+            if t in self.inits or t in self.live:
+                return True
+            node = self.producer.get(t)
+            if node is None:
+                return True  # a graph input: a parameter the caller feeds
+            if node.op_type in ("Constant", "Shape", "ConstantOfShape", "Size"):
+                continue
+            # Expand/Reshape/CastLike/Tile take a shape or a type from their other inputs
+            todo.extend(node.input[:1] if node.op_type in _VALUE_FROM_FIRST else node.input)
+        return False
+
+    def has_bias(self, node: Any, k: int = 2) -> bool:
+        """Input k is present and holds parameters (see holds_params)."""
+        return len(node.input) > k and bool(node.input[k]) and self.holds_params(node.input[k])
 
     def maybe(self, node: Any, k: int) -> Any:
         """Input k's constant value, or None when the input is absent."""
@@ -392,7 +473,10 @@ class _Importer:
         return self.ops
 
     def only_consumer(self, tensor: str) -> Any | None:
-        users = self.consumers.get(tensor, [])
+        """The one node reading ``tensor``'s values; a Shape of it, or a CastLike taking only its
+        type (the dynamo exporter's casts of constants), do not count."""
+        users = [n for n in self.consumers.get(tensor, [])
+                 if n.op_type != "Shape" and not (n.op_type == "CastLike" and n.input[0] != tensor)]
         outputs = {o.name for o in self.graph.output}
         return users[0] if len(users) == 1 and tensor not in outputs else None
 
@@ -454,7 +538,7 @@ class _Importer:
         fields.update(self._conv_fields(node, a, x, extra, a.get("kernel_shape", wshape[2:])))
         g = int(a.get("group", 1))
         fields["groups"] = g if g != 1 else None
-        fields["bias"] = None if len(node.input) > 2 and node.input[2] else False
+        fields["bias"] = None if self.has_bias(node) else False
         self.emit(node, index, "conv", fields, [x])
 
     def _ConvTranspose(self, node: Any, index: int, a: dict[str, Any]) -> None:
@@ -477,7 +561,7 @@ class _Importer:
                   "pad": None if not (t or left) else pair([t, left]),
                   "output_padding": None if not any(op_) else pair(op_),
                   "dilation": None if set(dil) == {1} else pair(dil), "groups": g if g != 1 else None,
-                  "bias": None if len(node.input) > 2 and node.input[2] else False}
+                  "bias": None if self.has_bias(node) else False}
         self.emit(node, index, "deconv", fields, [node.input[0]])
 
     def _Gemm(self, node: Any, index: int, a: dict[str, Any]) -> None:
@@ -485,7 +569,7 @@ class _Importer:
             raise _Unsupported("Gemm of two computed tensors (only x·W with constant W is a layer)")
         b = self.shape(node.input[1])
         units = b[0] if a.get("transB", 0) else b[1]
-        bias = len(node.input) > 2 and bool(node.input[2])
+        bias = self.has_bias(node)
         self.emit(node, index, "fc", {"units": int(units), "bias": None if bias else False}, [node.input[0]])
 
     def _MatMul(self, node: Any, index: int, a: dict[str, Any]) -> None:
@@ -552,11 +636,27 @@ class _Importer:
         self.emit(node, index, kind, {}, [node.input[0]], mid, tag="mean")
         self.emit(node, index, "flatten", {}, [mid], tag="flatten")
 
+    def _adaptive_one(self, node: Any, index: int, a: dict[str, Any], kind: str, module: str) -> bool:
+        """nn.AdaptiveAvg/MaxPool2d(1), which the dynamo exporter writes as a spatial ReduceMean /
+        ReduceMax with keepdims (its class in the node's metadata): the module, as the legacy
+        exporter's GlobalAveragePool reads (it matters to --convention)."""
+        if not _module_class(node).endswith(f".{module}") or not a.get("keepdims", 1):
+            return False
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = [int(v) for v in np.asarray(self.value(node.input[1])).reshape(-1)]
+        if axes is None or sorted(int(v) % 4 for v in axes) != [2, 3]:
+            return False
+        self.emit(node, index, kind, {"output": 1}, [node.input[0]])
+        return True
+
     def _ReduceMean(self, node: Any, index: int, a: dict[str, Any]) -> None:
-        self._reduce(node, index, a, "global_avgpool")
+        if not self._adaptive_one(node, index, a, "adaptive_avgpool", "AdaptiveAvgPool2d"):
+            self._reduce(node, index, a, "global_avgpool")
 
     def _ReduceMax(self, node: Any, index: int, a: dict[str, Any]) -> None:
-        self._reduce(node, index, a, "global_maxpool")
+        if not self._adaptive_one(node, index, a, "adaptive_maxpool", "AdaptiveMaxPool2d"):
+            self._reduce(node, index, a, "global_maxpool")
 
     def _Pad(self, node: Any, index: int, a: dict[str, Any]) -> None:
         mode = a.get("mode", b"constant")
@@ -761,11 +861,17 @@ class _Importer:
         if t is None or t.op_type != "Transpose" or list(_attrs(t).get("perm", [])) != [0, 2, 1, 3, 4]:
             return None
         r = self.only_consumer(t.output[0])
+        between = []
+        while r is not None and r.op_type == "Identity":  # the dynamo exporter's .contiguous() / clone
+            between.append(r)
+            r = self.only_consumer(r.output[0])
         if r is None or r.op_type != "Reshape":
             return None
-        self.shapes.setdefault(t.output[0], (o[0], o[2], o[1], *o[3:]))
+        for n in (t, *between):
+            self.shapes.setdefault(n.output[0], (o[0], o[2], o[1], *o[3:]))
         if self._reshaped(r) != s:
             return None
+        self.skip.update(self.index_of[id(n)] for n in between)
         return o[1], t, r
 
     def _reshaped(self, node: Any) -> tuple[int, ...]:
@@ -855,6 +961,32 @@ class _Importer:
                 self.emit(node, index, "slice", {"start": start or None, "end": start + size}, [node.input[0]], out,
                           tag="slice")
             start += size
+
+    def _SplitToSequence(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """x.chunk / x.split as the dynamo exporter writes it: the pieces come out by SequenceAt."""
+        s = self.shape(node.input[0])
+        if int(a.get("axis", 0)) % len(s) != 1:
+            raise _Unsupported(f"SplitToSequence over axis {a.get('axis', 0)} (only channel splits are layers)")
+        split = self.maybe(node, 1)
+        if split is None:
+            sizes = [1] * s[1]
+        elif np.ndim(split) == 0:  # pieces of this size, the last one smaller
+            size = int(split)
+            sizes = [min(size, s[1] - k) for k in range(0, s[1], size)]
+        else:
+            sizes = [int(v) for v in np.asarray(split).reshape(-1)]
+        self.sequences[node.output[0]] = (node.input[0], sizes)
+        self.live[node.output[0]] = self.live[node.input[0]]
+
+    def _SequenceAt(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        if node.input[0] not in self.sequences:
+            raise _Unsupported("SequenceAt of a sequence that is not a channel split")
+        x, sizes = self.sequences[node.input[0]]
+        k = int(np.asarray(self.value(node.input[1])).reshape(-1)[0]) % len(sizes)
+        start = sum(sizes[:k])
+        end = start + sizes[k]
+        self.emit(node, index, "slice", {"start": start or None, "end": None if end == self.shape(x)[1] else end},
+                  [x], tag="slice")
 
     def _Slice(self, node: Any, index: int, a: dict[str, Any]) -> None:
         s = self.shape(node.input[0])
