@@ -701,6 +701,16 @@ def attention_specs(draw: Any) -> Entry:
 @given(spec=attention_specs())
 def test_random_attention_matches_pytorch(spec: Entry) -> None:
     check_kind_against_torch(spec)
+    # and back through --torch: the SelfAttention helper reads as one attention layer
+    from cnncalc.importers import spec_text
+    from cnncalc.importers.torch import torch_to_spec
+    graph = _graph(spec)
+    a = analyse(graph)
+    gen = torch_source(graph)
+    model = getattr(_load(gen.text, "generated_back"), gen.class_name)().eval()
+    back = analyse(build_graph(parse_spec(spec_text(torch_to_spec(model, graph.input), "fx"), "fx.yaml")))
+    assert _totals(back) == _totals(a)
+    assert [r.type for r in back.rows if r.macs] == [r.type for r in a.rows if r.macs]
 
 
 #: Where cnncalc's layer-local storage rule and PyTorch's part: a reshape of a permuted

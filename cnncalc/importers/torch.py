@@ -96,6 +96,15 @@ def load_factory(ref: str) -> Any:
 #: forward is attention written out in tensor operations, which a kind states in one formula.
 _LEAF_CLASSES = frozenset({"ShiftedWindowAttention", "ShiftedWindowAttentionV2",
                            "RelativePositionalMultiHeadAttention", "LayerNorm2d"})
+#: The helper classes ``cnncalc torch`` writes (cnncalc/layers/), read back as one layer each; a
+#: module of the same name is taken for one only when it has the helper's attributes.
+_HELPER_CLASSES = {"SelfAttention": ("qkv", "proj", "heads", "window"),
+                   "MaxUnpool": ("kernel_size", "stride", "padding", "output_size")}
+
+
+def _is_helper(m: Any) -> bool:
+    attrs = _HELPER_CLASSES.get(type(m).__name__)
+    return attrs is not None and all(hasattr(m, a) for a in attrs)
 
 
 _Unsupported = Unsupported  # an operation without a cnncalc kind; the reason is kept for the message
@@ -114,7 +123,7 @@ if torch is not None:
             # fx cannot trace into a script; the leaf classes are one kind each; a LayerNorm
             # subclass (torchvision's LayerNorm2d) is one layer, not its permutes
             return (type(m).__name__ in _LEAF_CLASSES or is_script(m) or isinstance(m, nn.LayerNorm)
-                    or bool(super().is_leaf_module(m, qualname)))
+                    or _is_helper(m) or bool(super().is_leaf_module(m, qualname)))
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             path = self.path_of_module(m)
