@@ -73,6 +73,8 @@ class Convention:
     how: str
     default: Rule | None = None
     functions: Mapping[str, Rule] | None = None
+    #: The tool divides what its module hooks saw by the batch (ptflops), not what functions saw.
+    divides: bool = False
 
     def rule(self, call: TorchCall) -> Rule | None:
         """The rule for a call, or None when the tool counts nothing for it."""
@@ -84,9 +86,22 @@ class Convention:
         return r
 
     def count(self, call: TorchCall, n: int) -> int | Fraction:
-        """The tool's figure for one call with batch ``n``."""
+        """The tool's figure for one call with batch ``n``.
+
+        A call that runs ``once`` per forward counts as one sample would; where the tool divides
+        its module hooks by the batch (ptflops), a rule is A + N·B (module part A, function part
+        B per sample), so the call counts A/N + B.
+        """
         r = self.rule(call)
-        return r.count(call, n) if r else 0
+        if r is None:
+            return 0
+        if not call.once:
+            return r.count(call, n)
+        one = r.count(call, 1)
+        if not self.divides:
+            return one
+        b = r.count(call, 2) - one
+        return Fraction(one - b, n) + b
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -285,6 +300,7 @@ PTFLOPS = Convention(
          "calls, not divided — a module whose forward calls a patched function (nn.ReLU → F.relu, "
          "nn.MaxPool2d → F.max_pool2d) is counted twice at batch 1; a + b, x * s and torch.cat are "
          "operators and not counted"),
+    divides=True,
     functions={
         "ReLU": _F_OUT, "ReLU6": _F_OUT, "GELU": _F_OUT, "SiLU": _F_OUT, "Softmax": _F_IN,
         "MaxPool2d": _F_IN, "AvgPool2d": _F_IN, "AdaptiveAvgPool2d": _F_IN, "AdaptiveMaxPool2d": _F_IN,

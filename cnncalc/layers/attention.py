@@ -302,13 +302,13 @@ class WindowAttention(Layer):
         return (3 * c, c)
 
     #: The calls ``torch_calls`` gives (see there).
-    torch_modules: ClassVar[tuple[str, ...]] = ("Linear", "matmul", "__matmul__", "Softmax")
+    torch_modules: ClassVar[tuple[str, ...]] = ("Linear", "matmul", "__matmul__", "Softmax", "ReLU")
 
     def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
         """torchvision's shifted_window_attention on the padded map: F.linear to Q, K, V; QKᵀ
         by Tensor.matmul (v2: ``a @ b`` of the normalised Q and K); F.softmax; AV by
-        Tensor.matmul; F.linear back. (v2's bias MLP runs once per batch, on its table, and is
-        not among these calls.)"""
+        Tensor.matmul; F.linear back. V2 first runs its bias MLP once per forward, on its table of
+        R relative offsets: nn.Linear(2, hidden), nn.ReLU, nn.Linear(hidden, heads, bias=False)."""
         hp, wp, c, n = self._dims(ins)
         t = hp * wp
         d = c // self.heads
@@ -316,7 +316,12 @@ class WindowAttention(Layer):
         scores = (t // n * self.heads, n, n)
         tokens = (t, c)
         b = 3 * c if self.bias else 0
-        return (TorchCall("Linear", (tokens,), (t, 3 * c), (3 * c, c), b, functional=True),
+        r, k, h = self._offsets(), self.cpb_hidden, self.heads
+        mlp = (TorchCall("Linear", ((r, 2),), (r, k), (k, 2), k, once=True),
+               TorchCall("ReLU", ((r, k),), (r, k), once=True),
+               TorchCall("Linear", ((r, k),), (r, h), (h, k), once=True)) if self.version == 2 else ()
+        return (*mlp,
+                TorchCall("Linear", (tokens,), (t, 3 * c), (3 * c, c), b, functional=True),
                 TorchCall("matmul" if self.version == 1 else "__matmul__", (heads, (heads[0], d, n)), scores),
                 TorchCall("Softmax", (scores,), scores, functional=True),
                 TorchCall("matmul", (scores, heads), heads),

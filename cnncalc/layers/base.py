@@ -153,6 +153,8 @@ class TorchCall:
     window: int = 0
     functional: bool = False
     heads: int = 0
+    #: Runs once per forward whatever the batch (on a parameter table: Swin V2's bias MLP).
+    once: bool = False
 
     @property
     def is_module(self) -> bool:
