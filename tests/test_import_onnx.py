@@ -303,3 +303,32 @@ def test_dynamo_optimiser_folds_batchnorm(tmp_path: Path) -> None:
     a = _analyse(onnx_spec_text(path))
     assert "batchnorm" not in {r.type for r in a.rows}
     assert a.totals.buffers == 0
+
+
+def test_dynamo_module_called_twice_is_counted_once(tmp_path: Path) -> None:
+    """A conv called twice reads the same initializers in the dynamo graph (its zero bias is
+    computed anew for each call): one owner, the second call `weights:` it; params counted once.
+    c: 4·4·9 + 4 = 148, d: 4·4 = 16 → 164 params; MACs per call 4·4·9·64 = 9,216 and 4·4·64 = 1,024."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    from torch import nn
+
+    class ReuseConv(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(4, 4, 3, padding=1)
+            self.d = nn.Conv2d(4, 4, 1, bias=False)
+
+        def forward(self, x: Any) -> Any:
+            return self.d(self.d(self.c(self.c(x))))
+
+    path = tmp_path / "reuse.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ReuseConv().eval(), (torch.randn(1, 4, 8, 8),), str(path), dynamo=True, optimize=False)
+    text = onnx_spec_text(path)
+    assert "weights: c}" in text and "weights: d}" in text
+    a = _analyse(text)
+    assert [r.name for r in a.rows] == ["c", "c_1", "d", "d_1"]
+    assert (a.totals.params, a.totals.macs) == (164, 2 * 9216 + 2 * 1024)
