@@ -332,3 +332,74 @@ def test_dynamo_module_called_twice_is_counted_once(tmp_path: Path) -> None:
     a = _analyse(text)
     assert [r.name for r in a.rows] == ["c", "c_1", "d", "d_1"]
     assert (a.totals.params, a.totals.macs) == (164, 2 * 9216 + 2 * 1024)
+
+
+def _convnext_like() -> Any:
+    from torch import nn
+
+    class LayerNorm2d(nn.LayerNorm):
+        def forward(self, x: Any) -> Any:
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    class Block(nn.Module):  # torchvision's CNBlock: dwconv, channels-last LN and MLP, layer scale
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.dw = nn.Conv2d(c, c, 7, padding=3, groups=c)
+            self.norm = nn.LayerNorm(c, eps=1e-6)
+            self.fc1 = nn.Linear(c, 4 * c)
+            self.act = nn.GELU()
+            self.fc2 = nn.Linear(4 * c, c)
+            self.gamma = nn.Parameter(torch_ones(c))
+
+        def forward(self, x: Any) -> Any:
+            y = self.dw(x).permute(0, 2, 3, 1)
+            y = self.fc2(self.act(self.fc1(self.norm(y)))).permute(0, 3, 1, 2)
+            return x + self.gamma.view(-1, 1, 1) * y
+
+    def torch_ones(c: int) -> Any:
+        import torch
+        return torch.ones(c)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 4, stride=4)
+            self.norm = LayerNorm2d(8, eps=1e-6)
+            self.block = Block(8)
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.head = nn.Linear(8, 5)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.pool(self.block(self.norm(self.stem(x)))).flatten(1))
+
+    return Net().eval()
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["legacy", "dynamo"])
+def test_channels_last_blocks_import(dynamo: bool, tmp_path: Path) -> None:
+    """A ConvNeXt-like net through ONNX: Transpose → LayerNormalization → Transpose is one layernorm
+    over channels, other Transposes are permutes, MatMul(+Add) on a channels-last map is fc over the
+    last axis; params, buffers and FlopCounterMode / 2 are PyTorch's (both exporters)."""
+    torch = pytest.importorskip("torch")
+    if dynamo:
+        pytest.importorskip("onnxscript")
+    from torch.utils.flop_counter import FlopCounterMode
+    model = _convnext_like()
+    x = torch.randn(1, 3, 32, 32)
+    path = tmp_path / "net.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        if dynamo:
+            torch.onnx.export(model, (x,), str(path), dynamo=True, optimize=False)
+        else:
+            torch.onnx.export(model, (x,), str(path), dynamo=False, do_constant_folding=False)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    text = onnx_spec_text(path)
+    a = _analyse(text)
+    params = sum(p.numel() for p in model.parameters())
+    assert (a.totals.params, a.totals.buffers, a.totals.macs) == (params, 0, counter.get_total_flops() // 2)
+    kinds = [r.type for r in a.rows]
+    assert kinds[:2] == ["conv", "layernorm"] and kinds.count("permute") == 2
+    assert [r.name for r in a.rows if r.type == "fc"][:2] == ["block.fc1", "block.fc2"]

@@ -575,8 +575,9 @@ class _Importer:
     def _MatMul(self, node: Any, index: int, a: dict[str, Any]) -> None:
         if node.input[1] in self.live:
             raise _Unsupported("MatMul of two computed tensors (attention is not a cnncalc layer)")
-        if len(self.shape(node.input[0])) != 2:
-            raise _Unsupported(f"MatMul on a rank-{len(self.shape(node.input[0]))} tensor (fc takes a flat vector)")
+        rank = len(self.shape(node.input[0]))
+        if len(self.shape(node.input[1])) != 2:
+            raise _Unsupported("MatMul by a batch of matrices (fc takes one weight matrix)")
         units = int(self.shape(node.input[1])[-1])
         add = self.only_consumer(node.output[0])
         out = node.output[0]
@@ -586,7 +587,8 @@ class _Importer:
             if other not in self.live and other in self.shapes and math.prod(self.shapes[other]) == units:
                 bias, out = True, add.output[0]
                 self.skip.add(self.index_of[id(add)])
-        self.emit(node, index, "fc", {"units": units, "bias": None if bias else False}, [node.input[0]], out)
+        self.emit(node, index, "fc", {"units": units, "bias": None if bias else False,
+                                      "over": "last" if rank > 3 else None}, [node.input[0]], out)
 
     # -- pooling ----------------------------------------------------------------------------
 
@@ -688,15 +690,38 @@ class _Importer:
         """nn.LayerNorm: over the features of a vector, or over C×H×W of a map (axis 1)."""
         s = self.shape(node.input[0])
         axis = int(a.get("axis", -1)) % len(s)
-        if axis != 1:
+        last = axis == len(s) - 1 and len(s) > 2  # each position's features (channels-last, tokens)
+        if axis != 1 and not last:
             raise _Unsupported(f"LayerNormalization over axes {axis}… of a rank-{len(s)} tensor "
-                               "(cnncalc's layernorm is over the features, or over C×H×W)")
+                               "(cnncalc's layernorm is over the features, the last axis, or C×H×W)")
         scale = self.producer.get(node.input[1])
         affine = node.input[1] in self.inits or scale is None or scale.op_type != "Constant"
         eps = float(a.get("epsilon", 1e-5))
-        self.emit(node, index, "layernorm", {"over": "all" if len(s) == 4 else None,
-                                             "affine": None if affine else False,
+        over = "last" if last else "all" if len(s) == 4 else None
+        self.emit(node, index, "layernorm", {"over": over, "affine": None if affine else False,
                                              "eps": float(f"{eps:.6g}")}, [node.input[0]])
+
+    def _Transpose(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """A permute of the dimensions after the batch; Transpose → LayerNormalization over the
+        last axis → Transpose back is LayerNorm over the channels of a map (ConvNeXt's LayerNorm2d)."""
+        s = self.shape(node.input[0])
+        perm = [int(p) for p in a.get("perm", range(len(s) - 1, -1, -1))]
+        if perm[0] != 0:
+            raise _Unsupported(f"Transpose {perm} moves the batch axis")
+        ln = self.only_consumer(node.output[0])
+        back = self.only_consumer(ln.output[0]) if ln is not None and ln.op_type == "LayerNormalization" else None
+        if ln is not None and back is not None and perm == [0, 2, 3, 1] and back.op_type == "Transpose" and \
+                [int(p) for p in _attrs(back).get("perm", [])] == [0, 3, 1, 2] and \
+                int(_attrs(ln).get("axis", -1)) % 4 == 3:
+            la = _attrs(ln)
+            scale = self.producer.get(ln.input[1])
+            affine = ln.input[1] in self.inits or scale is None or scale.op_type != "Constant"
+            self.skip.update((self.index_of[id(ln)], self.index_of[id(back)]))
+            self.emit(ln, index, "layernorm", {"affine": None if affine else False,
+                                               "eps": float(f"{float(la.get('epsilon', 1e-5)):.6g}")},
+                      [node.input[0]], back.output[0])
+            return
+        self.emit(node, index, "permute", {"dims": [p - 1 for p in perm[1:]]}, [node.input[0]], tag="permute")
 
     def _LRN(self, node: Any, index: int, a: dict[str, Any]) -> None:
         self.emit(node, index, "lrn", {"size": int(a["size"]), "alpha": float(f"{a.get('alpha', 1e-4):.6g}"),
@@ -888,10 +913,31 @@ class _Importer:
         self.shapes[node.output[0]] = tuple(target)
         return tuple(target)
 
+    def _strided_copy(self, node: Any) -> Any | None:
+        """The dynamo exporter's ``as_strided`` of a contiguous tensor: Reshape to one flat axis,
+        then Gather of indices 0…n−1 in the original shape: a copy. The Gather, or None."""
+        s, o = self.shape(node.input[0]), self._reshaped(node)
+        g = self.only_consumer(node.output[0])
+        if len(o) != 1 or g is None or g.op_type != "Gather" or int(_attrs(g).get("axis", 0)) != 0:
+            return None
+        try:
+            idx = np.asarray(self.value(g.input[1]))
+        except _Unsupported:
+            return None
+        if idx.shape != s or not np.array_equal(idx.reshape(-1), np.arange(math.prod(s))):
+            return None
+        return g
+
     def _Reshape(self, node: Any, index: int, a: dict[str, Any]) -> None:
         s, o = self.shape(node.input[0]), self._reshaped(node)
         if s == o:
             self.alias(node)
+            return
+        copy = self._strided_copy(node)
+        if copy is not None:
+            self.skip.add(self.index_of[id(copy)])
+            self.shapes[copy.output[0]] = s
+            self.live[copy.output[0]] = self.live[node.input[0]]
             return
         if len(o) == 2 and o[1] == math.prod(s[1:]) and o[0] == s[0]:
             self.emit(node, index, "flatten", {}, [node.input[0]], tag="flatten")
