@@ -64,6 +64,15 @@ class Row:
     trainable: bool = True
     #: PyTorch calls it as a function (``functional: true``), not an nn module; see cnncalc.conventions.
     functional: bool = False
+    #: The frozen part of a partly trainable layer: "weights" or "bias" (``trainable: bias`` / ``weights``).
+    frozen: str = ""
+
+    @property
+    def frozen_params(self) -> int:
+        """Parameters without requires_grad: all (``trainable: false``), the frozen part, or none."""
+        if not self.trainable:
+            return self.params
+        return self.weights if self.frozen == "weights" else self.bias if self.frozen == "bias" else 0
 
     @property
     def params(self) -> int:
@@ -98,7 +107,7 @@ class Totals:
         rs = list(rows)
         unused = sum(p.params for p in parameters)
         params = sum(r.params for r in rs) + unused
-        frozen = sum(leaf.params for r in rs for leaf in (r.parts or (r,)) if not leaf.trainable) + \
+        frozen = sum(leaf.frozen_params for r in rs for leaf in (r.parts or (r,))) + \
             sum(p.params for p in parameters if not p.trainable)
         return Totals(
             params, sum(r.weights for r in rs), sum(r.bias for r in rs),
@@ -205,7 +214,7 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
             node.name, node.type, layer.family, ins, out, params.weights, params.bias,
             buffers, macs * batch, ops * batch, numel(out) * dt.bytes * batch,
             rf.size, rf.jump, layer.hyper(), node.position, node.groups, global_context=rf.global_context,
-            shares=node.shares, trainable=node.trainable, functional=node.functional,
+            shares=node.shares, trainable=node.trainable, functional=node.functional, frozen=node.frozen,
         ))
     problems.extend(_shared_mismatches(graph, rows, own))
     if problems:  # a problem of a block's layer once, with the instances it affects

@@ -56,6 +56,9 @@ class Node:
     trainable: bool = True
     #: True when the spec says ``functional: true``: PyTorch calls it as a function (F.relu), not a module.
     functional: bool = False
+    #: The frozen part of a partly trainable layer (``trainable: bias`` freezes "weights",
+    #: ``trainable: weights`` freezes "bias"); "" otherwise.
+    frozen: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class _Pending:
     shares: str | None = None
     trainable: bool = True
     functional: bool = False
+    frozen: str = ""
 
 
 class _Reported(expr.ExprError):
@@ -547,7 +551,10 @@ class _Builder:
             self.fail(self.doc.where((*path, "functional")),
                       f"{full}: functional must be true or false, got {functional!r}")
             return None
-        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable, functional))
+        part = dict(site.sharing).get("trainable")
+        frozen = {"weights": "bias", "bias": "weights"}.get(part, "") if isinstance(part, str) and trainable else ""
+        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable, functional,
+                                   frozen))
         return _Ref({full: full}, full, None, "")
 
     def block(self, kind: str, raw: dict[str, Any], site: _Site, env: Mapping[str, Any], full: str,
@@ -612,6 +619,10 @@ class _Builder:
         if sharing is None:
             return None
         owner, trainable = sharing
+        if isinstance(dict(site.sharing).get("trainable"), str):
+            self.fail(self.doc.where((*site.path, "trainable")), f"{full}: trainable: weights / bias applies "
+                      f"to a layer, not to an instance of block '{kind}'")
+            return None
         if "functional" in dict(site.sharing):
             self.fail(self.doc.where((*site.path, "functional")), f"{full}: functional: applies to a layer "
                       f"(a PyTorch function call), not to an instance of block '{kind}'")
@@ -728,8 +739,9 @@ def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],
     if owner is not None and (not isinstance(owner, str) or not owner.strip()):
         b.fail(b.doc.where((*path, "weights")), f"{full}: weights must name the layer whose weights it uses")
         ok = False
-    if not isinstance(trainable, bool):
-        b.fail(b.doc.where((*path, "trainable")), f"{full}: trainable must be true or false, got {trainable!r}")
+    if not isinstance(trainable, bool) and trainable not in ("weights", "bias"):
+        b.fail(b.doc.where((*path, "trainable")), f"{full}: trainable must be true, false, weights (the bias "
+               f"frozen) or bias (the weights frozen), got {trainable!r}")
         ok = False
     if not ok:
         return None
@@ -824,7 +836,7 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
                 b.tags.setdefault(i, p.groups[-1].name)
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups,
-                              p.shares, p.trainable, p.functional))
+                              p.shares, p.trainable, p.functional, p.frozen))
     _check_shares(b, nodes)
     if b.problems:
         raise SpecError(b.diagnostics())

@@ -228,7 +228,8 @@ def json_schema() -> dict[str, Any]:
                  "description": "condition (s == 1 and in.c == c); when false the layer is left out "
                                 "and whatever read it reads its first input"},
         "weights": {"type": "string", "description": "the layer (or block instance) whose weights this call uses"},
-        "trainable": {"type": "boolean", "description": "false: frozen (requires_grad off)"},
+        "trainable": {"anyOf": [{"type": "boolean"}, {"enum": ["weights", "bias"]}],
+                      "description": "false: frozen (requires_grad off); weights / bias: only that part trains"},
         "functional": {"type": "boolean", "description": "true: PyTorch code calls it as a function "
                                                          "(F.relu(x)), not an nn module (--convention)"},
     }

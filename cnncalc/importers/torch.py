@@ -229,6 +229,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
         self.first_call: dict[str, int] = {}  # module or parameter → the op of its first use
         self.owner: dict[int, int] = {}  # op → the op whose weights it uses
         self.trainable: dict[int, bool] = {}
+        self.partial: dict[int, str] = {}  # op → "weights" / "bias": the one part that trains
         self.folded: set[Any] = set()  # nodes after a torch.cat over the batch: traced dim 0 is theirs
         self.ops: list[Op] = []
         self.meta: list[tuple[tuple[str, ...], str, str]] = []
@@ -396,6 +397,8 @@ class _Importer(TokenHandlers, ExtraHandlers):
                 op.fields["weights"] = names[self.owner[i]]
             if not self.trainable.get(i, True):
                 op.fields["trainable"] = False
+            elif i in self.partial:
+                op.fields["trainable"] = self.partial[i]
             if i in self.functional and _module_idiom(op.kind):
                 op.fields["functional"] = True  # F.relu(x) where the kind's idiom is nn.ReLU (--convention)
         return self.ops
@@ -413,8 +416,12 @@ class _Importer(TokenHandlers, ExtraHandlers):
         self.first_call[target] = i
         flag = trainable_of(m)
         if flag is None:
-            raise _Unsupported("some of its parameters are frozen and some not; cnncalc's trainable: "
-                               "applies to a whole layer")
+            part = _trainable_part(m)
+            if part is None:
+                raise _Unsupported("some of its parameters are frozen and some not, other than its whole weight "
+                                   "or its whole bias (what trainable: weights / bias can say)")
+            self.partial[i] = part
+            flag = True
         self.trainable[i] = flag
 
     def emit_param(self, node: Any, kind: str, fields: dict[str, Any], src: Any, name: str) -> None:
@@ -870,6 +877,15 @@ if torch is not None:
     })
     register_functions(_FUNCTIONS, _METHOD_ALIASES)
 
+
+
+def _trainable_part(m: Any) -> str | None:
+    """"weights" or "bias" when exactly that one of a module's two tensors, ``weight`` and
+    ``bias``, has requires_grad (fine-tuning the biases only); None for any other mix."""
+    named = dict(m.named_parameters())
+    if set(named) != {"weight", "bias"} or named["weight"].requires_grad == named["bias"].requires_grad:
+        return None
+    return "weights" if named["weight"].requires_grad else "bias"
 
 
 def _module_idiom(kind: str) -> bool:
