@@ -63,6 +63,17 @@ class Row:
     #: The layer whose weights this call uses (``weights:``); its own weights, bias, buffers are 0.
     shares: str | None = None
     trainable: bool = True
+    #: PyTorch calls it as a function (``functional: true``), not an nn module; see cnncalc.conventions.
+    functional: bool = False
+    #: The frozen part of a partly trainable layer: "weights" or "bias" (``trainable: bias`` / ``weights``).
+    frozen: str = ""
+
+    @property
+    def frozen_params(self) -> int:
+        """Parameters without requires_grad: all (``trainable: false``), the frozen part, or none."""
+        if not self.trainable:
+            return self.params
+        return self.weights if self.frozen == "weights" else self.bias if self.frozen == "bias" else 0
 
     @property
     def params(self) -> int:
@@ -103,10 +114,7 @@ class Totals:
             ops += r.ops
             act += r.activation_bytes
             layers += r.layers
-            if r.parts:
-                frozen += sum(leaf.params for leaf in r.parts if not leaf.trainable)
-            elif not r.trainable:
-                frozen += r.params
+            frozen += sum(leaf.frozen_params for leaf in r.parts) if r.parts else r.frozen_params
         unused = sum(p.params for p in parameters)
         params = weights + bias + unused
         frozen += sum(p.params for p in parameters if not p.trainable)
@@ -218,7 +226,7 @@ def analyse(graph: Graph, batch: int = 1, dtype: DType | str = DType.FP32) -> An
             node.name, node.type, layer.family, ins, out, params.weights, params.bias,
             buffers, macs * batch, ops * batch, numel(out) * dt.bytes * batch,
             rf.size, rf.jump, hyper, node.position, node.groups, global_context=rf.global_context,
-            shares=node.shares, trainable=node.trainable,
+            shares=node.shares, trainable=node.trainable, functional=node.functional, frozen=node.frozen,
         ))
     problems.extend(_shared_mismatches(graph, rows, own))
     if problems:  # a problem of a block's layer once, with the instances it affects

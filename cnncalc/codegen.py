@@ -12,7 +12,9 @@ expression applied in ``forward``); this module only lays the network out:
 - ``forward`` follows the DAG in the analysis' order: a value used only by the next line is
   ``x``, any other is named after its layer;
 - a conv's or fc's fused ``activation`` is its own module, ``<name>_<kind>``, applied on the
-  same line.
+  same line;
+- a layer marked ``functional: true`` is the module's function, called in ``forward``
+  (``F.relu(x, inplace=True)`` for ``nn.ReLU(inplace=True)``; see ``FUNCTIONS``).
 
 The network's class takes no arguments, so ``cnncalc import --torch file:Class`` reads it back.
 """
@@ -30,7 +32,7 @@ from .analysis import Analysis, analyse
 from .errors import CnncalcError, UsageError
 from .graph import INPUT, Graph, Group, Node
 from .layers import Shape, fmt_shape
-from .layers.base import ALWAYS, TorchCode
+from .layers.base import ALWAYS, NoTorchCode, TorchCode
 
 #: Attributes and methods of torch.nn.Module (torch 2.x) that a submodule must not shadow; a
 #: test compares the list with ``dir(nn.Module)`` where torch is installed.
@@ -75,6 +77,34 @@ def class_name(name: str, taken: set[str]) -> str:
     if base in ("Tensor", "Module", "LayerNorm2d", "LayerScale", "StochasticDepth") or keyword.iskeyword(base):
         base += "_"
     return identifier(base, taken)
+
+
+#: The function that does what a parameter-free nn module does, for layers marked ``functional:
+#: true``: the module's constructor arguments follow the input (the same names and defaults),
+#: then the extra arguments given here.
+FUNCTIONS: dict[str, tuple[str, str]] = {
+    "nn.ReLU": ("F.relu", ""), "nn.ReLU6": ("F.relu6", ""), "nn.LeakyReLU": ("F.leaky_relu", ""),
+    "nn.Sigmoid": ("torch.sigmoid", ""), "nn.Tanh": ("torch.tanh", ""), "nn.GELU": ("F.gelu", ""),
+    "nn.SiLU": ("F.silu", ""), "nn.Hardswish": ("F.hardswish", ""), "nn.Hardsigmoid": ("F.hardsigmoid", ""),
+    "nn.Softmax": ("F.softmax", ""), "nn.MaxPool2d": ("F.max_pool2d", ""), "nn.AvgPool2d": ("F.avg_pool2d", ""),
+    "nn.AdaptiveAvgPool2d": ("F.adaptive_avg_pool2d", ""), "nn.AdaptiveMaxPool2d": ("F.adaptive_max_pool2d", ""),
+    "nn.Upsample": ("F.interpolate", ""), "nn.Flatten": ("torch.flatten", "1"),
+    "nn.Dropout": ("F.dropout", "training=self.training"), "nn.Identity": ("", ""),
+}
+
+
+def _as_function(code: TorchCode) -> TorchCode:
+    """The module call ``code`` as its function: ``nn.ReLU(inplace=True)`` → ``F.relu({0}, inplace=True)``."""
+    fn = FUNCTIONS.get(code.module)
+    if fn is None or code.call != "{m}({0})":
+        raise NoTorchCode(f"functional: true, but {code.module or 'this layer'} has no function form "
+                          "cnncalc writes (parameter-free modules only)")
+    name, extra = fn
+    if not name:
+        return TorchCode("{0}")
+    ctor, _ = _ctor(code, 0, {})
+    inner = ctor[len(code.module) + 1:-1].replace("{", "{{").replace("}", "}}")
+    return TorchCode(f"{name}({', '.join(p for p in ('{0}', inner, extra) if p)})")
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -196,6 +226,8 @@ def _build(inst: _Inst, shapes: dict[str, Shape], consumers: dict[str, list[str]
             ins = [shapes[i] for i in n.inputs]
             try:
                 unit.code = n.layer.torch_code(ins, shapes[n.name])
+                if n.functional:
+                    unit.code = _as_function(unit.code)
                 act = n.layer.fused_activation()
                 if act is not None:
                     unit.act = act.torch_code([shapes[n.name]], shapes[n.name])

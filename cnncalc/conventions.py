@@ -7,7 +7,8 @@ torch.nn class each layer kind declares (``Layer.torch_module``, ``Layer.torch_c
 and says which layers make the difference to cnncalc's MACs.
 
 Every rule counts one call for a batch of N and assumes the ordinary PyTorch idiom for a kind:
-ReLU, pooling, BatchNorm, Upsample as nn modules; a residual sum as ``a + b``, concatenation
+ReLU, pooling, BatchNorm, Upsample as nn modules (a layer marked ``functional: true`` is the
+module's function instead, ``F.relu(x)``, counted by ``Convention.functions``); a residual sum as ``a + b``, concatenation
 as ``torch.cat``, squeeze-excitation as ``x * s``, flatten as ``torch.flatten``, ``global_avgpool``
 as ``x.mean((2, 3))`` (no tool counts these operators); ``adaptive_avgpool`` is
 ``nn.AdaptiveAvgPool2d``, as in torchvision's ResNets.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,9 @@ class Convention:
 
     ``default`` applies to module calls no rule names (torchinfo's rule is generic: any module
     with a weight or bias). ``per_mac``: what the tool counts for one conv/linear multiply-add.
+    ``functions``: the rules for a module's function called instead of the module (``F.relu(x)``
+    for ``ReLU``; a layer marked ``functional: true``), by the same module name; None where the
+    tool traces operators, so that a function counts as its module does (fvcore, FlopCounterMode).
     """
 
     name: str
@@ -68,18 +72,36 @@ class Convention:
     rules: Mapping[str, Rule]
     how: str
     default: Rule | None = None
+    functions: Mapping[str, Rule] | None = None
+    #: The tool divides what its module hooks saw by the batch (ptflops), not what functions saw.
+    divides: bool = False
 
     def rule(self, call: TorchCall) -> Rule | None:
         """The rule for a call, or None when the tool counts nothing for it."""
+        if call.functional and self.functions is not None:
+            return self.functions.get(call.module)
         r = self.rules.get(call.module)
         if r is None and call.is_module and self.default is not None:
             return self.default
         return r
 
     def count(self, call: TorchCall, n: int) -> int | Fraction:
-        """The tool's figure for one call with batch ``n``."""
+        """The tool's figure for one call with batch ``n``.
+
+        A call that runs ``once`` per forward counts as one sample would; where the tool divides
+        its module hooks by the batch (ptflops), a rule is A + N·B (module part A, function part
+        B per sample), so the call counts A/N + B.
+        """
         r = self.rule(call)
-        return r.count(call, n) if r else 0
+        if r is None:
+            return 0
+        if not call.once:
+            return r.count(call, n)
+        one = r.count(call, 1)
+        if not self.divides:
+            return one
+        b = r.count(call, 2) - one
+        return Fraction(one - b, n) + b
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -139,6 +161,7 @@ TORCHINFO = Convention(
          "(LayerInfo.calculate_macs)"),
     default=Rule(_torchinfo, "its parameters once per sample (Linear: bias counted; BatchNorm: γ and β, "
                              "not per element); parameter-free modules 0"),
+    functions={},
 )
 """torchinfo 1.8.0, ``summary(...).total_mult_adds`` ("Total mult-adds"), from ``LayerInfo.calculate_macs``:
 
@@ -147,7 +170,8 @@ TORCHINFO = Convention(
   transposed conv is counted over its *output* positions (cnncalc: input positions);
 - any other module with parameters counts (weight + bias elements) × N: Linear counts its bias,
   BatchNorm counts 2·C (γ and β once, not per element), LayerNorm its γ and β;
-- modules without parameters (ReLU, pooling, Dropout, Upsample) and all functions/operators: 0.
+- modules without parameters (ReLU, pooling, Dropout, Upsample) and all functions/operators
+  (F.relu, F.adaptive_avg_pool2d, torch.flatten: layers marked ``functional: true``): 0.
 """
 
 
@@ -164,9 +188,12 @@ FVCORE = Convention(
         "Linear": Rule(_linear_macs, "N × in × out (bias ignored)"),
         "BatchNorm2d": Rule(_fvcore_norm(2, 1), "2 per input element in eval mode (1 without affine)"),
         "LayerNorm": Rule(_fvcore_norm(5, 4), "5 per input element (4 without affine)"),
+        "LayerNorm2d": Rule(_fvcore_norm(5, 4), "5 per input element (4 without affine): aten layer_norm"),
         "AdaptiveAvgPool2d": Rule(lambda c, n: n * _in(c), "1 per input element"),
         "Upsample": Rule(lambda c, n: n * _out(c) * (4 if c.mode == "bilinear" else 1),
                          "1 per output element (nearest), 4 (bilinear)"),
+        **{k: Rule(lambda c, n: n * _product(c), "N × multiply-adds (matmul/bmm/einsum handles)")
+           for k in ("matmul", "__matmul__", "einsum")},
     },
     how=("FlopCountAnalysis(model.eval(), x).total(): jit-traced aten ops, one fused multiply-add = one flop; "
          "only convolution, linear/matmul, batch_norm, group/layer/instance norm, upsample and "
@@ -196,7 +223,8 @@ def _ptflops_conv(c: TorchCall, n: int) -> int:
 
 
 def _ptflops_linear(c: TorchCall, n: int) -> int:
-    return _in(c) * c.weight[0] + c.bias
+    """(in · out + out) × positions: the bias once per position (a token's, or 1 for a vector)."""
+    return (c.weight[1] * c.weight[0] + c.bias) * (_in(c) // c.weight[1])
 
 
 def _ptflops_norm(c: TorchCall, n: int) -> int:
@@ -208,15 +236,37 @@ def _ptflops_lrn(c: TorchCall, n: int) -> int:
     return n * (3 * ch * h * w + (ch + c.window - 1) * h * w)
 
 
+def _ptflops_mha(c: TorchCall, n: int) -> int:
+    """nn.MultiheadAttention's hook on L tokens of E: L·E (scaling Q) + 3·L·E² (+ 3·L·E in_proj
+    bias) + heads·(2·L²·E/heads + L²) (QKᵀ, softmax, AV) + L·E·(E + 1) (out_proj, bias always)."""
+    g = _n(c.ins[0][:-2])
+    length, e = c.ins[0][-2], c.ins[0][-1]
+    return g * (length * e + 3 * length * e * e + (3 * length * e if c.bias else 0)
+                + c.heads * (2 * length * length * (e // c.heads) + length * length) + length * e * (e + 1))
+
+
+def _product(c: TorchCall) -> int:
+    """Multiply-adds of a matrix product: numel(a) × b's last dimension."""
+    return _n(c.ins[0]) * c.ins[1][-1]
+
+
 def _module_and_functional(size: Callable[[TorchCall], int]) -> Count:
     return lambda c, n: size(c) + n * size(c)
+
+
+def _functional(size: Callable[[TorchCall], int]) -> Count:
+    return lambda c, n: n * size(c)
+
+
+_F_OUT = Rule(_functional(_out), "N per element: the patched function, for the whole batch (no module hook)")
+_F_IN = Rule(_functional(_in), "N per input element: the patched function, for the whole batch (no module hook)")
 
 
 PTFLOPS = Convention(
     "ptflops", "ptflops 0.7.5", "get_model_complexity_info(...)[0]", "MACs", 1, {
         "Conv2d": Rule(_ptflops_conv, "MACs + 1 per output element for the bias"),
         "ConvTranspose2d": Rule(_ptflops_conv, "MACs (over input positions) + 1 per output element for the bias"),
-        "Linear": Rule(_ptflops_linear, "in × out + out (bias counted)"),
+        "Linear": Rule(_ptflops_linear, "(in × out + out) per position (bias counted)"),
         "BatchNorm2d": Rule(_ptflops_norm, "2 per input element with affine, 1 without"),
         "LayerNorm": Rule(_ptflops_norm, "1 per input element (its affine flag is named elementwise_affine, "
                                          "so the 2× branch never fires)"),
@@ -238,6 +288,10 @@ PTFLOPS = Convention(
         "Upsample": Rule(lambda c, n: Fraction(_out(c), n) + n * _out(c),
                          "N + 1/N per output element: the patched F.interpolate counts the batch, the module "
                          "hook one sample (output[0]), which is then divided by N"),
+        "MultiheadAttention": Rule(_ptflops_mha, "L·E + 4·L·E² + 2·L²·E + heads·L² + 4·L·E (3 without "
+                                                 "in_proj bias): its own hook, softmax and Q scaling included"),
+        "matmul": Rule(lambda c, n: n * _product(c), "N × multiply-adds: the patched torch.matmul/Tensor.matmul "
+                                                     "(a @ b and torch.einsum are not patched)"),
         "LocalResponseNorm": Rule(_ptflops_lrn, "N × (3·C·H·W + (C + size − 1)·H·W): the patched Tensor.mul "
                                                 "(twice), Tensor.add and F.avg_pool3d inside F.local_response_norm"),
     },
@@ -246,13 +300,21 @@ PTFLOPS = Convention(
          "calls, not divided — a module whose forward calls a patched function (nn.ReLU → F.relu, "
          "nn.MaxPool2d → F.max_pool2d) is counted twice at batch 1; a + b, x * s and torch.cat are "
          "operators and not counted"),
+    divides=True,
+    functions={
+        "ReLU": _F_OUT, "ReLU6": _F_OUT, "GELU": _F_OUT, "SiLU": _F_OUT, "Softmax": _F_IN,
+        "MaxPool2d": _F_IN, "AvgPool2d": _F_IN, "AdaptiveAvgPool2d": _F_IN, "AdaptiveMaxPool2d": _F_IN,
+        "Upsample": Rule(_functional(_out), "N per output element: the patched F.interpolate (size: N·C·∏ size; "
+                                            "scale_factor: input elements × s²), no module hook"),
+    },
 )
 """ptflops 0.7.5, ``get_model_complexity_info(model, (C, H, W), as_strings=False)[0]`` with the
 default pytorch backend and ``count_functional=True`` (pytorch_ops.py, pytorch_engine.py):
 
 - module hooks (their sum is divided by the batch size N, so they count one sample):
   Conv2d = K²·C_in·C_out/G per output position + C_out·H'·W' for the bias; ConvTranspose2d the
-  same over *input* positions; Linear = in·out + out; BatchNorm2d 2 per input element (1 without
+  same over *input* positions; Linear = (in·out + out) per position (of a token layout; 1 for a
+  vector); BatchNorm2d 2 per input element (1 without
   affine); LayerNorm 1 (``affine`` is not its attribute); ReLU/ReLU6/LeakyReLU/ELU/PReLU/GELU 1 per
   output element; Max/Avg/Adaptive pooling 1 per *input* element; Upsample 1 per output element of
   one sample (its hook reads ``output[0]``), so 1/N after the division.
@@ -261,6 +323,11 @@ default pytorch backend and ``count_functional=True`` (pytorch_ops.py, pytorch_e
   F.interpolate (nn.Upsample) — so those modules count 1 + N times; F.silu and F.softmax count
   N times (no module hook); nn.Sigmoid, nn.Tanh, nn.Hardswish, nn.ReLU6 (F.hardtanh) and
   LeakyReLU (F.leaky_relu) are not patched.
+- a function called in the model's own forward (a layer marked ``functional: true``) has no
+  module hook: F.relu, F.relu6, F.gelu, F.silu, F.softmax, F.max/avg_pool2d,
+  F.adaptive_avg/max_pool2d and F.interpolate count N × their numel (input elements; output
+  elements for F.relu and F.interpolate, the same for an activation); the rest (F.leaky_relu,
+  F.hardswish, torch.sigmoid, F.linear, F.layer_norm, torch.flatten) count 0.
 - torch.add/mul and Tensor.add/mul are patched but ``a + b`` and ``x * s`` bypass them; cat 0.
 - LocalResponseNorm: no module hook, but F.local_response_norm calls the patched Tensor.mul
   twice, Tensor.add once (C·H·W each) and F.avg_pool3d on (C + size − 1)·H·W elements, × N.
@@ -313,7 +380,8 @@ THOP = Convention(
     },
     how=("thop.profile(model, inputs=(x,)): forward hooks on registered nn modules only; ReLU, ReLU6, "
          "LeakyReLU, max pooling and Dropout are registered as zero, everything unregistered "
-         "(Sigmoid, GELU, SiLU, LRN, operators) counts nothing"),
+         "(Sigmoid, GELU, SiLU, LRN, operators, F.* functions) counts nothing"),
+    functions={},
 )
 """thop 0.1.1 (ultralytics/pytorch-OpCounter), ``profile(model, inputs=(x,))[0]``
 (thop/profile.py ``register_hooks``, vision/basic_hooks.py, vision/calc_func.py):
@@ -327,6 +395,8 @@ THOP = Convention(
   Upsample: 1 per output element (nearest), 5 (linear), 11 (bilinear).
 - ReLU, ReLU6, LeakyReLU, MaxPool, AdaptiveMaxPool, Dropout: registered, 0. Anything not
   registered (Sigmoid, Tanh, GELU, SiLU, Hardswish, LRN) and every operator: 0.
+- functions (F.relu, F.avg_pool2d, F.adaptive_avg_pool2d, F.interpolate: layers marked
+  ``functional: true``): no hook sees them, 0.
 """
 
 
@@ -336,12 +406,22 @@ def _torch_mm(c: TorchCall, n: int) -> int:
     return 2 * _linear_macs(c, n)
 
 
+def _mha_macs(c: TorchCall, n: int) -> int:
+    """G·(4·L·E² + 2·L²·E) per sample: projections, QKᵀ and AV."""
+    g, length, e = _n(c.ins[0][:-2]), c.ins[0][-2], c.ins[0][-1]
+    return n * g * (4 * length * e * e + 2 * length * length * e)
+
+
 TORCH = Convention(
     "torch", "torch.utils.flop_counter (PyTorch 2.13)", "FlopCounterMode().get_total_flops()",
     "FLOPs", 2, {
         "Conv2d": Rule(lambda c, n: 2 * _conv_macs(c, n), "2 × N × prod(weight) × output positions"),
         "ConvTranspose2d": Rule(lambda c, n: 2 * _conv_macs(c, n), "2 × N × prod(weight) × input positions"),
         "Linear": Rule(_torch_mm, "2 × N × in × out (addmm; bias ignored)"),
+        "MultiheadAttention": Rule(lambda c, n: 2 * _mha_macs(c, n), "2 × N × (4·L·E² + 2·L²·E): projections, "
+                                                                     "QKᵀ and AV (math attention)"),
+        **{k: Rule(lambda c, n: 2 * n * _product(c), "2 × N × multiply-adds (bmm)")
+           for k in ("matmul", "__matmul__", "einsum")},
     },
     how=("with FlopCounterMode() as f: model(x); f.get_total_flops(): aten convolution and mm/addmm/bmm "
          "(and attention) count 2 per multiply-add; nothing else is counted"),
@@ -427,15 +507,19 @@ def reconcile(convention: Convention | str, analysis: Analysis, layers: Mapping[
         layer = layers[row.name]
         macs += row.macs
         total: int | Fraction = 0
-        for i, call in enumerate(layer.torch_calls(row.inputs, row.output)):
+        calls = layer.torch_calls(row.inputs, row.output)
+        if row.functional and calls:  # F.relu(x) in the forward: its module's function, not the module
+            calls = (replace(calls[0], functional=True), *calls[1:])
+        for i, call in enumerate(calls):
             got = conv.count(call, n)
             total += got
-            a = acc.setdefault(call.module or "(other)", [0, 0, 0])
+            key = (call.module or "(other)") + (" (function)" if call.functional else "")
+            a = acc.setdefault(key, [0, 0, 0])
             a[0] += 1
             a[1] += got
             a[2] += row.macs if i == 0 else 0
             r = conv.rule(call)
-            notes[call.module or "(other)"] = r.note if r else "not counted"
+            notes[key] = r.note if r else "not counted"
         per_row[row.name] = total
     parts = tuple(sorted((Part(m, a[0], int(a[1]), a[2], notes[m]) for m, a in acc.items()),
                          key=lambda p: (-p.count, p.module)))

@@ -85,6 +85,7 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
                 **({"layers": r.layers} if r.layers > 1 else {}),
                 **({"shares": r.shares} if r.shares else {}),
                 **({"trainable": False} if not r.trainable else {}),
+                **({"frozen": r.frozen} if r.trainable and r.frozen else {}),
             }
             for r in analysis.rows
         ],

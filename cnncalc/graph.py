@@ -54,6 +54,11 @@ class Node:
     shares: str | None = None
     #: False when the spec says ``trainable: false`` (on the layer or a block around it).
     trainable: bool = True
+    #: True when the spec says ``functional: true``: PyTorch calls it as a function (F.relu), not a module.
+    functional: bool = False
+    #: The frozen part of a partly trainable layer (``trainable: bias`` freezes "weights",
+    #: ``trainable: weights`` freezes "bias"); "" otherwise.
+    frozen: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class _Pending:
     groups: tuple[Group, ...]
     shares: str | None = None
     trainable: bool = True
+    functional: bool = False
+    frozen: str = ""
 
 
 class _Reported(expr.ExprError):
@@ -541,11 +548,20 @@ class _Builder:
             self.fail(self.doc.where((*path, "inputs")) if site.has_inputs else site.pos,
                       f"{full}: {kind} takes {want} input(s), got {n_in}")
             return None
-        sharing = _sharing(self, dict(site.sharing), path, full)
+        keys = dict(site.sharing)
+        sharing = _sharing(self, keys, path, full)
         if sharing is None:
             return None
         shares, trainable = sharing
-        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable))
+        functional = keys.get("functional", False)
+        if not isinstance(functional, bool):
+            self.fail(self.doc.where((*path, "functional")),
+                      f"{full}: functional must be true or false, got {functional!r}")
+            return None
+        part = keys.get("trainable")
+        frozen = {"weights": "bias", "bias": "weights"}.get(part, "") if isinstance(part, str) and trainable else ""
+        self.nodes.append(_Pending(full, kind, layer, refs, site.pos, groups, shares, trainable, functional,
+                                   frozen))
         return _Ref({full: full}, full, None, "")
 
     def validate(self, cls: type[Layer], args: dict[str, Any]) -> Layer:
@@ -623,6 +639,14 @@ class _Builder:
         if sharing is None:
             return None
         owner, trainable = sharing
+        if isinstance(dict(site.sharing).get("trainable"), str):
+            self.fail(self.doc.where((*site.path, "trainable")), f"{full}: trainable: weights / bias applies "
+                      f"to a layer, not to an instance of block '{kind}'")
+            return None
+        if "functional" in dict(site.sharing):
+            self.fail(self.doc.where((*site.path, "functional")), f"{full}: functional: applies to a layer "
+                      f"(a PyTorch function call), not to an instance of block '{kind}'")
+            return None
         self.frozen += not trainable
         if owner is not None:
             self.share_prefixes.append((full + ".", owner + "."))
@@ -729,8 +753,8 @@ def _yaml_bool(v: Any) -> str:
 
 
 def _sharing_keys(entry: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """An entry's ``weights:`` and ``trainable:``, for _Site."""
-    return tuple((k, entry[k]) for k in ("weights", "trainable") if k in entry)
+    """An entry's ``weights:``, ``trainable:`` and ``functional:``, for _Site."""
+    return tuple((k, entry[k]) for k in ("weights", "trainable", "functional") if k in entry)
 
 
 def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],
@@ -745,8 +769,9 @@ def _sharing(b: _Builder, entry: dict[str, Any], path: tuple[str | int, ...],
     if owner is not None and (not isinstance(owner, str) or not owner.strip()):
         b.fail(b.doc.where((*path, "weights")), f"{full}: weights must name the layer whose weights it uses")
         ok = False
-    if not isinstance(trainable, bool):
-        b.fail(b.doc.where((*path, "trainable")), f"{full}: trainable must be true or false, got {trainable!r}")
+    if not isinstance(trainable, bool) and trainable not in ("weights", "bias"):
+        b.fail(b.doc.where((*path, "trainable")), f"{full}: trainable must be true, false, weights (the bias "
+               f"frozen) or bias (the weights frozen), got {trainable!r}")
         ok = False
     if not ok:
         return None
@@ -841,7 +866,7 @@ def build_graph(loaded: LoadedSpec, env: Mapping[str, int] | None = None,
                 b.tags.setdefault(i, p.groups[-1].name)
         if all(x is not None for x in ins):
             nodes.append(Node(p.name, p.type, p.layer, tuple(x for x in ins if x), p.position, p.groups,
-                              p.shares, p.trainable))
+                              p.shares, p.trainable, p.functional, p.frozen))
     _check_shares(b, nodes)
     if b.problems:
         raise SpecError(b.diagnostics())

@@ -14,7 +14,7 @@ from .limits import read_text_limited
 from .source import Document, load_yaml
 
 #: Keys a layer entry may carry besides its kind's own fields.
-ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when", "weights", "trainable")
+ENTRY_KEYS = ("type", "name", "inputs", "repeat", "when", "weights", "trainable", "functional")
 
 Scalar = int | float | bool | str | None
 Value = Scalar | list[Any]
@@ -228,7 +228,10 @@ def json_schema() -> dict[str, Any]:
                  "description": "condition (s == 1 and in.c == c); when false the layer is left out "
                                 "and whatever read it reads its first input"},
         "weights": {"type": "string", "description": "the layer (or block instance) whose weights this call uses"},
-        "trainable": {"type": "boolean", "description": "false: frozen (requires_grad off)"},
+        "trainable": {"anyOf": [{"type": "boolean"}, {"enum": ["weights", "bias"]}],
+                      "description": "false: frozen (requires_grad off); weights / bias: only that part trains"},
+        "functional": {"type": "boolean", "description": "true: PyTorch code calls it as a function "
+                                                         "(F.relu(x)), not an nn module (--convention)"},
     }
     table_props: dict[str, Any] = {
         "rows": {"type": "array", "minItems": 1,

@@ -238,9 +238,7 @@ _count = itertools.count()
 
 #: Generated code that the torch.fx importer does not read back yet (its counts are still checked).
 NOT_IMPORTED = {
-    "kind:attention": "the SelfAttention helper is no module the importer knows (its head split moves the batch axis)",
     "kind:batch_concat": "written as torch.stack(dim=1), per sample; the importer reads torch.cat(dim=0)",
-    "kind:max_unpool": "the MaxUnpool helper makes its own indices (expand_as): the importer has no kind for them",
 }
 
 

@@ -16,17 +16,19 @@ cnncalc and generated as code (cnncalc.codegen), which runs in PyTorch and must 
   generated file's lines), the failing layer named.
 
 The generated module is then read back with both importers (torch.fx, and ONNX from
-``torch.onnx.export(dynamo=False)``) and the report compared again: totals, and every conv /
-deconv / fc's shapes, params and MACs in order.
+``torch.onnx.export(dynamo=False)``; fewer examples also through ``dynamo=True, optimize=False``)
+and the report compared again: totals, and every conv / deconv / fc's shapes, params and MACs in order.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import sys
 import types
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -420,7 +422,8 @@ def onnx_exportable(graph: Graph, a: Analysis) -> bool:
     return True
 
 
-def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = True, flat: bool = False) -> None:
+def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = True, flat: bool = False,
+                        dynamo: bool = False) -> None:
     graph = _graph(spec)
     a = analyse(graph)
     gen = torch_source(graph, flat=flat)
@@ -454,7 +457,14 @@ def check_against_torch(spec: Entry, tmp: Path | None = None, onnx_too: bool = T
     fold = not any(n.layer.kind == "batchnorm" and any(m.layer.kind in ("conv", "deconv")
                                                        for m in graph.nodes if m.name in n.inputs)
                    for n in graph.nodes)
-    torch.onnx.export(model, (x,), buf, dynamo=False, input_names=["input"], do_constant_folding=fold)
+    if dynamo:  # torch.export's exporter (torch's default); its optimiser would fold BatchNorm away
+        pytest.importorskip("onnxscript")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (x,), buf, dynamo=True, optimize=False, input_names=["input"])
+    else:
+        torch.onnx.export(model, (x,), buf, dynamo=False, input_names=["input"], do_constant_folding=fold)
     assert tmp is not None
     path = tmp / "net.onnx"
     path.write_bytes(buf.getvalue())
@@ -504,6 +514,22 @@ def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:
     spec = dict(spec)
     flat = bool(spec.pop("_flat", False))  # the code with block instances inlined
     check_against_torch(spec, tmp_path_factory.mktemp("onnx"), flat=flat)
+
+
+@example(spec=_net([6, 14, 9], {"name": "c", "type": "conv", "filters": 1, "kernel": [3, 5],  # F.pad's output
+                               "pad": [1, 0, 2, 0], "bias": False}))                      # also read by a CastLike
+@example(spec=_net([1, 3, 3], {"name": "b", "type": "blk1", "c": 1}, blk1={  # zero bias Expand(CastLike(0))
+    "args": {"c": None}, "layers": [{"name": "conv", "type": "conv", "filters": "c", "kernel": 1, "pad": "same",
+                                     "bias": False}, {"name": "bn", "type": "batchnorm"}]}))
+@settings(CI, max_examples=int(os.environ.get("CNNCALC_DYNAMO_EXAMPLES", "8")))
+@given(spec=specs())
+def test_random_specs_through_dynamo_onnx(spec: Entry, tmp_path_factory: Any) -> None:
+    """The same round trip through torch.onnx.export(dynamo=True, optimize=False): its zero bias
+    for a conv without one, CastLike/Expand/Shape around constants, x.chunk as SplitToSequence
+    and names from its metadata must give the same report as the legacy exporter's graph."""
+    spec = dict(spec)
+    flat = bool(spec.pop("_flat", False))
+    check_against_torch(spec, tmp_path_factory.mktemp("dynamo"), flat=flat, dynamo=True)
 
 
 def test_every_kind_writes_pytorch_code() -> None:
@@ -675,6 +701,16 @@ def attention_specs(draw: Any) -> Entry:
 @given(spec=attention_specs())
 def test_random_attention_matches_pytorch(spec: Entry) -> None:
     check_kind_against_torch(spec)
+    # and back through --torch: the SelfAttention helper reads as one attention layer
+    from cnncalc.importers import spec_text
+    from cnncalc.importers.torch import torch_to_spec
+    graph = _graph(spec)
+    a = analyse(graph)
+    gen = torch_source(graph)
+    model = getattr(_load(gen.text, "generated_back"), gen.class_name)().eval()
+    back = analyse(build_graph(parse_spec(spec_text(torch_to_spec(model, graph.input), "fx"), "fx.yaml")))
+    assert _totals(back) == _totals(a)
+    assert [r.type for r in back.rows if r.macs] == [r.type for r in a.rows if r.macs]
 
 
 #: Where cnncalc's layer-local storage rule and PyTorch's part: a reshape of a permuted

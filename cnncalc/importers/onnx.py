@@ -110,10 +110,65 @@ def _pads(pads: Sequence[int]) -> int | list[int]:
     return [t, b, left, r]
 
 
+#: Ops whose output values come from input 0 only (the others give a shape, a type or repeats).
+_VALUE_FROM_FIRST = frozenset({"Expand", "Reshape", "CastLike", "Tile", "Cast", "Identity", "Unsqueeze", "Squeeze"})
+
+
+def _namespace(node: Any) -> list[tuple[str, str]] | None:
+    """The module scopes the dynamo exporter records in a node's ``namespace`` metadata
+    (``": Net/layer1: torch.nn.modules.container.Sequential/layer1.0: Bottleneck/…/conv2d: aten.conv2d"``):
+    (qualified name, class) between the root and the aten op, or None without that metadata."""
+    ns = next((p.value for p in node.metadata_props if p.key == "namespace"), None)
+    if not ns:
+        return None
+    out = []
+    for q in ns.split("/")[1:-1]:
+        name, _, cls = q.partition(":")
+        out.append((name.strip(), cls.strip()))
+    return out
+
+
+def _module_class(node: Any) -> str:
+    """The class of the innermost module a dynamo-exported node ran in ("" when unknown)."""
+    scopes = _namespace(node)
+    return scopes[-1][1] if scopes else ""
+
+
+def _namespace_path(node: Any) -> list[str] | None:
+    """The module path of a dynamo-exported node (see _namespace). A sequence op (x.chunk as
+    SplitToSequence/SequenceAt) is put in the scope of its first consumer by the exporter, which
+    may be a torch.nn layer (a Conv2d) that never splits: it goes to the module around that."""
+    scopes = _namespace(node)
+    if scopes is None:
+        return None
+    if node.op_type in ("SplitToSequence", "SequenceAt"):
+        while scopes and scopes[-1][1].startswith("torch.nn.modules."):
+            scopes = scopes[:-1]
+    return [name for name, _ in scopes]
+
+
+def _legacy_names(graph: Any) -> None:
+    """Name dynamo-exported nodes as the TorchScript exporter does (``/layer1/layer1.0/conv1/Conv``,
+    ``…/Relu_1`` for the second node of a type in a module), from their ``namespace`` metadata, so
+    that layer names are module paths and module scopes group nodes (LocalResponseNorm). Nodes
+    named another way (the legacy exporter's, other tools') are left alone."""
+    counts: dict[tuple[str, str], int] = {}
+    for node in graph.node:
+        path = _namespace_path(node)
+        if path is None or node.name.startswith("/"):
+            continue
+        key = ("/".join(path), node.op_type)
+        k = counts.get(key, 0)
+        counts[key] = k + 1
+        node.name = "/" + "".join(f"{c}/" for c in path) + node.op_type + (f"_{k}" if k else "")
+
+
 class _Importer:
     def __init__(self, model: Any) -> None:
         self.model = model
         self.graph = model.graph
+        _legacy_names(self.graph)
+        self.sequences: dict[str, tuple[str, list[int]]] = {}  # SplitToSequence output → (input, sizes)
         self.inits = {t.name: t for t in self.graph.initializer}
         self.producer: dict[str, Any] = {}
         for node in self.graph.node:
@@ -227,6 +282,32 @@ class _Importer:
             v = self._eval(self.producer[name], name)
         self.values[name] = v
         return v
+
+    def holds_params(self, tensor: str) -> bool:
+        """Whether a constant tensor's values come from an initializer (a parameter), not only
+        from Constant nodes and shapes: the dynamo exporter gives a conv without bias the bias
+        Expand(CastLike(0), Shape(weight)[0]), which holds nothing to count."""
+        seen: set[str] = set()
+        todo = [tensor]
+        while todo:
+            t = todo.pop()
+            if t in seen or not t:
+                continue
+            seen.add(t)
+            if t in self.inits or t in self.live:
+                return True
+            node = self.producer.get(t)
+            if node is None:
+                return True  # a graph input: a parameter the caller feeds
+            if node.op_type in ("Constant", "Shape", "ConstantOfShape", "Size"):
+                continue
+            # Expand/Reshape/CastLike/Tile take a shape or a type from their other inputs
+            todo.extend(node.input[:1] if node.op_type in _VALUE_FROM_FIRST else node.input)
+        return False
+
+    def has_bias(self, node: Any, k: int = 2) -> bool:
+        """Input k is present and holds parameters (see holds_params)."""
+        return len(node.input) > k and bool(node.input[k]) and self.holds_params(node.input[k])
 
     def maybe(self, node: Any, k: int) -> Any:
         """Input k's constant value, or None when the input is absent."""
@@ -392,7 +473,10 @@ class _Importer:
         return self.ops
 
     def only_consumer(self, tensor: str) -> Any | None:
-        users = self.consumers.get(tensor, [])
+        """The one node reading ``tensor``'s values; a Shape of it, or a CastLike taking only its
+        type (the dynamo exporter's casts of constants), do not count."""
+        users = [n for n in self.consumers.get(tensor, [])
+                 if n.op_type != "Shape" and not (n.op_type == "CastLike" and n.input[0] != tensor)]
         outputs = {o.name for o in self.graph.output}
         return users[0] if len(users) == 1 and tensor not in outputs else None
 
@@ -454,7 +538,7 @@ class _Importer:
         fields.update(self._conv_fields(node, a, x, extra, a.get("kernel_shape", wshape[2:])))
         g = int(a.get("group", 1))
         fields["groups"] = g if g != 1 else None
-        fields["bias"] = None if len(node.input) > 2 and node.input[2] else False
+        fields["bias"] = None if self.has_bias(node) else False
         self.emit(node, index, "conv", fields, [x])
 
     def _ConvTranspose(self, node: Any, index: int, a: dict[str, Any]) -> None:
@@ -477,7 +561,7 @@ class _Importer:
                   "pad": None if not (t or left) else pair([t, left]),
                   "output_padding": None if not any(op_) else pair(op_),
                   "dilation": None if set(dil) == {1} else pair(dil), "groups": g if g != 1 else None,
-                  "bias": None if len(node.input) > 2 and node.input[2] else False}
+                  "bias": None if self.has_bias(node) else False}
         self.emit(node, index, "deconv", fields, [node.input[0]])
 
     def _Gemm(self, node: Any, index: int, a: dict[str, Any]) -> None:
@@ -485,14 +569,15 @@ class _Importer:
             raise _Unsupported("Gemm of two computed tensors (only x·W with constant W is a layer)")
         b = self.shape(node.input[1])
         units = b[0] if a.get("transB", 0) else b[1]
-        bias = len(node.input) > 2 and bool(node.input[2])
+        bias = self.has_bias(node)
         self.emit(node, index, "fc", {"units": int(units), "bias": None if bias else False}, [node.input[0]])
 
     def _MatMul(self, node: Any, index: int, a: dict[str, Any]) -> None:
         if node.input[1] in self.live:
             raise _Unsupported("MatMul of two computed tensors (attention is not a cnncalc layer)")
-        if len(self.shape(node.input[0])) != 2:
-            raise _Unsupported(f"MatMul on a rank-{len(self.shape(node.input[0]))} tensor (fc takes a flat vector)")
+        rank = len(self.shape(node.input[0]))
+        if len(self.shape(node.input[1])) != 2:
+            raise _Unsupported("MatMul by a batch of matrices (fc takes one weight matrix)")
         units = int(self.shape(node.input[1])[-1])
         add = self.only_consumer(node.output[0])
         out = node.output[0]
@@ -502,7 +587,8 @@ class _Importer:
             if other not in self.live and other in self.shapes and math.prod(self.shapes[other]) == units:
                 bias, out = True, add.output[0]
                 self.skip.add(self.index_of[id(add)])
-        self.emit(node, index, "fc", {"units": units, "bias": None if bias else False}, [node.input[0]], out)
+        self.emit(node, index, "fc", {"units": units, "bias": None if bias else False,
+                                      "over": "last" if rank > 3 else None}, [node.input[0]], out)
 
     # -- pooling ----------------------------------------------------------------------------
 
@@ -552,11 +638,27 @@ class _Importer:
         self.emit(node, index, kind, {}, [node.input[0]], mid, tag="mean")
         self.emit(node, index, "flatten", {}, [mid], tag="flatten")
 
+    def _adaptive_one(self, node: Any, index: int, a: dict[str, Any], kind: str, module: str) -> bool:
+        """nn.AdaptiveAvg/MaxPool2d(1), which the dynamo exporter writes as a spatial ReduceMean /
+        ReduceMax with keepdims (its class in the node's metadata): the module, as the legacy
+        exporter's GlobalAveragePool reads (it matters to --convention)."""
+        if not _module_class(node).endswith(f".{module}") or not a.get("keepdims", 1):
+            return False
+        axes = a.get("axes")
+        if axes is None and len(node.input) > 1 and node.input[1]:
+            axes = [int(v) for v in np.asarray(self.value(node.input[1])).reshape(-1)]
+        if axes is None or sorted(int(v) % 4 for v in axes) != [2, 3]:
+            return False
+        self.emit(node, index, kind, {"output": 1}, [node.input[0]])
+        return True
+
     def _ReduceMean(self, node: Any, index: int, a: dict[str, Any]) -> None:
-        self._reduce(node, index, a, "global_avgpool")
+        if not self._adaptive_one(node, index, a, "adaptive_avgpool", "AdaptiveAvgPool2d"):
+            self._reduce(node, index, a, "global_avgpool")
 
     def _ReduceMax(self, node: Any, index: int, a: dict[str, Any]) -> None:
-        self._reduce(node, index, a, "global_maxpool")
+        if not self._adaptive_one(node, index, a, "adaptive_maxpool", "AdaptiveMaxPool2d"):
+            self._reduce(node, index, a, "global_maxpool")
 
     def _Pad(self, node: Any, index: int, a: dict[str, Any]) -> None:
         mode = a.get("mode", b"constant")
@@ -588,15 +690,38 @@ class _Importer:
         """nn.LayerNorm: over the features of a vector, or over C×H×W of a map (axis 1)."""
         s = self.shape(node.input[0])
         axis = int(a.get("axis", -1)) % len(s)
-        if axis != 1:
+        last = axis == len(s) - 1 and len(s) > 2  # each position's features (channels-last, tokens)
+        if axis != 1 and not last:
             raise _Unsupported(f"LayerNormalization over axes {axis}… of a rank-{len(s)} tensor "
-                               "(cnncalc's layernorm is over the features, or over C×H×W)")
+                               "(cnncalc's layernorm is over the features, the last axis, or C×H×W)")
         scale = self.producer.get(node.input[1])
         affine = node.input[1] in self.inits or scale is None or scale.op_type != "Constant"
         eps = float(a.get("epsilon", 1e-5))
-        self.emit(node, index, "layernorm", {"over": "all" if len(s) == 4 else None,
-                                             "affine": None if affine else False,
+        over = "last" if last else "all" if len(s) == 4 else None
+        self.emit(node, index, "layernorm", {"over": over, "affine": None if affine else False,
                                              "eps": float(f"{eps:.6g}")}, [node.input[0]])
+
+    def _Transpose(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """A permute of the dimensions after the batch; Transpose → LayerNormalization over the
+        last axis → Transpose back is LayerNorm over the channels of a map (ConvNeXt's LayerNorm2d)."""
+        s = self.shape(node.input[0])
+        perm = [int(p) for p in a.get("perm", range(len(s) - 1, -1, -1))]
+        if perm[0] != 0:
+            raise _Unsupported(f"Transpose {perm} moves the batch axis")
+        ln = self.only_consumer(node.output[0])
+        back = self.only_consumer(ln.output[0]) if ln is not None and ln.op_type == "LayerNormalization" else None
+        if ln is not None and back is not None and perm == [0, 2, 3, 1] and back.op_type == "Transpose" and \
+                [int(p) for p in _attrs(back).get("perm", [])] == [0, 3, 1, 2] and \
+                int(_attrs(ln).get("axis", -1)) % 4 == 3:
+            la = _attrs(ln)
+            scale = self.producer.get(ln.input[1])
+            affine = ln.input[1] in self.inits or scale is None or scale.op_type != "Constant"
+            self.skip.update((self.index_of[id(ln)], self.index_of[id(back)]))
+            self.emit(ln, index, "layernorm", {"affine": None if affine else False,
+                                               "eps": float(f"{float(la.get('epsilon', 1e-5)):.6g}")},
+                      [node.input[0]], back.output[0])
+            return
+        self.emit(node, index, "permute", {"dims": [p - 1 for p in perm[1:]]}, [node.input[0]], tag="permute")
 
     def _LRN(self, node: Any, index: int, a: dict[str, Any]) -> None:
         self.emit(node, index, "lrn", {"size": int(a["size"]), "alpha": float(f"{a.get('alpha', 1e-4):.6g}"),
@@ -761,11 +886,17 @@ class _Importer:
         if t is None or t.op_type != "Transpose" or list(_attrs(t).get("perm", [])) != [0, 2, 1, 3, 4]:
             return None
         r = self.only_consumer(t.output[0])
+        between = []
+        while r is not None and r.op_type == "Identity":  # the dynamo exporter's .contiguous() / clone
+            between.append(r)
+            r = self.only_consumer(r.output[0])
         if r is None or r.op_type != "Reshape":
             return None
-        self.shapes.setdefault(t.output[0], (o[0], o[2], o[1], *o[3:]))
+        for n in (t, *between):
+            self.shapes.setdefault(n.output[0], (o[0], o[2], o[1], *o[3:]))
         if self._reshaped(r) != s:
             return None
+        self.skip.update(self.index_of[id(n)] for n in between)
         return o[1], t, r
 
     def _reshaped(self, node: Any) -> tuple[int, ...]:
@@ -782,10 +913,31 @@ class _Importer:
         self.shapes[node.output[0]] = tuple(target)
         return tuple(target)
 
+    def _strided_copy(self, node: Any) -> Any | None:
+        """The dynamo exporter's ``as_strided`` of a contiguous tensor: Reshape to one flat axis,
+        then Gather of indices 0…n−1 in the original shape: a copy. The Gather, or None."""
+        s, o = self.shape(node.input[0]), self._reshaped(node)
+        g = self.only_consumer(node.output[0])
+        if len(o) != 1 or g is None or g.op_type != "Gather" or int(_attrs(g).get("axis", 0)) != 0:
+            return None
+        try:
+            idx = np.asarray(self.value(g.input[1]))
+        except _Unsupported:
+            return None
+        if idx.shape != s or not np.array_equal(idx.reshape(-1), np.arange(math.prod(s))):
+            return None
+        return g
+
     def _Reshape(self, node: Any, index: int, a: dict[str, Any]) -> None:
         s, o = self.shape(node.input[0]), self._reshaped(node)
         if s == o:
             self.alias(node)
+            return
+        copy = self._strided_copy(node)
+        if copy is not None:
+            self.skip.add(self.index_of[id(copy)])
+            self.shapes[copy.output[0]] = s
+            self.live[copy.output[0]] = self.live[node.input[0]]
             return
         if len(o) == 2 and o[1] == math.prod(s[1:]) and o[0] == s[0]:
             self.emit(node, index, "flatten", {}, [node.input[0]], tag="flatten")
@@ -855,6 +1007,32 @@ class _Importer:
                 self.emit(node, index, "slice", {"start": start or None, "end": start + size}, [node.input[0]], out,
                           tag="slice")
             start += size
+
+    def _SplitToSequence(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        """x.chunk / x.split as the dynamo exporter writes it: the pieces come out by SequenceAt."""
+        s = self.shape(node.input[0])
+        if int(a.get("axis", 0)) % len(s) != 1:
+            raise _Unsupported(f"SplitToSequence over axis {a.get('axis', 0)} (only channel splits are layers)")
+        split = self.maybe(node, 1)
+        if split is None:
+            sizes = [1] * s[1]
+        elif np.ndim(split) == 0:  # pieces of this size, the last one smaller
+            size = int(split)
+            sizes = [min(size, s[1] - k) for k in range(0, s[1], size)]
+        else:
+            sizes = [int(v) for v in np.asarray(split).reshape(-1)]
+        self.sequences[node.output[0]] = (node.input[0], sizes)
+        self.live[node.output[0]] = self.live[node.input[0]]
+
+    def _SequenceAt(self, node: Any, index: int, a: dict[str, Any]) -> None:
+        if node.input[0] not in self.sequences:
+            raise _Unsupported("SequenceAt of a sequence that is not a channel split")
+        x, sizes = self.sequences[node.input[0]]
+        k = int(np.asarray(self.value(node.input[1])).reshape(-1)[0]) % len(sizes)
+        start = sum(sizes[:k])
+        end = start + sizes[k]
+        self.emit(node, index, "slice", {"start": start or None, "end": None if end == self.shape(x)[1] else end},
+                  [x], tag="slice")
 
     def _Slice(self, node: Any, index: int, a: dict[str, Any]) -> None:
         s = self.shape(node.input[0])

@@ -96,6 +96,15 @@ def load_factory(ref: str) -> Any:
 #: forward is attention written out in tensor operations, which a kind states in one formula.
 _LEAF_CLASSES = frozenset({"ShiftedWindowAttention", "ShiftedWindowAttentionV2",
                            "RelativePositionalMultiHeadAttention", "LayerNorm2d"})
+#: The helper classes ``cnncalc torch`` writes (cnncalc/layers/), read back as one layer each; a
+#: module of the same name is taken for one only when it has the helper's attributes.
+_HELPER_CLASSES = {"SelfAttention": ("qkv", "proj", "heads", "window"),
+                   "MaxUnpool": ("kernel_size", "stride", "padding", "output_size")}
+
+
+def _is_helper(m: Any) -> bool:
+    attrs = _HELPER_CLASSES.get(type(m).__name__)
+    return attrs is not None and all(hasattr(m, a) for a in attrs)
 
 
 _Unsupported = Unsupported  # an operation without a cnncalc kind; the reason is kept for the message
@@ -114,7 +123,7 @@ if torch is not None:
             # fx cannot trace into a script; the leaf classes are one kind each; a LayerNorm
             # subclass (torchvision's LayerNorm2d) is one layer, not its permutes
             return (type(m).__name__ in _LEAF_CLASSES or is_script(m) or isinstance(m, nn.LayerNorm)
-                    or bool(super().is_leaf_module(m, qualname)))
+                    or _is_helper(m) or bool(super().is_leaf_module(m, qualname)))
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             path = self.path_of_module(m)
@@ -220,6 +229,7 @@ class _Importer(TokenHandlers, ExtraHandlers):
         self.first_call: dict[str, int] = {}  # module or parameter → the op of its first use
         self.owner: dict[int, int] = {}  # op → the op whose weights it uses
         self.trainable: dict[int, bool] = {}
+        self.partial: dict[int, str] = {}  # op → "weights" / "bias": the one part that trains
         self.folded: set[Any] = set()  # nodes after a torch.cat over the batch: traced dim 0 is theirs
         self.ops: list[Op] = []
         self.meta: list[tuple[tuple[str, ...], str, str]] = []
@@ -382,11 +392,15 @@ class _Importer(TokenHandlers, ExtraHandlers):
             names.append(op.name)
         for op in self.ops:
             op.inputs = [s if not s.startswith("#") else names[int(s[1:])] for s in op.inputs]
-        for i, op in enumerate(self.ops):  # weights: and trainable: go after the kind's own fields
+        for i, op in enumerate(self.ops):  # weights:, trainable:, functional: after the kind's own fields
             if i in self.owner:
                 op.fields["weights"] = names[self.owner[i]]
             if not self.trainable.get(i, True):
                 op.fields["trainable"] = False
+            elif i in self.partial:
+                op.fields["trainable"] = self.partial[i]
+            if i in self.functional and _module_idiom(op.kind):
+                op.fields["functional"] = True  # F.relu(x) where the kind's idiom is nn.ReLU (--convention)
         return self.ops
 
     def own_tensors(self, target: str, m: Any) -> None:
@@ -402,8 +416,12 @@ class _Importer(TokenHandlers, ExtraHandlers):
         self.first_call[target] = i
         flag = trainable_of(m)
         if flag is None:
-            raise _Unsupported("some of its parameters are frozen and some not; cnncalc's trainable: "
-                               "applies to a whole layer")
+            part = _trainable_part(m)
+            if part is None:
+                raise _Unsupported("some of its parameters are frozen and some not, other than its whole weight "
+                                   "or its whole bias (what trainable: weights / bias can say)")
+            self.partial[i] = part
+            flag = True
         self.trainable[i] = flag
 
     def emit_param(self, node: Any, kind: str, fields: dict[str, Any], src: Any, name: str) -> None:
@@ -859,6 +877,21 @@ if torch is not None:
     })
     register_functions(_FUNCTIONS, _METHOD_ALIASES)
 
+
+
+def _trainable_part(m: Any) -> str | None:
+    """"weights" or "bias" when exactly that one of a module's two tensors, ``weight`` and
+    ``bias``, has requires_grad (fine-tuning the biases only); None for any other mix."""
+    named = dict(m.named_parameters())
+    if set(named) != {"weight", "bias"} or named["weight"].requires_grad == named["bias"].requires_grad:
+        return None
+    return "weights" if named["weight"].requires_grad else "bias"
+
+
+def _module_idiom(kind: str) -> bool:
+    """The kind is an nn module in ordinary PyTorch code (ReLU), not an operator (``a + b``, torch.cat)."""
+    cls = layer_class(kind)
+    return cls is not None and cls.torch_module[:1].isupper()
 
 
 def _line(e: BaseException) -> str:

@@ -242,6 +242,9 @@ class ExtraHandlers:
                                        "output": None if tuple(o[2:]) == default else _pair(o[2:])},
                   [self.x(node)], "max_unpool")
 
+    #: ``cnncalc torch``'s helper for ``max_unpool`` (indices of its own), read as the module
+    _m_MaxUnpool = _m_MaxUnpool2d
+
     # -- functions and methods ------------------------------------------------------------
 
     def _f_log_softmax(self, node: Any) -> None:

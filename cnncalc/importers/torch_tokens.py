@@ -108,6 +108,14 @@ class TokenHandlers:
             raise Unsupported("heads × head_dim ≠ features")
         self.emit(node, "attention", {"heads": m.n_heads, "relative_bias": True}, [self.x(node)], "attention")
 
+    def _m_SelfAttention(self, node: Any, m: Any) -> None:
+        """``cnncalc torch``'s helper for ``attention``: nn.MultiheadAttention's projections as
+        qkv / proj Linears over the last two axes; ``window`` s is MaxViT's relative bias."""
+        if (m.qkv.bias is None) != (m.proj.bias is None):
+            raise Unsupported("a bias on one projection only")
+        self.emit(node, "attention", {"heads": m.heads, "bias": None if m.qkv.bias is not None else False,
+                                      "relative_bias": True if m.window else None}, [self.x(node)], "attention")
+
     def _m_ShiftedWindowAttention(self, node: Any, m: Any) -> None:
         v2 = hasattr(m, "cpb_mlp")
         fields: dict[str, Any] = {"heads": m.num_heads, "window": list(m.window_size),

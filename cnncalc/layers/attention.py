@@ -11,7 +11,7 @@ bias adds are ops, not MACs.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import model_validator
 
@@ -31,6 +31,7 @@ from .base import (
     Saved,
     Shape,
     Shapes,
+    TorchCall,
     TorchCode,
     ceil_div,
     fmt_pair,
@@ -140,6 +141,27 @@ class Attention(Layer):
         """in_proj_weight (3E, E), as nn.MultiheadAttention stores it."""
         e = self._dims(ins)[2]
         return (3 * e, e)
+
+    #: The calls ``torch_calls`` gives (see there).
+    torch_modules: ClassVar[tuple[str, ...]] = ("MultiheadAttention", "Linear", "Softmax", "einsum")
+
+    def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
+        """nn.MultiheadAttention (ViT); with ``relative_bias`` torchvision's MaxViT attention: an
+        nn.Linear to Q, K, V, QKᵀ by torch.einsum, F.softmax over G·heads·L² scores, AV by
+        torch.einsum and an nn.Linear merge."""
+        g, n, e = self._dims(ins)
+        s = ins[0]
+        b = 3 * e if self.bias else 0
+        if not self.relative_bias:
+            return (TorchCall(self.torch_module, tuple(ins), out, (3 * e, e), b, heads=self.heads),)
+        d = e // self.heads
+        heads = (g * self.heads, n, d)
+        scores = (g * self.heads, n, n)
+        return (TorchCall("Linear", (s,), (*s[:-1], 3 * e), (3 * e, e), b),
+                TorchCall("einsum", (heads, (g * self.heads, d, n)), scores),
+                TorchCall("Softmax", (scores,), scores, functional=True),
+                TorchCall("einsum", (scores, heads), heads),
+                TorchCall("Linear", (s,), out, (e, e), e if self.bias else 0))
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
         """QKV projection, QKᵀ, softmax, AV, output projection."""
@@ -278,6 +300,32 @@ class WindowAttention(Layer):
         """qkv.weight (3C, C)."""
         c = self._dims(ins)[2]
         return (3 * c, c)
+
+    #: The calls ``torch_calls`` gives (see there).
+    torch_modules: ClassVar[tuple[str, ...]] = ("Linear", "matmul", "__matmul__", "Softmax", "ReLU")
+
+    def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
+        """torchvision's shifted_window_attention on the padded map: F.linear to Q, K, V; QKᵀ
+        by Tensor.matmul (v2: ``a @ b`` of the normalised Q and K); F.softmax; AV by
+        Tensor.matmul; F.linear back. V2 first runs its bias MLP once per forward, on its table of
+        R relative offsets: nn.Linear(2, hidden), nn.ReLU, nn.Linear(hidden, heads, bias=False)."""
+        hp, wp, c, n = self._dims(ins)
+        t = hp * wp
+        d = c // self.heads
+        heads = (t // n * self.heads, n, d)
+        scores = (t // n * self.heads, n, n)
+        tokens = (t, c)
+        b = 3 * c if self.bias else 0
+        r, k, h = self._offsets(), self.cpb_hidden, self.heads
+        mlp = (TorchCall("Linear", ((r, 2),), (r, k), (k, 2), k, once=True),
+               TorchCall("ReLU", ((r, k),), (r, k), once=True),
+               TorchCall("Linear", ((r, k),), (r, h), (h, k), once=True)) if self.version == 2 else ()
+        return (*mlp,
+                TorchCall("Linear", (tokens,), (t, 3 * c), (3 * c, c), b, functional=True),
+                TorchCall("matmul" if self.version == 1 else "__matmul__", (heads, (heads[0], d, n)), scores),
+                TorchCall("Softmax", (scores,), scores, functional=True),
+                TorchCall("matmul", (scores, heads), heads),
+                TorchCall("Linear", (tokens,), tokens, (c, c), c if self.bias else 0, functional=True))
 
     def kernels(self, ins: Shapes, out: Shape, train: bool) -> tuple[Kernel, ...]:
         """Pad, roll and window-partition copies, then attention per window, then the way back;

@@ -142,8 +142,11 @@ class TorchCall:
     ``module`` is the ``torch.nn`` class name (``Conv2d``) or, for what PyTorch code writes as an
     operator or function, its name in lower case (``add`` for ``a + b``, ``cat``). ``weight`` is the
     weight tensor's shape as PyTorch stores it (``()``: none), ``bias`` the bias elements (0: none),
-    ``mode`` an interpolation mode, ``window`` LocalResponseNorm's size. Shapes are per sample,
-    without the batch dimension.
+    ``mode`` an interpolation mode, ``window`` LocalResponseNorm's size, ``heads`` attention
+    heads. A matrix product (``matmul``, ``einsum``, ``__matmul__`` for ``a @ b``) has its two
+    operands as ``ins``: numel(ins[0]) × ins[1][-1] multiply-adds. Shapes are per sample,
+    without the batch dimension. ``functional``: the code calls the module's function instead
+    (``F.relu(x)`` for ``ReLU``; a spec's ``functional: true``), which module hooks do not see.
     """
 
     module: str
@@ -153,11 +156,15 @@ class TorchCall:
     bias: int = 0
     mode: str = ""
     window: int = 0
+    functional: bool = False
+    heads: int = 0
+    #: Runs once per forward whatever the batch (on a parameter table: Swin V2's bias MLP).
+    once: bool = False
 
     @property
     def is_module(self) -> bool:
         """An nn.Module call (what torchinfo, ptflops and thop hook), not an operator or function."""
-        return self.module[:1].isupper()
+        return self.module[:1].isupper() and not self.functional
 
 
 class NoTorchCode(CnncalcError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..errors import LayerShapeError
 from .base import (
@@ -133,6 +133,17 @@ class LayerNorm(Layer):
         return (6 if self.affine else 4) * numel(out)
 
     torch_module = "LayerNorm"
+    #: Every torch.nn class name ``torch_calls`` may give: over the channels of a C×H×W map it is
+    #: a subclass, LayerNorm2d (torchvision's, and ``torch_code``'s), which module hooks keyed by
+    #: exact class (ptflops, thop) do not count as an nn.LayerNorm.
+    torch_modules: ClassVar[tuple[str, ...]] = ("LayerNorm", "LayerNorm2d")
+
+    def torch_calls(self, ins: Shapes, out: Shape) -> tuple[TorchCall, ...]:
+        """nn.LayerNorm, or LayerNorm2d over the channels of a C×H×W map (as ``torch_code`` writes it)."""
+        call = super().torch_calls(ins, out)[0]
+        if self.over == "channels" and len(ins[0]) == 3:
+            call = TorchCall("LayerNorm2d", call.ins, call.out, call.weight, call.bias)
+        return (call,)
 
     def saved_for_backward(self, ins: Shapes, out: Shape) -> tuple[Saved, ...]:
         """The input and the fp32 mean and rstd of every normalised group."""
