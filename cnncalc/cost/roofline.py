@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..analysis import analyse
+from ..analysis import Analysis, analyse
 from ..graph import Graph
 from ..limits import check_float_range
-from .base import CostReport, Workload
+from .base import CostReport, Mode, Workload
 from .devices import Device
 from .memory import simulate_memory
-from .timing import Options, predict_time
+from .timing import Options, TimePlan, evaluate_time, plan_time
 
 
 class RooflineModel:
@@ -23,16 +23,27 @@ class RooflineModel:
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options  # None: the workload's (its tf32 setting)
+        # The last graph's analysis (at batch 1) and its kernel plans by mode: neither depends on
+        # the batch, which is all that changes between the predictions of ``fit`` or a sweep.
+        self._last: tuple[Graph, Analysis, dict[Mode, TimePlan]] | None = None
+
+    def _prepared(self, graph: Graph) -> tuple[Analysis, dict[Mode, TimePlan]]:
+        if self._last is None or self._last[0] is not graph:
+            self._last = (graph, analyse(graph, 1), {})
+        return self._last[1], self._last[2]
 
     def predict(self, graph: Graph, device: Device, workload: Workload) -> CostReport:
         """Peak memory and time per batch of ``graph`` on ``device`` under ``workload``."""
-        analysis = analyse(graph, 1)
+        analysis, plans = self._prepared(graph)
         t_ = analysis.totals
         check_float_range({"MACs × batch": t_.macs * workload.batch, "ops × batch": t_.ops * workload.batch,
                            "activation bytes × batch": t_.activation_bytes * workload.batch,
                            "parameters": t_.params + t_.buffers}, "the cost model")
         mem = simulate_memory(graph, analysis, device, workload)
-        t = predict_time(graph, analysis, device, workload, self.options)
+        plan = plans.get(workload.mode)
+        if plan is None:
+            plan = plans[workload.mode] = plan_time(graph, analysis, workload)
+        t = evaluate_time(plan, device, workload, self.options)  # = predict_time(graph, analysis, …)
         notes = []
         if not device.calibrated or device.calibrated == "no":
             notes.append(f"{device.name}: efficiencies not calibrated on this device (generic figures); "
