@@ -19,13 +19,13 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .analysis import Analysis, DType, analyse, select
+from .choices import ConventionName
 from .columns import EXACT, Units, build_table, fit_units, pick
 from .compat import StrEnum
-from .conventions import ConventionName
-from .cost.base import Amp as CostAmp
-from .cost.base import MemoryFormat as CostMemoryFormat
-from .cost.base import Mode as CostMode
-from .cost.base import Optimizer as CostOptimizer
+from .cost.options import Amp as CostAmp
+from .cost.options import MemoryFormat as CostMemoryFormat
+from .cost.options import Mode as CostMode
+from .cost.options import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
