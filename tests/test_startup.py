@@ -45,3 +45,21 @@ def test_option_enums_are_the_same_classes_where_they_were() -> None:
     assert conventions.ConventionName is choices.ConventionName
     assert (base.Mode, base.Optimizer, base.Amp, base.MemoryFormat) == \
         (options.Mode, options.Optimizer, options.Amp, options.MemoryFormat)
+
+
+def test_importing_the_package_imports_nothing_else_and_every_public_name_resolves() -> None:
+    """``import cnncalc`` (and so ``import cnncalc.errors``) loads no core module and not pydantic;
+    each name of ``__all__`` is still there on first use, the very object of its module."""
+    probe = "import sys, cnncalc; print(sorted(m for m in sys.modules if m.startswith(('cnncalc', 'pydantic'))))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(run.stdout) == ["cnncalc"]
+    import importlib
+
+    import cnncalc
+    homes = {"Analysis": "analysis", "DType": "analysis", "Graph": "graph", "Spec": "spec", "Position": "errors",
+             "load_spec": "spec", "build_graph": "graph", "select": "analysis", "SpecError": "errors"}
+    for name in cnncalc.__all__:
+        assert getattr(cnncalc, name) is not None, name
+    for name, module in homes.items():
+        assert getattr(cnncalc, name) is getattr(importlib.import_module(f"cnncalc.{module}"), name)
+    assert set(cnncalc.__all__) <= set(dir(cnncalc))
