@@ -1,7 +1,7 @@
 """The typer app: thin commands over the core, one error handler, exit codes 0 / 1 / 2."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's signature on each start,
+# and string annotations would be evaluated anew each time it reads them (several times a start).
 import copy
 import errno
 import functools
@@ -85,9 +85,9 @@ class _Lazy:
         return getattr(self._console, name)
 
 
-out: Console = _Lazy(highlight=False, soft_wrap=False, markup=False,  # type: ignore[assignment]
+out: "Console" = _Lazy(highlight=False, soft_wrap=False, markup=False,  # type: ignore[assignment]
                      width=None if sys.stdout.isatty() else 240)
-err: Console = _Lazy(stderr=True, highlight=False, soft_wrap=True, markup=False)  # type: ignore[assignment]
+err: "Console" = _Lazy(stderr=True, highlight=False, soft_wrap=True, markup=False)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
