@@ -63,3 +63,17 @@ def test_importing_the_package_imports_nothing_else_and_every_public_name_resolv
     for name, module in homes.items():
         assert getattr(cnncalc, name) is getattr(importlib.import_module(f"cnncalc.{module}"), name)
     assert set(cnncalc.__all__) <= set(dir(cnncalc))
+
+
+def test_an_expression_is_parsed_once_and_a_bad_one_is_refused_every_time() -> None:
+    """A spec repeats its few expressions in every block instance (ResNet-152: 3 texts, 162 uses):
+    each text is parsed once; a refused text is refused again, never remembered as a tree."""
+    from fractions import Fraction
+
+    from cnncalc import expr
+    assert expr.parse("c * 4 + 1") is expr.parse("c * 4 + 1")
+    assert expr.evaluate("c * 4 + 1", {"c": 16}) == Fraction(65)  # 16·4 + 1
+    assert expr.evaluate("c * 4 + 1", {"c": 1}) == Fraction(5)  # the shared tree, other values: 1·4 + 1
+    for _ in range(2):
+        with pytest.raises(expr.ExprError, match="cannot parse"):
+            expr.parse("c * ")
