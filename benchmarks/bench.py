@@ -2,6 +2,7 @@
 Python API's throughput over a sweep of candidate architectures, and rendering 50,000 rows.
 
 Run: python benchmarks/bench.py [--runs 5] [--sizes 1000,2000,5000,10000,20000] [--sweep 256]
+     python benchmarks/bench.py --startup 15   (only the start-up ratio, issue 17)
 Prints medians; analysis should be linear in the number of layers (µs/layer roughly constant).
 """
 
@@ -51,11 +52,16 @@ def main() -> None:
     ap.add_argument("--sweep", type=int, default=256, help="candidates in the API sweep")
     ap.add_argument("--render", type=int, default=50_000, help="layers of the rendered network")
     ap.add_argument("--big", type=int, default=50_000, help="layers of the network run as whole processes")
+    ap.add_argument("--startup", type=int, default=0, metavar="PAIRS",
+                    help="only the start-up ratio: table resnet152 -f json vs the import floor, PAIRS paired runs")
     args = ap.parse_args()
 
     # As a user runs it: bytecode caches written (some shells set PYTHONDONTWRITEBYTECODE, which
     # recompiles every module on each start), one warm-up run first.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if args.startup:
+        startup(args.startup, env)
+        return
 
     def whole(cmd: list[str]) -> float | None:
         if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
@@ -151,6 +157,54 @@ def render(n: int, runs: int) -> None:
     print(f"\nrendering {n:,} layers (median seconds, analysis excluded)")
     for name, fn in formats.items():
         print(f"  {name:9} {median_time(fn, runs):.3f}")
+
+
+#: The import floor of the stack (issue 17): a bare Python importing what every cnncalc command imports.
+FLOOR = "import pydantic, typer, rich.console, yaml"
+#: The same stack doing the least a command does: typer (0.2x builds a pydantic TypeAdapter per
+#: option on each start) parsing three options, and one pydantic model built and validated.
+MINIMAL = """
+import typer, yaml
+from pydantic import BaseModel
+class M(BaseModel):
+    x: int
+app = typer.Typer()
+@app.command()
+def table(spec: str, batch: int = 1, fmt: str = "table") -> None:
+    print(spec, M(x=batch), fmt)
+app()
+"""
+
+
+def startup(pairs: int, env: dict[str, str]) -> None:
+    """A whole ``cnncalc table resnet152 -f json`` process (A) against the import floor (B) and a
+    minimal typer + pydantic command (C), run in turn (A B C A B C …, after one warm-up each) so
+    that a machine whose speed drifts moves all alike; ratios are taken run by run and their
+    medians printed, for CPU seconds (user + system, the kernel's accounting of the finished
+    child) and wall seconds. Issue 17 asks for A/B ≤ 1.5."""
+    cmds = {"A": [sys.executable, "-m", "cnncalc", "table", "resnet152", "-f", "json"],
+            "B": [sys.executable, "-c", FLOOR],
+            "C": [sys.executable, "-c", MINIMAL, "resnet152", "--batch", "2"]}
+
+    def run(cmd: list[str]) -> tuple[float, float]:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd[:3])}: exit {os.waitstatus_to_exitcode(status)}")
+        return usage.ru_utime + usage.ru_stime, wall
+
+    for cmd in cmds.values():
+        run(cmd)
+    rows = [{k: run(cmd) for k, cmd in cmds.items()} for _ in range(pairs)]
+    med = statistics.median
+    print(f"start-up, {pairs} runs each in turn, medians: A = table resnet152 -f json, B = the import floor "
+          f"({FLOOR}), C = a minimal typer + pydantic command")
+    print(f"  {'':5} {'A (s)':>7} {'B (s)':>7} {'C (s)':>7} {'A/B':>6} {'C/B':>6} {'A/C':>6}")
+    for i, what in enumerate(("cpu", "wall")):
+        print(f"  {what:5} " + " ".join(f"{med(r[k][i] for r in rows):7.3f}" for k in "ABC") + " " +
+              " ".join(f"{med(r[x][i] / r[y][i] for r in rows):6.2f}" for x, y in ("AB", "CB", "AC")))
 
 
 def big(n: int, whole: Callable[[list[str]], float | None]) -> None:

@@ -1,7 +1,7 @@
 """The typer app: thin commands over the core, one error handler, exit codes 0 / 1 / 2."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads every command's signature on each start,
+# and string annotations would be evaluated anew each time it reads them (several times a start).
 import copy
 import errno
 import functools
@@ -19,13 +19,13 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .analysis import Analysis, DType, analyse, select
+from .choices import ConventionName
 from .columns import EXACT, Units, build_table, fit_units, pick
 from .compat import StrEnum
-from .conventions import ConventionName
-from .cost.base import Amp as CostAmp
-from .cost.base import MemoryFormat as CostMemoryFormat
-from .cost.base import Mode as CostMode
-from .cost.base import Optimizer as CostOptimizer
+from .cost.options import Amp as CostAmp
+from .cost.options import MemoryFormat as CostMemoryFormat
+from .cost.options import Mode as CostMode
+from .cost.options import Optimizer as CostOptimizer
 from .errors import CnncalcError, SpecError, UsageError
 from .export import to_csv, to_json, to_latex, to_markdown, write_atomic
 from .graph import Graph, build_graph
@@ -85,9 +85,9 @@ class _Lazy:
         return getattr(self._console, name)
 
 
-out: Console = _Lazy(highlight=False, soft_wrap=False, markup=False,  # type: ignore[assignment]
+out: "Console" = _Lazy(highlight=False, soft_wrap=False, markup=False,  # type: ignore[assignment]
                      width=None if sys.stdout.isatty() else 240)
-err: Console = _Lazy(stderr=True, highlight=False, soft_wrap=True, markup=False)  # type: ignore[assignment]
+err: "Console" = _Lazy(stderr=True, highlight=False, soft_wrap=True, markup=False)  # type: ignore[assignment]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -23,8 +23,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from .analysis import Analysis, Row
+from .choices import ConventionName as ConventionName
 from .columns import Column
-from .compat import StrEnum
 from .layers import Layer
 from .layers.base import TorchCall
 
@@ -33,16 +33,6 @@ if TYPE_CHECKING:
 
 #: One rule: the count of one call for a batch of ``n`` (a fraction where the tool divides by the batch).
 Count = Callable[[TorchCall, int], int | Fraction]
-
-
-class ConventionName(StrEnum):
-    """The tools whose counts ``--convention`` reproduces."""
-
-    torchinfo = "torchinfo"
-    fvcore = "fvcore"
-    ptflops = "ptflops"
-    thop = "thop"
-    torch = "torch"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -54,11 +55,13 @@ def python(text: str) -> str:
     return _IN.sub("__in__.", text.strip())
 
 
+@functools.lru_cache(maxsize=4096)  # a spec repeats its few expressions in every block instance
 def parse(text: str) -> ast.expr:
     """Parse ``text`` as an arithmetic expression (``^`` means power), or raise ExprError.
 
     Besides arithmetic: comparisons, ``and``/``or``/``not``, ``x if cond else y``, the functions
     in ``_FUNCS`` and ``in.c``/``in.h``/``in.w`` (parsed as the attribute ``__in__.c``).
+    The tree is shared between callers (parsed once per text): read it, never change it.
     Longer than MAX_EXPR_CHARS or nested deeper than MAX_EXPR_DEPTH is refused (before the
     evaluator, which recurses once per level, could run out of stack).
     """

@@ -6,51 +6,15 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from ..analysis import DType
-from ..compat import StrEnum
 from ..errors import UsageError
+from .options import Amp as Amp
+from .options import MemoryFormat as MemoryFormat
+from .options import Mode as Mode
+from .options import Optimizer as Optimizer
 
 if TYPE_CHECKING:
     from ..graph import Graph
     from .devices import Device
-
-
-class Mode(StrEnum):
-    """What one batch does: a forward pass, or a whole training step."""
-
-    INFER = "infer"
-    TRAIN = "train"
-
-
-class Optimizer(StrEnum):
-    """Training optimizers (PyTorch defaults: foreach implementations, no weight decay for SGD/Adam).
-
-    ``sgd`` is plain SGD (no state); ``momentum`` SGD with one momentum buffer per parameter;
-    ``adam`` / ``adamw`` keep two moments per parameter.
-    """
-
-    SGD = "sgd"
-    MOMENTUM = "momentum"
-    ADAM = "adam"
-    ADAMW = "adamw"
-
-    @property
-    def state_copies(self) -> int:
-        """Parameter-sized state tensors kept between steps: 0, 1 (momentum) or 2 (Adam's moments)."""
-        return {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}[self.value]
-
-
-class Amp(StrEnum):
-    """torch.autocast precision for mixed-precision training or inference (fp32 weights)."""
-
-    BF16 = "bf16"
-    FP16 = "fp16"
-
-
-class MemoryFormat(StrEnum):
-    """PyTorch's memory format of 4-d activations: NCHW (``contiguous``) or NHWC (``channels_last``)."""
-
-    CONTIGUOUS = "contiguous"
-    CHANNELS_LAST = "channels_last"
 
 
 #: Activation dtypes a cost model accepts.

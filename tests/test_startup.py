@@ -1,0 +1,79 @@
+"""Start-up: a command imports only what it needs (issue 17). A whole ``table X -f json`` process
+is timed against the import floor by ``benchmarks/bench.py startup``; here, what it must not import."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+import pytest
+
+#: Run one command in a fresh interpreter and print, at exit, the modules it imported.
+PROBE = ("import atexit, sys\n"
+         "atexit.register(lambda: sys.stderr.write('MODULES ' + repr(sorted(sys.modules)) + '\\n'))\n"
+         "from cnncalc.cli import main\n"
+         "sys.argv = ['cnncalc', *sys.argv[1:]]\n"
+         "main()\n")
+
+
+def _modules(*argv: str) -> tuple[set[str], str]:
+    run = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True)
+    line = next(ln for ln in run.stderr.splitlines() if ln.startswith("MODULES "))
+    return set(ast.literal_eval(line[len("MODULES "):])), run.stdout
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_a_data_table_imports_no_renderer_no_sympy_no_conventions_no_cost(fmt: str) -> None:
+    """`table resnet152 -f json|csv` prints plain data: rich (the terminal renderer), sympy (only
+    --symbolic), the tool conventions (only --convention) and the cost machinery (only --device)
+    stay unimported; the output is still the whole table."""
+    mods, out = _modules("table", "resnet152", "-f", fmt)
+    unwanted = {"rich.console", "sympy", "cnncalc.conventions", "cnncalc.cost.base", "cnncalc.compare",
+                "cnncalc.layers.attention"}
+    assert not unwanted & mods
+    if fmt == "json":
+        # ResNet-152 (He et al. 2016, torchvision): 60,192,808 parameters.
+        assert json.loads(out)["totals"]["params"] == 60_192_808
+
+
+def test_option_enums_are_the_same_classes_where_they_were() -> None:
+    """The enums the CLI's options use live in small modules; the old import paths name the same classes."""
+    from cnncalc import choices, conventions
+    from cnncalc.cost import base, options
+    assert conventions.ConventionName is choices.ConventionName
+    assert (base.Mode, base.Optimizer, base.Amp, base.MemoryFormat) == \
+        (options.Mode, options.Optimizer, options.Amp, options.MemoryFormat)
+
+
+def test_importing_the_package_imports_nothing_else_and_every_public_name_resolves() -> None:
+    """``import cnncalc`` (and so ``import cnncalc.errors``) loads no core module and not pydantic;
+    each name of ``__all__`` is still there on first use, the very object of its module."""
+    probe = "import sys, cnncalc; print(sorted(m for m in sys.modules if m.startswith(('cnncalc', 'pydantic'))))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert ast.literal_eval(run.stdout) == ["cnncalc"]
+    import importlib
+
+    import cnncalc
+    homes = {"Analysis": "analysis", "DType": "analysis", "Graph": "graph", "Spec": "spec", "Position": "errors",
+             "load_spec": "spec", "build_graph": "graph", "select": "analysis", "SpecError": "errors"}
+    for name in cnncalc.__all__:
+        assert getattr(cnncalc, name) is not None, name
+    for name, module in homes.items():
+        assert getattr(cnncalc, name) is getattr(importlib.import_module(f"cnncalc.{module}"), name)
+    assert set(cnncalc.__all__) <= set(dir(cnncalc))
+
+
+def test_an_expression_is_parsed_once_and_a_bad_one_is_refused_every_time() -> None:
+    """A spec repeats its few expressions in every block instance (ResNet-152: 3 texts, 162 uses):
+    each text is parsed once; a refused text is refused again, never remembered as a tree."""
+    from fractions import Fraction
+
+    from cnncalc import expr
+    assert expr.parse("c * 4 + 1") is expr.parse("c * 4 + 1")
+    assert expr.evaluate("c * 4 + 1", {"c": 16}) == Fraction(65)  # 16·4 + 1
+    assert expr.evaluate("c * 4 + 1", {"c": 1}) == Fraction(5)  # the shared tree, other values: 1·4 + 1
+    for _ in range(2):
+        with pytest.raises(expr.ExprError, match="cannot parse"):
+            expr.parse("c * ")
