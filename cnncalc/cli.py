@@ -935,7 +935,8 @@ def import_(
         if input_shape:
             raise UsageError("--input applies to --torch; an ONNX graph has its own input shape")
         if not Path(model).is_file():
-            raise UsageError(f"no such file: {model}")
+            raise UsageError(f"no such file: {model}" if not Path(model).exists() else
+                             f"{model} is not a regular file (a folder, a device or a FIFO); give an .onnx file")
         if args or train:
             raise UsageError("--arg and --train apply to --torch; an ONNX graph is already traced")
         text = onnx_spec_text(model, fold=not flat, name=name or "")

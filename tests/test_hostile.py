@@ -138,6 +138,7 @@ GENERATED = {
     "zero_device": ("name: t\ninput: [3, 8, 8]\nlayers:\n  - {type: relu}\n",
                     ["cost", "zero_device", "--device", "/dev/zero"], 2, ["larger than 16 MiB"], 20),
     "folder_spec": (None, ["table", "."], 2, ["no spec file"], 20),
+    "zero_onnx": (None, ["import", "/dev/zero"], 2, ["/dev/zero is not a regular file"], 20),
     # 501 batches × 1,000 layers = 501,000 layer analyses: one over MAX_SWEEP_LAYERS, refused before any
     "sweep_work.yaml": ("name: t\ninput: [4]\nlayers:\n  - {type: relu, repeat: 1000}\n",
                         ["sweep", "sweep_work.yaml", "--batch", ",".join(map(str, range(1, 502)))], 2,
