@@ -794,11 +794,11 @@ def _check_shares(b: _Builder, nodes: list[Node]) -> None:
             close = difflib.get_close_matches(n.shares, list(by_name), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             b.fail(n.position, f"{n.name}: weights: no layer named '{n.shares}'{hint}")
+        elif owner is n:
+            b.fail(n.position, f"{n.name}: weights: a layer cannot share its own weights")
         elif owner.shares is not None:
             b.fail(n.position, f"{n.name}: weights: '{owner.name}' uses the weights of '{owner.shares}'; "
                                f"name that layer instead")
-        elif owner is n:
-            b.fail(n.position, f"{n.name}: weights: a layer cannot share its own weights")
         elif type(owner.layer) is not type(n.layer):
             b.fail(n.position, f"{n.name}: weights: '{owner.name}' is a {owner.type}, not a {n.type}")
 

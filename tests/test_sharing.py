@@ -111,6 +111,7 @@ def test_table_and_json_say_what_the_totals_hold(tmp_path: Any) -> None:
     # c1 sees 3 channels (4·3·9 + 4 = 112 params), c2 sees 4 (4·4·9 + 4 = 148): not the same tensors
     ("layers:\n  - {name: c1, type: conv, filters: 4, kernel: 3, pad: 1}\n  - {name: c2, type: conv, filters: 4, "
      "kernel: 3, weights: c1}\n", "uses the weights of 'c1' (112 params, 0 buffers) but its input needs 148 params"),
+    ("layers:\n  - {name: r1, type: relu, weights: r1}\n", "s.yaml:4:5: error: r1: weights: a layer cannot share its own weights"),
     ("layers:\n  - {name: c1, type: relu, trainable: maybe}\n", "trainable must be true, false, weights (the bias frozen) or bias (the weights frozen), got 'maybe'"),
 ])
 def test_bad_sharing_is_a_positioned_error(text: str, message: str) -> None:
