@@ -276,12 +276,40 @@ class _Builder:
                 else:
                     self.scalar(ev)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
-                self.begin(ev, kind is MappingStartEvent)
+                # inline: an untagged, unanchored collection that is a list item or a mapping's value
+                parent = stack[-1] if stack else None
+                if parent is not None and ev.anchor is None and ev.tag is None and len(stack) < MAX_YAML_DEPTH \
+                        and (parent.container.__class__ is list or parent.key is not _NO_KEY):
+                    mark = ev.start_mark
+                    pos = new_pos(Position, (file, mark.line + 1, mark.column + 1))
+                    self.count += 1
+                    if self.count > limit:
+                        self.new_node(pos)
+                    path: Path | None = None
+                    if parent.path is not None:
+                        if parent.container.__class__ is list:
+                            path = (*parent.path, len(parent.container))
+                        elif parent.key is not _DROP:
+                            path = parent.kpath
+                    if path is not None:
+                        values[path] = pos
+                    stack.append(_Frame({} if kind is MappingStartEvent else [], path, None, self.count - 1))
+                else:
+                    self.begin(ev, kind is MappingStartEvent)
             elif kind is MappingEndEvent or kind is SequenceEndEvent:
                 frame = stack.pop()
                 if frame.anchor is not None:
                     where = self.open.pop(frame.anchor, Position(file, 1, 1))
                     self.anchors[frame.anchor] = (frame.container, self.count - frame.start, where)
+                elif stack:  # inline: into a list, or as the value of a mapping's key
+                    outer = stack[-1]
+                    if outer.container.__class__ is list:
+                        outer.container.append(frame.container)
+                        continue
+                    if outer.key is not _NO_KEY and outer.key is not _DROP:
+                        outer.container[outer.key] = frame.container
+                        outer.key = _NO_KEY
+                        continue
                 self.attach(frame.container, self.pos(ev.start_mark), _FRAME)
             elif kind is AliasEvent:
                 self.alias(ev)
