@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .analysis import Analysis
+from .analysis import Analysis, Row
 from .columns import TableData, Units
 from .errors import UsageError
 from .layers import Num
@@ -72,23 +72,7 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
             "activation_bytes": f"output elements × {analysis.dtype.bytes} bytes × batch",
             "kb": units.kb,
         },
-        "layers": [
-            {
-                "name": r.name, "type": r.type, "family": r.family.value if r.family else "block",
-                "inputs": [list(s) for s in r.inputs], "output": list(r.output),
-                "params": r.params, "weights": r.weights, "bias": r.bias, "buffers": r.buffers,
-                "macs": r.macs, "flops": 2 * r.macs, "ops": r.ops,
-                "activation_bytes": r.activation_bytes,
-                "receptive_field": [_num(x) for x in r.rf], "jump": [_num(x) for x in r.jump],
-                "global_context": r.global_context,
-                "line": r.position.line,
-                **({"layers": r.layers} if r.layers > 1 else {}),
-                **({"shares": r.shares} if r.shares else {}),
-                **({"trainable": False} if not r.trainable else {}),
-                **({"frozen": r.frozen} if r.trainable and r.frozen else {}),
-            }
-            for r in analysis.rows
-        ],
+        "layers": [_layer_dict(r) for r in analysis.rows],
         "totals": {
             "params": t.params, "weights": t.weights, "bias": t.bias, "buffers": t.buffers,
             "macs": t.macs, "flops": 2 * t.macs, "ops": t.ops, "activation_bytes": t.activation_bytes,
@@ -102,6 +86,29 @@ def to_dict(analysis: Analysis, units: Units = DEFAULT_UNITS) -> dict[str, Any]:
         },
         "warnings": [str(w) for w in analysis.warnings],
     }
+
+
+def _layer_dict(r: Row) -> dict[str, Any]:
+    """One row of the JSON contract (the optional keys only where they say something)."""
+    d = {
+        "name": r.name, "type": r.type, "family": r.family.value if r.family else "block",
+        "inputs": [list(s) for s in r.inputs], "output": list(r.output),
+        "params": r.params, "weights": r.weights, "bias": r.bias, "buffers": r.buffers,
+        "macs": r.macs, "flops": 2 * r.macs, "ops": r.ops,
+        "activation_bytes": r.activation_bytes,
+        "receptive_field": [_num(x) for x in r.rf], "jump": [_num(x) for x in r.jump],
+        "global_context": r.global_context,
+        "line": r.position.line,
+    }
+    if r.layers > 1:
+        d["layers"] = r.layers
+    if r.shares:
+        d["shares"] = r.shares
+    if not r.trainable:
+        d["trainable"] = False
+    elif r.frozen:
+        d["frozen"] = r.frozen
+    return d
 
 
 def to_json(analysis: Analysis, units: Units = DEFAULT_UNITS) -> str:
