@@ -104,7 +104,7 @@ class _Reported(expr.ExprError):
     """``in.c`` of an instance whose input failed: that failure is reported already."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (built once per entry: a frozen dataclass's __init__ costs twice as much)
 class _Site:
     """Where an instance's arguments were written: an entry, or a stage-table row."""
 
