@@ -158,7 +158,16 @@ _Raw = list[tuple[str, Position]]
 
 def _split_delimited(line: str, delim: str) -> list[tuple[str, int]]:
     """Cells of one CSV/TSV line with the 1-based column where each starts (quotes honoured)."""
-    out: list[tuple[str, int]] = []
+    if '"' not in line and not delim.isspace():
+        # no quotes, and a delimiter that is no space: each cell's leading blanks end within it
+        out: list[tuple[str, int]] = []
+        start = 0
+        for part in line.split(delim):
+            stripped = part.lstrip()
+            out.append((stripped.rstrip(), start + 1 + len(part) - len(stripped)))
+            start += len(part) + len(delim)
+        return out
+    out = []
     i, n = 0, len(line)
     while True:
         start = i
