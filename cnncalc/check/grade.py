@@ -47,16 +47,24 @@ _FORMULA_FOR: dict[str, tuple[str, ...]] = {
 }
 
 
-def _find(formulas: Sequence[Formula], *names: str) -> Formula | None:
-    """The first formula of a quantity, by the order of ``names``."""
+def _find(formulas: Mapping[str, Formula], *names: str) -> Formula | None:
+    """The formula of the first of ``names`` that has one."""
     for n in names:
-        for f in formulas:
-            if f.quantity == n:
-                return f
+        f = formulas.get(n)
+        if f is not None:
+            return f
     return None
 
 
-def _formula(key: str, row: Row, formulas: Sequence[Formula], c: Counts, rules: Rules) -> str:
+def _by_quantity(formulas: Sequence[Formula]) -> dict[str, Formula]:
+    """A layer's formulas by quantity (the first of each)."""
+    out: dict[str, Formula] = {}
+    for f in formulas:
+        out.setdefault(f.quantity, f)
+    return out
+
+
+def _formula(key: str, row: Row, formulas: Mapping[str, Formula], c: Counts, rules: Rules) -> str:
     if key in _WORK:
         parts = []
         mac = _find(formulas, "MACs")
@@ -132,6 +140,8 @@ class _Grader:
         self._sym_rows: dict[str, Row] = {}
         self._all: Counts | None = None
         self._counts: dict[int, tuple[Row, Counts]] = {}
+        self._last: tuple[Row, Counts] | None = None
+        self._last_formulas: tuple[Row, dict[str, Formula]] | None = None
         #: Right verdicts by (column, text, expected): what a right cell shows besides its row.
         self._right: dict[tuple[str, str, Any], Any] = {}
         self._scales: dict[str, int] = {}
@@ -145,9 +155,13 @@ class _Grader:
 
     def row_counts(self, row: Row) -> Counts:
         """Counts.of_row, once per row (a row's cells all read them)."""
+        last = self._last
+        if last is not None and last[0] is row:  # the cells of one row come one after another
+            return last[1]
         got = self._counts.get(id(row))
         if got is None or got[0] is not row:
             got = self._counts[id(row)] = (row, Counts.of_row(row, self.a))
+        self._last = got
         return got[1]
 
     def number(self, key: str, text: str) -> tuple[Number | None, bool]:
@@ -353,7 +367,10 @@ class _Grader:
 
     def formula_text(self, key: str, row: Row, counts: Counts) -> str:
         """_formula for a row's cell."""
-        return _formula(key, row, self.formulas.get(row.name, ()), counts, self.rules)
+        last = self._last_formulas
+        if last is None or last[0] is not row:  # the cells of one row come one after another
+            last = self._last_formulas = (row, _by_quantity(self.formulas.get(row.name, ())))
+        return _formula(key, row, last[1], counts, self.rules)
 
     def shape(self, key: str, raw: tuple[Any, ...]) -> tuple[tuple[Fraction, ...], str]:
         """expected_shape's tuple (squared: 55 for 55×55) and its text, once per distinct sizes."""
