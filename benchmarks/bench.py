@@ -1,7 +1,8 @@
 """Benchmark: whole `cnncalc table` processes on the built-in specs, analysis time vs layers, the
-Python API's throughput over a sweep of candidate architectures, and rendering 50,000 rows.
+Python API's throughput over a sweep of candidate architectures, rendering 50,000 rows, and
+`cnncalc check` on 30,000-row answer sheets.
 
-Run: python benchmarks/bench.py [--runs 5] [--sizes 1000,2000,5000,10000,20000] [--sweep 256]
+Run: python benchmarks/bench.py [--runs 5] [--sizes 1000,2000,5000,10000,20000] [--sweep 256] [--check 30000]
      python benchmarks/bench.py --startup 15   (only the start-up ratio, issue 17)
 Prints medians; analysis should be linear in the number of layers (µs/layer roughly constant).
 """
@@ -54,6 +55,7 @@ def main() -> None:
     ap.add_argument("--big", type=int, default=50_000, help="layers of the network run as whole processes")
     ap.add_argument("--startup", type=int, default=0, metavar="PAIRS",
                     help="only the start-up ratio: table resnet152 -f json vs the import floor, PAIRS paired runs")
+    ap.add_argument("--check", type=int, default=30_000, help="rows of the answer sheets checked")
     args = ap.parse_args()
 
     # As a user runs it: bytecode caches written (some shells set PYTHONDONTWRITEBYTECODE, which
@@ -91,6 +93,7 @@ def main() -> None:
     sweep(args.sweep, args.runs)
     render(args.render, args.runs)
     big(args.big, whole)
+    check(args.check, args.runs, env)
 
 
 #: The README's sweep example: a small residual network of width W and D blocks.
@@ -224,6 +227,45 @@ def big(n: int, whole: Callable[[list[str]], float | None]) -> None:
                            ("explain (one layer)", ["explain", path, f"l{n - 1}"])]:
             t = whole([*base, *cmd])
             print(f"  {label:22} " + (f"{t:.2f} s" if t is not None else "(failed)"))
+
+
+def check(n: int, runs: int, env: dict[str, str]) -> None:
+    """Whole `cnncalc check` processes on n-row answer sheets of an n-layer spec: the right sheet
+    (`table -f csv`), one with 1 in 50 cells altered (wrong, blank, unreadable), and a German one
+    (';' and decimal commas, 3 decimals); the issue's bound is 10 s for 30,000 rows. Exit 1 (wrong answers) is
+    a result, not a failure."""
+    import csv
+    import io
+    import random
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        spec = os.path.join(d, f"generated{n}.yaml")
+        with open(spec, "w") as f:
+            f.write(generated_spec(n))
+        right = subprocess.run([sys.executable, "-m", "cnncalc", "table", spec, "-f", "csv"], capture_output=True,
+                               text=True, check=True, env=env).stdout
+        rows = list(csv.reader(io.StringIO(right)))
+        rnd = random.Random(n)
+        for r in rows[1:-1]:
+            for c in range(1, len(r)):
+                if rnd.random() < 1 / 50:
+                    r[c] = rnd.choice(["", "?", "n/a", "7", r[c] + "1", r[c] + "k"])
+        decimals = subprocess.run([sys.executable, "-m", "cnncalc", "table", spec, "-f", "csv", "--decimals", "3"],
+                                  capture_output=True, text=True, check=True, env=env).stdout
+        sheets = {"right": right, "1 in 50 cells altered": "\n".join(",".join(r) for r in rows) + "\n",
+                  "German (';', decimal comma)": decimals.replace(",", ";").replace(".", ",")}
+        print(f"\ncheck: whole process on {n:,}-row sheets (median wall seconds)")
+        for label, text in sheets.items():
+            path = os.path.join(d, "sheet.csv")
+            with open(path, "w") as f:
+                f.write(text)
+            cmd = [sys.executable, "-m", "cnncalc", "check", spec, path]
+            if subprocess.run(cmd, capture_output=True, env=env).returncode not in (0, 1):
+                print(f"  {label:30} (failed)")
+                continue
+            t = median_time(lambda cmd=cmd: subprocess.run(cmd, capture_output=True, env=env), runs)
+            print(f"  {label:30} {t:.2f} s")
 
 
 if __name__ == "__main__":

@@ -698,12 +698,13 @@ def _grade_sheet(spec: str, answers: Path, rules: Any, tolerance: Any, input_sha
     from .check import grade, read_sheet
     from .explain import explain_all
     shape = _ints(input_shape, "--input") if input_shape else None
-    graph = build_graph(load_spec(spec), _vars(variables), shape)
+    loaded = load_spec(spec)
+    graph = build_graph(loaded, _vars(variables), shape)
     analysis = analyse(graph, rules.batch, rules.dtype)
     return grade(analysis, read_sheet(answers), rules, explain_all(graph, analysis, rules.kb),
                  {n.name: n.layer for n in graph.nodes}, tolerance,
-                 # formula answers (18C²HW) are judged on the spec read with symbols
-                 symbolic=lambda: analyse(build_graph(load_spec(spec), _vars(variables), shape, symbolic=True),
+                 # formula answers (18C²HW) are judged on the spec read with symbols (parsed once)
+                 symbolic=lambda: analyse(build_graph(loaded, _vars(variables), shape, symbolic=True),
                                           rules.batch, rules.dtype),
                  start=start, end=end)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
@@ -33,20 +34,29 @@ def _dims_symbols(shape: Sequence[int]) -> str:
 
 def output_formula(row: Row) -> Formula:
     """Output = C_out × H' × W' (the output shape, and its element count)."""
-    out = row.output
+    return _output_formula(tuple(row.output))
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _output_formula(out: tuple[int, ...]) -> Formula:
     dims = " × ".join(str(d) for d in out)
     return Formula("Output", _dims_symbols(out), dims, f"{numel(out):,} elements ({fmt_shape(out)})")
 
 
 def memory_formula(row: Row, bytes_per_element: int, batch: int = 1, kb: int = 1024) -> Formula:
     """Memory = output elements × bytes per element × batch / KB — the seeds' C × H' × W' × 4/1024."""
-    out = row.output
+    return _memory_formula(tuple(row.output), row.activation_bytes, bytes_per_element, batch, kb)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _memory_formula(out: tuple[int, ...], activation_bytes: int, bytes_per_element: int, batch: int,
+                    kb: int) -> Formula:
     dims = " × ".join(str(d) for d in out)
     batch_txt = f" × {batch}" if batch != 1 else ""
     sym = f"{_dims_symbols(out)} × bytes" + (" × batch" if batch != 1 else "") + f" / {kb}"
     unit = "KB" if kb == 1024 else "kB"
     return Formula("Memory", sym, f"{dims} × {bytes_per_element}{batch_txt} / {kb}",
-                   f"{fmt_number(Fraction(row.activation_bytes, kb))} {unit}")
+                   f"{fmt_number(Fraction(activation_bytes, kb))} {unit}")
 
 
 def receptive_formula(row: Row, rf_in: tuple[Num, Num], jump_in: tuple[Num, Num], global_in: bool = False) -> Formula:
@@ -56,11 +66,14 @@ def receptive_formula(row: Row, rf_in: tuple[Num, Num], jump_in: tuple[Num, Num]
     K here is the window in input pixels, (K − 1)·D + 1 for a dilated kernel, derived from the fields
     themselves so that the formula holds for every kind. A global reduction keeps r and says so.
     """
-    r, j = rf_in[1], jump_in[1]
-    r2, j2 = row.rf[1], row.jump[1]
-    context = " + global context" if row.global_context else ""
+    return _receptive_formula(rf_in[1], jump_in[1], row.rf[1], row.jump[1], row.global_context, global_in)
+
+
+@functools.lru_cache(maxsize=1024, typed=True)
+def _receptive_formula(r: Num, j: Num, r2: Num, j2: Num, global_context: bool, global_in: bool) -> Formula:
+    context = " + global context" if global_context else ""
     if (r2, j2) == (r, j):
-        how = "r of the input (a global reduction: every position seen)" if row.global_context and not global_in \
+        how = "r of the input (a global reduction: every position seen)" if global_context and not global_in \
             else "r of the input (unchanged)"
         return Formula("RF", how, fmt_number(r), f"{fmt_number(r2)} (jump {fmt_number(j2)}){context}")
     k = Fraction(r2 - r) / Fraction(j) + 1

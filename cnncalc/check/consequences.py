@@ -78,10 +78,14 @@ def _chain(root: int, alt_out: Shape, rows: Sequence[Row], layers: Mapping[str, 
 def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
           layers: Mapping[str, Layer]) -> list[CellResult]:
     """Mark the wrong cells that follow from an earlier wrong cell (see the module docstring)."""
+    out = list(results)
+    causes = [c for c in results if c.status is Status.WRONG and c.column in ("hw_out", "output_shape")]
+    totals = [c for c in results if c.layer == "Total" and c.status is Status.WRONG]
+    if not causes and not totals:
+        return out  # nothing to trace (the indexes below cost a pass over a long sheet's cells)
     rows = list(analysis.rows)
     index = {r.name: i for i, r in enumerate(rows)}
-    by_cell = {(c.layer, c.column): i for i, c in enumerate(results)}
-    out = list(results)
+    by_cell = {(c.layer, c.column): i for i, c in enumerate(results)} if causes else {}
 
     def mark(i: int, cause: str, same_row: bool = True) -> None:
         c = out[i]
@@ -94,8 +98,8 @@ def trace(results: list[CellResult], analysis: Analysis, rules: Rules,
         out[i] = replace(c, slip=Slip("carried_forward", "follows from an earlier slip", cause), earned=earned)
 
     # 1. a wrong output size carried forward
-    for c in results:
-        if c.status is not Status.WRONG or c.column not in ("hw_out", "output_shape") or c.layer not in index:
+    for c in causes:
+        if c.layer not in index:
             continue
         if not isinstance(c.value, tuple) or c.layer not in layers:
             continue

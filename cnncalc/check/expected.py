@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from ..analysis import Analysis, Row
 from ..explain import fmt_number
-from ..layers import Family, numel
+from ..layers import Family, Num, numel
 from .numbers import cached_fraction
 from .rules import Rules, Work
 
@@ -103,27 +103,30 @@ def _order(shape: Sequence[int], rules: Rules) -> tuple[int, ...]:
 
 def expected_shape(key: str, r: Row, rules: Rules) -> tuple[Fraction, ...] | None:
     """The tuple a shape column asks for; None where it does not apply (H'/W' of an fc layer)."""
-    ins, out = r.inputs, r.output
-    vals: Sequence[int | Fraction] | None
-    if key == "c_in":
-        vals = [s[0] for s in ins]
-    elif key == "hw_in":
-        vals = list(ins[0][1:]) if len(ins[0]) == 3 else None
-    elif key == "c_out":
-        vals = [out[0]]
-    elif key == "hw_out":
-        vals = list(out[1:]) if len(out) == 3 else None
-    elif key == "input_shape":
-        vals = _order(ins[0], rules)
-    elif key == "output_shape":
-        vals = _order(out, rules)
-    elif key == "receptive_field":
-        vals = list(r.rf)
-    elif key == "jump":
-        vals = list(r.jump)
-    else:
-        raise KeyError(key)
+    vals = shape_values(key, r, rules)
     return None if vals is None else tuple(cached_fraction(v) for v in vals)
+
+
+def shape_values(key: str, r: Row, rules: Rules) -> tuple[Num, ...] | None:
+    """expected_shape's sizes as the analysis holds them (ints, a Fraction for a fractional field)."""
+    ins, out = r.inputs, r.output
+    if key == "c_in":
+        return tuple(s[0] for s in ins)
+    if key == "hw_in":
+        return tuple(ins[0][1:]) if len(ins[0]) == 3 else None
+    if key == "c_out":
+        return (out[0],)
+    if key == "hw_out":
+        return tuple(out[1:]) if len(out) == 3 else None
+    if key == "input_shape":
+        return _order(ins[0], rules)
+    if key == "output_shape":
+        return _order(out, rules)
+    if key == "receptive_field":
+        return tuple(r.rf)
+    if key == "jump":
+        return tuple(r.jump)
+    raise KeyError(key)
 
 
 def _square(t: tuple[Fraction, ...], key: str) -> tuple[Fraction, ...]:

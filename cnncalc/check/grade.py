@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
@@ -27,11 +28,11 @@ from .expected import (
     _scale,
     _square,
     expected_count,
-    expected_shape,
     shape_text,
+    shape_values,
 )
 from .match import answer_view, match_rows
-from .numbers import Decimal, Number, is_blank, parse_number, parse_shape
+from .numbers import Decimal, Number, cached_fraction, is_blank, parse_number, parse_shape
 from .results import CellResult, Report, Status
 from .rules import Rules, Tolerance, Work
 from .sheets import AnswerRow, AnswerSheet, Cell
@@ -46,25 +47,35 @@ _FORMULA_FOR: dict[str, tuple[str, ...]] = {
 }
 
 
-def _formula(key: str, row: Row, formulas: Sequence[Formula], c: Counts, rules: Rules) -> str:
-    def find(*names: str) -> Formula | None:
-        for n in names:
-            for f in formulas:
-                if f.quantity == n:
-                    return f
-        return None
+def _find(formulas: Mapping[str, Formula], *names: str) -> Formula | None:
+    """The formula of the first of ``names`` that has one."""
+    for n in names:
+        f = formulas.get(n)
+        if f is not None:
+            return f
+    return None
 
+
+def _by_quantity(formulas: Sequence[Formula]) -> dict[str, Formula]:
+    """A layer's formulas by quantity (the first of each)."""
+    out: dict[str, Formula] = {}
+    for f in formulas:
+        out.setdefault(f.quantity, f)
+    return out
+
+
+def _formula(key: str, row: Row, formulas: Mapping[str, Formula], c: Counts, rules: Rules) -> str:
     if key in _WORK:
         parts = []
-        mac = find("MACs")
+        mac = _find(formulas, "MACs")
         if c.macs:
-            parts.append(str(mac) if mac else f"MACs = {c.macs:,}")
+            parts.append(_formula_str(mac) if mac else f"MACs = {c.macs:,}")
         if rules.work is Work.FLOPS:
             parts.append(f"FLOPs = 2 × {c.macs:,} = {2 * c.macs:,}")
         extra = c.pool_ops if rules.work is Work.MACS_POOL else c.ops if rules.work is Work.MACS_OPS else 0
         if extra:
-            ops = find("Ops")
-            parts.append(str(ops) if ops and extra == c.ops else f"ops = {extra:,}")
+            ops = _find(formulas, "Ops")
+            parts.append(_formula_str(ops) if ops and extra == c.ops else f"ops = {extra:,}")
             if c.macs:
                 parts.append(f"{c.macs:,} + {extra:,} = {c.macs + extra:,}")
         if not parts:
@@ -72,10 +83,10 @@ def _formula(key: str, row: Row, formulas: Sequence[Formula], c: Counts, rules: 
         return " ; ".join(parts)
     if key in _PARAMS and not rules.bias and c.bias:
         return f"Params (weights only) = {c.weights:,}"
-    f = find(*_FORMULA_FOR.get(key, ()))
+    f = _find(formulas, *_FORMULA_FOR.get(key, ()))
     if f is None and key in (*_PARAMS, "weights", "bias"):
         return f"Params = {c.params:,} (no learnable parameters)" if not c.params else f"Params = {c.params:,}"
-    return str(f) if f else ""
+    return _formula_str(f) if f else ""
 
 
 def _total_formula(key: str, rows: Sequence[Row], analysis: Analysis, rules: Rules,
@@ -129,6 +140,12 @@ class _Grader:
         self._sym_rows: dict[str, Row] = {}
         self._all: Counts | None = None
         self._counts: dict[int, tuple[Row, Counts]] = {}
+        self._last: tuple[Row, Counts] | None = None
+        self._last_formulas: tuple[Row, dict[str, Formula]] | None = None
+        #: Right verdicts by (column, text, expected): what a right cell shows besides its row.
+        self._right: dict[tuple[str, str, Any], Any] = {}
+        self._scales: dict[str, int] = {}
+        self._shapes: dict[tuple[str, tuple[Any, ...]], tuple[tuple[Fraction, ...], str]] = {}
 
     @property
     def totals(self) -> Counts:
@@ -138,18 +155,22 @@ class _Grader:
 
     def row_counts(self, row: Row) -> Counts:
         """Counts.of_row, once per row (a row's cells all read them)."""
+        last = self._last
+        if last is not None and last[0] is row:  # the cells of one row come one after another
+            return last[1]
         got = self._counts.get(id(row))
         if got is None or got[0] is not row:
             got = self._counts[id(row)] = (row, Counts.of_row(row, self.a))
+        self._last = got
         return got[1]
 
     def number(self, key: str, text: str) -> tuple[Number | None, bool]:
         """The answer read as a number in the sheet's locale, with the unit its header names appended
         ('42.9' under 'Mem (MB)' is 42.9 MB); the flag says a header unit applied."""
-        num = parse_number(text, self.rules.kb, self.decimal)
+        num = _parse_number(text, self.rules.kb, self.decimal)
         unit = self.units.get(key)
         if unit and num is not None and not num.absolute:
-            with_unit = parse_number(f"{text.strip()} {unit}", self.rules.kb, self.decimal)
+            with_unit = _parse_number(f"{text.strip()} {unit}", self.rules.kb, self.decimal)
             return with_unit, with_unit is not None
         return num, False
 
@@ -228,85 +249,85 @@ class _Grader:
         name = row.name if row else "Total"
         text = cell.text if cell else ""
         pos = cell.position if cell else None
-        counts = self.row_counts(row) if row else self.totals
-        layer = self.layers.get(row.name) if row else None
-
-        def result(status: Status, expected: str, formula: str = "", tol: str = "exact", slip: Slip | None = None,
-                   note: str = "", value: Any = None, exact: Any = None) -> CellResult:
-            credit = 0.0 if slip is None or slip.name == "rounded" else self.rules.slip_credit
-            earned = points if status is Status.RIGHT else points * credit if status is Status.WRONG else 0.0
-            return CellResult(name, key, status, text, expected, formula, points, earned, tol, slip, note, pos,
-                              key in GIVEN, value, exact)
-
-        def unreadable(expected: str, formula: str, what: str) -> CellResult:
-            from ..symbolic import INSTALL_HINT, available
-
-            hint = f" (a formula? judging formulas needs sympy: {INSTALL_HINT})" \
-                if _LETTERS.search(text) and not available() else ""
-            return result(Status.REVIEW, expected, formula, note=f"cannot read '{_short(text)}' as {what}{hint}; "
-                          "left for grading by hand")
-
         if key in GIVEN:
             if row is None:
                 return None
-            return self.given(key, row, text, result)
+            return self.given(key, row, text, points, pos)
+        counts = self.row_counts(row) if row else self.totals
         if key in SHAPES:
             if row is None:
                 return None
-            exp = expected_shape(key, row, self.rules)
-            if exp is None:
+            raw = shape_values(key, row, self.rules)
+            if raw is None:
                 return None
-            formula = _formula(key, row, self.formulas.get(row.name, ()), counts, self.rules)
-            exp_sq = _square(exp, key)
-            exp_txt = shape_text(exp, key)
-            if is_blank(text):
-                return result(Status.UNANSWERED, exp_txt, formula)
+            exp_sq, exp_txt = self.shape(key, raw)
+            formula = self.formula_text(key, row, counts)
+            if _is_blank(text):
+                return self.result(name, key, text, points, pos, Status.UNANSWERED, exp_txt, formula)
+            # a right answer depends on the text and the expected sizes only: judged once per pair
+            memo_key = (key, text, raw)
+            right = self._right.get(memo_key)
+            if right is not None:
+                return self.result(name, key, text, points, pos, Status.RIGHT, exp_txt, formula, value=right[0],
+                                   exact=exp_sq, note=right[1])
             num, _ = self.number(key, text)
-            given = (num.value,) if num is not None and not num.absolute else parse_shape(text)
+            given = (num.value,) if num is not None and not num.absolute else _parse_shape(text)
             if given is None and (judged := self.formula_answer(key, row, text)) is not None:
-                return result(Status.RIGHT if judged[0] else Status.WRONG, judged[1], formula, slip=judged[2],
-                              note="formula answer")
+                return self.result(name, key, text, points, pos, Status.RIGHT if judged[0] else Status.WRONG,
+                                   judged[1], formula, slip=judged[2], note="formula answer")
             if given is None:
-                return unreadable(exp_txt, formula, "a size")
+                return self.unreadable(name, key, text, points, pos, exp_txt, formula, "a size")
             given = _square(given, key)
             if len(exp_sq) == 1 and len(given) > 1 and key not in _SQUARE and sorted(given)[:-1] == [1] * (len(given) - 1):
                 given = (max(given),)  # a vector written 1×1×4096 (or 4096×1×1) is 4096
             if given == exp_sq:
-                return result(Status.RIGHT, exp_txt, formula, value=given, exact=exp_sq)
+                self._right[memo_key] = (given, "")
+                return self.result(name, key, text, points, pos, Status.RIGHT, exp_txt, formula, value=given,
+                                   exact=exp_sq)
             full = tuple(Fraction(x) for x in _order(row.output, self.rules))
             if key in ("c_out", "hw_out") and len(given) == 3 and len(row.output) == 3:
                 chw = tuple(Fraction(x) for x in row.output)
                 hwc = (chw[1], chw[2], chw[0])
                 if given in (chw, hwc):  # the whole output shape, in either order (the notes write both)
-                    return result(Status.RIGHT, exp_txt, formula, note="answered with the full output shape",
-                                  value=given, exact=exp_sq)
+                    return self.result(name, key, text, points, pos, Status.RIGHT, exp_txt, formula,
+                                       note="answered with the full output shape", value=given, exact=exp_sq)
             slip = None
             if diagnose_slips:
                 ctx = SlipContext(key, counts, self.rules, full if len(given) == 3 and key in ("c_out", "hw_out")
-                                  else exp_sq, row, layer, self.a)
+                                  else exp_sq, row, self.layers.get(name), self.a)
                 slip = diagnose(ctx, given, Fraction(0))
-            return result(Status.WRONG, exp_txt, formula, slip=slip, value=given, exact=exp_sq)
+            return self.result(name, key, text, points, pos, Status.WRONG, exp_txt, formula, slip=slip, value=given,
+                               exact=exp_sq)
         # numeric columns
-        scale = _scale(key, self.rules)
+        scale = self._scale(key)
         exact = expected_count(key, counts, self.rules)
-        exp_val = Fraction(exact, scale)
-        formula = _formula(key, row, self.formulas.get(row.name, ()), counts, self.rules) if row else \
+        formula = self.formula_text(key, row, counts) if row else \
             _total_formula(key, self.a.rows, self.a, self.rules, self.row_counts)
-        exp_txt = fmt_number(exp_val)
+        # a right answer depends on the text and the exact count only (the grader fixes the rest)
+        memo = self._right.get((key, text, exact))
+        if memo is not None:
+            value, exp_val, exp_txt, tol_txt = memo
+            return self.result(name, key, text, points, pos, Status.RIGHT, exp_txt, formula, tol_txt, value=value,
+                               exact=exp_val)
+        exp_val = _fraction(exact, scale)
+        exp_txt = _fmt(exp_val)
         rounded = key in ROUNDED or key in self.units
-        if is_blank(text):
-            return result(Status.UNANSWERED, exp_txt, formula,
-                          tol=_tol_text(allowed(key, exp_val, Fraction(1, 2), self.tol, rounded)))
+        if _is_blank(text):
+            return self.result(name, key, text, points, pos, Status.UNANSWERED, exp_txt, formula,
+                               tol=_tol_text(allowed(key, exp_val, _HALF, self.tol, rounded)))
         num, _ = self.number(key, text)
         if num is None and (judged := self.formula_answer(key, row, text)) is not None:
-            return result(Status.RIGHT if judged[0] else Status.WRONG, judged[1], formula, slip=judged[2],
-                          note="formula answer")
+            return self.result(name, key, text, points, pos, Status.RIGHT if judged[0] else Status.WRONG, judged[1],
+                               formula, slip=judged[2], note="formula answer")
         if num is None:
-            return unreadable(exp_txt, formula, "a number")
+            return self.unreadable(name, key, text, points, pos, exp_txt, formula, "a number")
         value, half = num.in_units(scale)
         tol = allowed(key, exp_val, half, self.tol, rounded)
         if abs(value - exp_val) <= tol:
-            return result(Status.RIGHT, exp_txt, formula, _tol_text(tol), value=value, exact=exp_val)
+            tol_txt = _tol_text(tol)
+            self._right[(key, text, exact)] = (value, exp_val, exp_txt, tol_txt)
+            return self.result(name, key, text, points, pos, Status.RIGHT, exp_txt, formula, tol_txt, value=value,
+                               exact=exp_val)
         slip = None
         if not diagnose_slips:
             pass
@@ -317,34 +338,94 @@ class _Grader:
                         + ("this column wants the exact count" if key in COUNTS and not rounded
                            else f"the tolerance is {_tol_text(tol)}"))
         else:
-            slip = diagnose(SlipContext(key, counts, self.rules, exp_val, row, layer, self.a, half), value,
-                            max(tol, half))
-        return result(Status.WRONG, exp_txt, formula, _tol_text(tol), slip, value=value, exact=exp_val)
+            slip = diagnose(SlipContext(key, counts, self.rules, exp_val, row, self.layers.get(name), self.a, half),
+                            value, max(tol, half))
+        return self.result(name, key, text, points, pos, Status.WRONG, exp_txt, formula, _tol_text(tol), slip,
+                           value=value, exact=exp_val)
 
-    def given(self, key: str, row: Row, text: str, result: Callable[..., CellResult]) -> CellResult | None:
+    def result(self, name: str, key: str, text: str, points: float, pos: Position | None, status: Status,
+               expected: str, formula: str = "", tol: str = "exact", slip: Slip | None = None, note: str = "",
+               value: Any = None, exact: Any = None) -> CellResult:
+        """A CellResult; the points earned by the status (a slip earns the rules' slip credit)."""
+        if status is Status.RIGHT:
+            earned = points
+        elif status is Status.WRONG:
+            earned = points * (0.0 if slip is None or slip.name == "rounded" else self.rules.slip_credit)
+        else:
+            earned = 0.0
+        return CellResult(name, key, status, text, expected, formula, points, earned, tol, slip, note, pos,
+                          key in GIVEN, value, exact)
+
+    def unreadable(self, name: str, key: str, text: str, points: float, pos: Position | None, expected: str,
+                   formula: str, what: str) -> CellResult:
+        from ..symbolic import INSTALL_HINT, available
+
+        hint = f" (a formula? judging formulas needs sympy: {INSTALL_HINT})" \
+            if _LETTERS.search(text) and not available() else ""
+        return self.result(name, key, text, points, pos, Status.REVIEW, expected, formula,
+                           note=f"cannot read '{_short(text)}' as {what}{hint}; left for grading by hand")
+
+    def formula_text(self, key: str, row: Row, counts: Counts) -> str:
+        """_formula for a row's cell."""
+        last = self._last_formulas
+        if last is None or last[0] is not row:  # the cells of one row come one after another
+            last = self._last_formulas = (row, _by_quantity(self.formulas.get(row.name, ())))
+        return _formula(key, row, last[1], counts, self.rules)
+
+    def shape(self, key: str, raw: tuple[Any, ...]) -> tuple[tuple[Fraction, ...], str]:
+        """expected_shape's tuple (squared: 55 for 55×55) and its text, once per distinct sizes."""
+        got = self._shapes.get((key, raw))
+        if got is None:
+            exp = tuple(cached_fraction(v) for v in raw)
+            got = self._shapes[(key, raw)] = (_square(exp, key), shape_text(exp, key))
+        return got
+
+    def _scale(self, key: str) -> int:
+        got = self._scales.get(key)
+        if got is None:
+            got = self._scales[key] = _scale(key, self.rules)
+        return got
+
+    def given(self, key: str, row: Row, text: str, points: float, pos: Position | None) -> CellResult | None:
         if key == "type":
             expected = row.type
         elif key in ("c_in", "hw_in"):
-            exp = expected_shape(key, row, self.rules)
-            if exp is None:
+            raw = shape_values(key, row, self.rules)
+            if raw is None:
                 return None
-            expected = shape_text(exp, key)
+            expected = self.shape(key, raw)[1]
         else:
             expected = str(getattr(row.hyper, key))
         if not expected:
             return None
-        if is_blank(text):
-            return result(Status.UNANSWERED, expected)
-        e_shape, g_shape = parse_shape(expected), parse_shape(text)
-        if e_shape is not None and g_shape is not None:
-            ok = _square(e_shape, key) == _square(g_shape, key) or (key == "c_in" and len(g_shape) == 1
-                                                                  and g_shape[0] == sum(e_shape))
-        else:
-            ok = _given_text_match(text, expected)
-        if ok:
-            return result(Status.RIGHT, expected)
-        return result(Status.WRONG, expected, note=f"differs from the spec ({key} {expected})"
-                      + _given_consequence(key, text, row))
+        name = row.name
+        if _is_blank(text):
+            return self.result(name, key, text, points, pos, Status.UNANSWERED, expected)
+        if _given_right(key, text, expected):
+            return self.result(name, key, text, points, pos, Status.RIGHT, expected)
+        return self.result(name, key, text, points, pos, Status.WRONG, expected,
+                           note=f"differs from the spec ({key} {expected})" + _given_consequence(key, text, row))
+
+
+@functools.lru_cache(maxsize=4096)
+def _given_right(key: str, text: str, expected: str) -> bool:
+    """A given cell's text names the spec's value (a shape read as such: 13x13 is 13; '256' the sum of 128+128)."""
+    e_shape, g_shape = parse_shape(expected), parse_shape(text)
+    if e_shape is not None and g_shape is not None:
+        return _square(e_shape, key) == _square(g_shape, key) or (key == "c_in" and len(g_shape) == 1
+                                                                and g_shape[0] == sum(e_shape))
+    return _given_text_match(text, expected)
+
+
+#: Pure functions of immutable values, memoised: a long sheet repeats its texts, sizes and counts
+#: from row to row (a 30,000-row sheet has a few hundred distinct ones).
+_fmt = functools.lru_cache(maxsize=4096, typed=True)(fmt_number)
+_is_blank = functools.lru_cache(maxsize=4096)(is_blank)
+_parse_shape = functools.lru_cache(maxsize=4096)(parse_shape)
+_parse_number = functools.lru_cache(maxsize=4096)(parse_number)
+_fraction = functools.lru_cache(maxsize=4096)(Fraction)
+_formula_str = functools.lru_cache(maxsize=4096)(Formula.__str__)
+_HALF = Fraction(1, 2)
 
 
 @without_gc
@@ -380,13 +461,14 @@ def grade(analysis: Analysis, sheet: AnswerSheet, rules: Rules | None = None,
     total_rows = [ar for ar, row in pairs if row is None]
     if not total_rows and rules.missing_total == "unanswered" and rules.missing_rows == "unanswered" and answered:
         total_rows = [AnswerRow("Total", sheet.rows[-1].position if sheet.rows else Position(sheet.file, 1, 1))]
+    points = [(key, g.points(key, False)) for key in columns]
     for row in analysis.rows:
         got = answered.get(row.name)
         if got is None and rules.missing_rows == "ignore":
             continue
-        for key in columns:
+        for key, pts in points:
             cell = got.cells.get(key) if got else None
-            res = g.cell(key, cell, row, g.points(key, False))
+            res = g.cell(key, cell, row, pts)
             if res is not None and (res.points > 0 or res.status is not Status.UNANSWERED):
                 results.append(res)
     answered_rows = [r for r in analysis.rows if r.name in answered]

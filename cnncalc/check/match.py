@@ -10,9 +10,12 @@ from ..analysis import Analysis, Row
 from ..errors import Diagnostic, SpecError
 from .sheets import AnswerRow, AnswerSheet, norm_label
 
+_SEPARATORS = re.compile(r"[\s_\-.]")
+_FIRST_LETTERS = re.compile(r"[a-z]+")
+
 
 def _letters(name: str) -> str:
-    m = re.match(r"[a-z]+", re.sub(r"[\s_\-.]", "", name.lower()))
+    m = _FIRST_LETTERS.match(_SEPARATORS.sub("", name.lower()))
     return m.group(0) if m else ""
 
 

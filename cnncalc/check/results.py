@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -62,11 +63,11 @@ class Report:
     dropped: tuple[str, ...] = ()
     decimal: str = "."
 
-    @property
+    @functools.cached_property
     def points(self) -> float:
         return sum(c.earned for c in self.cells)
 
-    @property
+    @functools.cached_property
     def max_points(self) -> float:
         return sum(c.points for c in self.cells)
 
@@ -77,13 +78,13 @@ class Report:
             return 0.0 if self.wrong else 1.0
         return self.points / self.max_points
 
-    @property
+    @functools.cached_property
     def wrong(self) -> tuple[CellResult, ...]:
         """Wrong cells, and unanswered cells that carry points."""
         return tuple(c for c in self.cells if c.status is Status.WRONG
                      or (c.status is Status.UNANSWERED and c.points > 0))
 
-    @property
+    @functools.cached_property
     def review(self) -> tuple[CellResult, ...]:
         """Cells that could not be read, for grading by hand."""
         return tuple(c for c in self.cells if c.status is Status.REVIEW)

@@ -158,7 +158,16 @@ _Raw = list[tuple[str, Position]]
 
 def _split_delimited(line: str, delim: str) -> list[tuple[str, int]]:
     """Cells of one CSV/TSV line with the 1-based column where each starts (quotes honoured)."""
-    out: list[tuple[str, int]] = []
+    if '"' not in line and not delim.isspace():
+        # no quotes, and a delimiter that is no space: each cell's leading blanks end within it
+        out: list[tuple[str, int]] = []
+        start = 0
+        for part in line.split(delim):
+            stripped = part.lstrip()
+            out.append((stripped.rstrip(), start + 1 + len(part) - len(stripped)))
+            start += len(part) + len(delim)
+        return out
+    out = []
     i, n = 0, len(line)
     while True:
         start = i
@@ -339,19 +348,25 @@ _DEC_POINT = re.compile(r"[-+−]?\d*\.(\d{1,2}|\d{4,})(\s*[A-Za-zµ]*)?|[-+−]
 _AMBIGUOUS_COMMA = re.compile(r"[-+−]?\d{1,3},\d{3}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _decimal_kind(text: str) -> int:
+    """1: a cell read only with a decimal comma, 2: only with a decimal point, 3: either (34,944), 0: neither."""
+    t = text.strip().strip("*").strip()
+    if _DEC_COMMA.fullmatch(t):
+        return 1
+    if _DEC_POINT.fullmatch(t):
+        return 2
+    return 3 if _AMBIGUOUS_COMMA.fullmatch(t) else 0
+
+
 def detect_decimal(texts: Sequence[str], delimiter: str | None = None) -> Decimal:
     """The sheet's decimal mark, from its answers: ',' when cells read only as decimal commas
     ('253,5', '1.134,375') and none only as decimal points ('253.5', '1,327,488'); in a ';'-separated
     sheet (Excel in a comma locale) also when its commas could be either ('34,944')."""
-    comma = point = ambiguous = 0
+    counts = [0, 0, 0, 0]
     for t in texts:
-        t = t.strip().strip("*").strip()
-        if _DEC_COMMA.fullmatch(t):
-            comma += 1
-        elif _DEC_POINT.fullmatch(t):
-            point += 1
-        elif _AMBIGUOUS_COMMA.fullmatch(t):
-            ambiguous += 1
+        counts[_decimal_kind(t)] += 1
+    _, comma, point, ambiguous = counts
     if comma > point or (delimiter == ";" and ambiguous and not point):
         return ","
     return "."

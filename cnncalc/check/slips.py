@@ -343,15 +343,30 @@ def slip_forgot_plus_one(ctx: SlipContext) -> list[Alt]:
     return _shape_alts(ctx, _window_alt(ctx.layer, r.inputs, r.output, plus_one=False), "without the + 1")
 
 
+#: The row indexes of the last analyses diagnosed (their rows held, so an id is never reused).
+_INDEXES: list[tuple[Sequence[Row], dict[str, int]]] = []
+
+
+def _row_index(rows: Sequence[Row]) -> dict[str, int]:
+    """Each row name's first index, built once per analysis (not once per wrong cell: quadratic)."""
+    for held, index in _INDEXES:
+        if held is rows:
+            return index
+    index = {}
+    for i, x in enumerate(rows):
+        index.setdefault(x.name, i)
+    _INDEXES.insert(0, (rows, index))
+    del _INDEXES[4:]
+    return index
+
+
 def slip_swapped_rows(ctx: SlipContext) -> list[Alt]:
     """The answer of a neighbouring layer (two rows swapped, or a row copied from the one above)."""
     r, a = ctx.row, ctx.analysis
     if r is None or a is None:
         return []
-    names = [x.name for x in a.rows]
-    try:
-        i = names.index(r.name)
-    except ValueError:
+    i = _row_index(a.rows).get(r.name)
+    if i is None:
         return []
     alts: list[Alt] = []
     for j in (i - 1, i + 1, i - 2, i + 2):
