@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 
@@ -36,6 +37,25 @@ def test_a_data_table_imports_no_renderer_no_sympy_no_conventions_no_cost(fmt: s
     if fmt == "json":
         # ResNet-152 (He et al. 2016, torchvision): 60,192,808 parameters.
         assert json.loads(out)["totals"]["params"] == 60_192_808
+
+
+def test_the_command_does_not_search_for_pydantic_plugins_unless_told_to() -> None:
+    """The console script (and ``python -m cnncalc``) starts with PYDANTIC_DISABLE_PLUGINS set, so
+    pydantic does not read every installed distribution's entry points when it builds its first
+    validator (its plugin cache stays empty); a value the user set is kept."""
+    probe = ("import atexit, os, sys\n"
+             "atexit.register(lambda: sys.stderr.write('STATE %r %r\\n' % ("
+             "os.environ.get('PYDANTIC_DISABLE_PLUGINS'), "
+             "getattr(sys.modules.get('pydantic.plugin._loader'), '_plugins', 'absent'))))\n"
+             "from cnncalc.__main__ import main\n"
+             "sys.argv = ['cnncalc', 'table', 'lenet5', '-f', 'json']\n"
+             "main()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    for given, expected in ((None, "'__all__' None"), ("logfire", "'logfire' {}")):
+        run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                             env=env if given is None else {**env, "PYDANTIC_DISABLE_PLUGINS": given})
+        assert f"STATE {expected}" in run.stderr
+        assert json.loads(run.stdout)["totals"]["params"] == 61_706  # LeNet-5 (torchvision.json)
 
 
 def test_option_enums_are_the_same_classes_where_they_were() -> None:
