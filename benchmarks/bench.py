@@ -164,6 +164,15 @@ def render(n: int, runs: int) -> None:
 
 #: The import floor of the stack (issue 17): a bare Python importing what every cnncalc command imports.
 FLOOR = "import pydantic, typer, rich.console, yaml"
+#: A typer command with three options and nothing else (typer 0.2x coerces options through pydantic).
+TYPER_ONLY = """
+import typer
+app = typer.Typer()
+@app.command()
+def table(spec: str, batch: int = 1, fmt: str = "table") -> None:
+    print(spec, batch, fmt)
+app()
+"""
 #: The same stack doing the least a command does: typer (0.2x builds a pydantic TypeAdapter per
 #: option on each start) parsing three options, and one pydantic model built and validated.
 MINIMAL = """
@@ -180,13 +189,14 @@ app()
 
 
 def startup(pairs: int, env: dict[str, str]) -> None:
-    """A whole ``cnncalc table resnet152 -f json`` process (A) against the import floor (B) and a
-    minimal typer + pydantic command (C), run in turn (A B C A B C …, after one warm-up each) so
+    """A whole ``cnncalc table resnet152 -f json`` process (A) against the import floor (B), a typer
+    command with three options (T) and a minimal typer + pydantic command (C), run in turn (A B T C …, after one warm-up each) so
     that a machine whose speed drifts moves all alike; ratios are taken run by run and their
     medians printed, for CPU seconds (user + system, the kernel's accounting of the finished
     child) and wall seconds. Issue 17 asks for A/B ≤ 1.5."""
     cmds = {"A": [sys.executable, "-m", "cnncalc", "table", "resnet152", "-f", "json"],
             "B": [sys.executable, "-c", FLOOR],
+            "T": [sys.executable, "-c", TYPER_ONLY, "resnet152", "--batch", "2"],
             "C": [sys.executable, "-c", MINIMAL, "resnet152", "--batch", "2"]}
 
     def run(cmd: list[str]) -> tuple[float, float]:
@@ -203,11 +213,11 @@ def startup(pairs: int, env: dict[str, str]) -> None:
     rows = [{k: run(cmd) for k, cmd in cmds.items()} for _ in range(pairs)]
     med = statistics.median
     print(f"start-up, {pairs} runs each in turn, medians: A = table resnet152 -f json, B = the import floor "
-          f"({FLOOR}), C = a minimal typer + pydantic command")
-    print(f"  {'':5} {'A (s)':>7} {'B (s)':>7} {'C (s)':>7} {'A/B':>6} {'C/B':>6} {'A/C':>6}")
+          f"({FLOOR}), T = a typer command with three options, C = T with one pydantic model")
+    print(f"  {'':5} {'A (s)':>7} {'B (s)':>7} {'T (s)':>7} {'C (s)':>7} {'A/B':>6} {'T/B':>6} {'C/B':>6} {'A/C':>6}")
     for i, what in enumerate(("cpu", "wall")):
-        print(f"  {what:5} " + " ".join(f"{med(r[k][i] for r in rows):7.3f}" for k in "ABC") + " " +
-              " ".join(f"{med(r[x][i] / r[y][i] for r in rows):6.2f}" for x, y in ("AB", "CB", "AC")))
+        print(f"  {what:5} " + " ".join(f"{med(r[k][i] for r in rows):7.3f}" for k in "ABTC") + " " +
+              " ".join(f"{med(r[x][i] / r[y][i] for r in rows):6.2f}" for x, y in ("AB", "TB", "CB", "AC")))
 
 
 def big(n: int, whole: Callable[[list[str]], float | None]) -> None:
