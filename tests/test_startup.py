@@ -4,12 +4,16 @@ is timed against the import floor by ``benchmarks/bench.py startup``; here, what
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: Run one command in a fresh interpreter and print, at exit, the modules it imported.
 PROBE = ("import atexit, sys\n"
@@ -56,6 +60,26 @@ def test_the_command_does_not_search_for_pydantic_plugins_unless_told_to() -> No
                              env=env if given is None else {**env, "PYDANTIC_DISABLE_PLUGINS": given})
         assert f"STATE {expected}" in run.stderr
         assert json.loads(run.stdout)["totals"]["params"] == 61_706  # LeNet-5 (torchvision.json)
+
+
+def test_an_editable_install_compiles_the_package_once(tmp_path: Path) -> None:
+    """hatch_build.py: an editable build writes each module's bytecode where Python looks for it
+    (so a PYTHONDONTWRITEBYTECODE shell does not compile every module on every start); a regular
+    wheel build leaves the tree alone (pip compiles what it installs)."""
+    pytest.importorskip("hatchling")
+    spec = importlib.util.spec_from_file_location("hatch_build", ROOT / "hatch_build.py")
+    assert spec is not None and spec.loader is not None
+    hook_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook_module)
+    (tmp_path / "cnncalc" / "layers").mkdir(parents=True)
+    sources = [tmp_path / "cnncalc" / "a.py", tmp_path / "cnncalc" / "layers" / "b.py"]
+    for src in sources:
+        src.write_text("X = 1\n")
+    hook = hook_module.CustomBuildHook(str(tmp_path), {}, None, None, str(tmp_path / "dist"), "wheel")
+    hook.initialize("standard", {})
+    assert not list(tmp_path.rglob("*.pyc"))
+    hook.initialize("editable", {})
+    assert all(Path(importlib.util.cache_from_source(str(src))).is_file() for src in sources)
 
 
 def test_option_enums_are_the_same_classes_where_they_were() -> None:
