@@ -597,8 +597,8 @@ class _Builder:
         scope = _Scope(benv, lambda: self.shape_of(refs[0]))
         ok = True
         for key in args:
-            if key not in bdef.args:
-                close = difflib.get_close_matches(key, list(bdef.args), n=1)
+            if key not in bdef.args:  # (a YAML key can be a number: `{type: pair, 16: …}`)
+                close = difflib.get_close_matches(str(key), list(bdef.args), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else \
                     f" (it takes: {', '.join(bdef.args) or 'none'})"
                 self.fail(site.at(self.doc, key, key_pos=True), f"block '{kind}' has no argument '{key}'{hint}")

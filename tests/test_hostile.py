@@ -355,6 +355,21 @@ def test_a_name_yaml_read_as_a_boolean_says_quote_it(entry: str, col: int, boole
     assert f"as the boolean {boolean}; quote a name" in err, err
 
 
+def test_number_keys_of_a_block_instance_are_unknown_arguments(tmp_path: Path) -> None:
+    """A number as a key (`{type: pair, 16: 3}`, or a stray line break leaving `16` alone in a flow
+    mapping) is an argument the block does not take, named as written and positioned; it once
+    reached the did-you-mean lookup as an int (internal error)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\ninput: [3, 8, 8]\nblocks:\n  pair:\n    args: {c: 8}\n    layers:\n"
+                    "      - {type: conv, filters: c, kernel: 3}\nlayers:\n  - {type: pair, 16: 3, 1.5: 1}\n"
+                    "  - {type: pair,\n16, c: 4}\n")
+    code, _, err, _ = run_cli(["table", str(spec)], tmp_path)
+    assert code == 2, err
+    assert "s.yaml:9:18: error: block 'pair' has no argument '16' (it takes: c)" in err, err
+    assert "s.yaml:9:25: error: block 'pair' has no argument '1.5' (it takes: c)" in err, err
+    assert "s.yaml:11:1: error: block 'pair' has no argument '16' (it takes: c)" in err, err
+
+
 @pytest.mark.parametrize(("text", "where", "what"), [
     ("!!python/name:os.system : 1\n", "f.yaml:1:1", "YAML tag '!!python/name:os.system'"),
     ("--- !!python/object:os.system\na: 1\n", "f.yaml:1:5", "YAML tag '!!python/object:os.system'"),
