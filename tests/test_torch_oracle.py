@@ -396,15 +396,15 @@ def _totals(a: Analysis) -> tuple[int, int, int]:
 def onnx_exportable(graph: Graph, a: Analysis) -> bool:
     """Whether the ONNX route applies: PyTorch's TorchScript exporter refuses adaptive pooling to
     sizes that do not divide the input and writes BatchNorm without running statistics as a
-    chain of reshapes and reductions, and cannot write a BatchNorm after an LRN (whose
-    decomposition loses the channel count); LayerNorm over the channels of a map is permuted around,
+    chain of reshapes and reductions, and cannot write a BatchNorm or an adaptive pooling after an
+    LRN (whose decomposition loses the sizes); LayerNorm over the channels of a map is permuted around,
     which the ONNX importer does not follow; ONNX's MaxPool/AveragePool shape rule with ceil_mode
     keeps a last window that starts in the padding, which PyTorch drops (the graph's shapes then
     disagree with PyTorch's)."""
     rows = {r.name: r for r in a.rows}
     kinds = [n.layer.kind for n in graph.nodes]
-    if "lrn" in kinds and "batchnorm" in kinds[kinds.index("lrn"):]:
-        return False  # LRN's decomposition loses the channel count; the exporter then refuses BatchNorm
+    if "lrn" in kinds and any(k == "batchnorm" or k.startswith("adaptive") for k in kinds[kinds.index("lrn"):]):
+        return False  # LRN's decomposition loses the sizes; the exporter then refuses BatchNorm, adaptive pooling
     for n in graph.nodes:
         r = rows[n.name]
         if n.layer.kind.startswith("adaptive") and any(i % o for i, o in zip(r.inputs[0][1:], r.output[1:])):
@@ -508,6 +508,9 @@ def _net(shape: list[int], *layers: Entry, **blocks: Any) -> Entry:
                    {"name": "bn", "type": "batchnorm"}))
 @example(spec=_net([1, 3, 3], {"name": "lrn", "type": "lrn", "size": 1},  # exporter: BN after LRN
                    {"name": "g", "type": "global_avgpool"}, {"name": "bn", "type": "batchnorm", "affine": False}))
+@example(spec=_net([2, 3, 3], {"name": "lrn", "type": "lrn", "size": 1},  # exporter: adaptive pool after LRN
+                   {"name": "d", "type": "deconv", "filters": 1, "kernel": 2, "bias": False},
+                   {"name": "a", "type": "adaptive_avgpool", "output": [1, 2]}))
 @settings(CI, max_examples=int(os.environ.get("CNNCALC_ORACLE_EXAMPLES", "30")))
 @given(spec=specs())
 def test_random_specs_match_pytorch(spec: Entry, tmp_path_factory: Any) -> None:
