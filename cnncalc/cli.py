@@ -875,7 +875,7 @@ def _symbolic_compare(specs: list[str], froms: list[str | None], tos: list[str |
 def _term_width() -> int | None:
     """The width to fit: $COLUMNS where set, else the terminal's; None (no limit) when stdout is not one."""
     cols = os.environ.get("COLUMNS", "").strip()
-    if cols.isdigit() and int(cols) > 0:
+    if cols.isdecimal() and int(cols) > 0:  # (not isdigit: '²' is a digit int() cannot read)
         return int(cols)
     return out.width if sys.stdout.isatty() else None
 
@@ -1112,6 +1112,10 @@ def main() -> None:
     # network is millions): the cycle collector's passes over them only cost time (seconds), and
     # what is left at exit is freed by the process ending.
     gc.disable()
+    # A terminal size that is not a number is no size; rich reads a digit such as '²' and fails on it.
+    for var in ("COLUMNS", "LINES"):
+        if not os.environ.get(var, "0").strip().isdecimal():
+            del os.environ[var]
     debug = "--debug" in sys.argv[1:] or os.environ.get("CNNCALC_DEBUG", "") not in ("", "0")
     sys.argv = [a for i, a in enumerate(sys.argv) if i == 0 or a != "--debug"]
     code: Any = 0

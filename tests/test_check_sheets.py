@@ -512,6 +512,19 @@ def test_the_notes_pad_erratum_is_named() -> None:
     assert "(227 − 11 + 2·2)/4 + 1 = 56" in pad.note and "the notes' erratum" in pad.note
 
 
+@pytest.mark.parametrize("given", ["²", "2²", "٢", "３"])
+def test_a_pad_in_other_digits_is_graded_not_a_crash(given: str, tmp_path: Path) -> None:
+    """A pad cell of Unicode digits: '²' is a digit Python's int() cannot read (it once raised while
+    the slip's formula was written); Arabic-Indic ٢ and fullwidth ３ read as 2 and 3 — all differ from
+    conv1's pad 0, and the formula is shown for those that are numbers."""
+    sheet = tmp_path / "a.csv"
+    sheet.write_text(f"layer,pad\nconv1,{given}\n", encoding="utf-8")
+    r = grade(analyse(build_graph(load_spec("alexnet_cs231n"))), read_sheet(sheet))
+    pad = next(c for c in r.cells if (c.layer, c.column) == ("conv1", "pad"))
+    assert pad.status is Status.WRONG and pad.expected == "0"
+    assert ("(W − K + 2P)/S + 1" in pad.note) is (given in ("٢", "３"))
+
+
 def test_excel_sep_hint_line() -> None:
     a = analyse(build_graph(load_spec("alexnet_cs231n")))
     text = "sep=;\r\nLayer;Mem. (KB);Param. (k)\r\nconv1;1134,375;34,944\r\n"

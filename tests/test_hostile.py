@@ -355,6 +355,20 @@ def test_a_name_yaml_read_as_a_boolean_says_quote_it(entry: str, col: int, boole
     assert f"as the boolean {boolean}; quote a name" in err, err
 
 
+@pytest.mark.parametrize("columns", ["²", "abc", "-5", "９０"])
+def test_a_terminal_size_that_is_no_number(columns: str, tmp_path: Path) -> None:
+    """COLUMNS / LINES as the environment gives them: '²' is a digit int() cannot read (rich's
+    Console failed on it, and so did the safety net printing that); a size that is no number is
+    ignored, fullwidth ９０ is 90."""
+    env = {**os.environ, "COLUMNS": columns, "LINES": columns}
+    for args in (["table", "lenet5"], ["table", "no_such_spec"]):
+        p = subprocess.run([sys.executable, "-m", "cnncalc", *args], capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=TIME_LIMIT_S)
+        assert p.returncode == (0 if args[1] == "lenet5" else 2) and "Traceback" not in p.stderr, p.stderr
+        if p.returncode == 0:
+            assert "61,706" in p.stdout  # LeNet-5's parameters (torchvision.json)
+
+
 def test_number_keys_of_a_block_instance_are_unknown_arguments(tmp_path: Path) -> None:
     """A number as a key (`{type: pair, 16: 3}`, or a stray line break leaving `16` alone in a flow
     mapping) is an argument the block does not take, named as written and positioned; it once

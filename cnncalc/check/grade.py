@@ -510,7 +510,7 @@ def _given_consequence(key: str, text: str, row: Row) -> str:
     """For a padding that differs from the spec: what the size formula gives with it, and whether it
     is one of the notes' errata."""
     h = row.hyper
-    if key != "pad" or not (text.strip().isdigit() and h.kernel.isdigit() and h.stride.isdigit()) or \
+    if key != "pad" or not (text.strip().isdecimal() and h.kernel.isdecimal() and h.stride.isdecimal()) or \
             len(row.inputs[0]) != 3:
         return ""
     p, k, st, w = int(text), int(h.kernel), int(h.stride), row.inputs[0][1]
