@@ -6,13 +6,13 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnncalc.errors import LayerShapeError
 from cnncalc.layers import LAYER_TYPES, RF, Layer, RegistrationError, register_layer
 from cnncalc.layers.base import resolve_pad, window_out
-from cnncalc.layers.pool import _adaptive_windows
+from cnncalc.layers.pool import _adaptive_window_max, _adaptive_window_sum, _adaptive_windows
 
 # One example per kind: (args, input shapes, output shape, params, MACs, ops), each by hand.
 # A kind added without an example fails test_every_kind_has_an_example.
@@ -147,6 +147,23 @@ def test_same_padding_is_tensorflow_style() -> None:
 def test_adaptive_windows_are_pytorchs() -> None:
     assert _adaptive_windows(10, 7) == [2, 2, 3, 2, 3, 2, 2]
     assert _adaptive_windows(7, 7) == [1] * 7
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 400), st.integers(1, 400))
+def test_adaptive_window_closed_forms_match_the_windows(n: int, m: int) -> None:
+    """The layer's closed forms (no walk over m windows) against the definition: Σ = n + m − gcd,
+    max = q, q + 1 or q + 2. By hand: 10 → 7: 2+2+3+2+3+2+2 = 16 = 10 + 7 − 1, max 3 (r = 3 > g = 1)."""
+    windows = _adaptive_windows(n, m)
+    assert _adaptive_window_sum(n, m) == sum(windows) and _adaptive_window_max(n, m) == max(windows)
+    assert (_adaptive_window_sum(10, 7), _adaptive_window_max(10, 7)) == (16, 3)
+
+
+def test_adaptive_pooling_to_a_huge_output_is_figured_at_once() -> None:
+    """Adaptive max pooling of a 1×1 map to 10⁹ × 10⁹ (PyTorch repeats the pixel): each window is
+    one pixel, so C·10⁹·10⁹ reads; computed without enumerating 10⁹ windows (it once hung)."""
+    layer = LAYER_TYPES["adaptive_maxpool"].model_validate({"output": 10**9})
+    assert layer.ops([(3, 1, 1)], (3, 10**9, 10**9)) == 3 * 10**18
 
 
 @pytest.mark.parametrize("kind,args,ins,message", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from ..errors import LayerShapeError
@@ -186,8 +187,28 @@ class GlobalMaxPool(_GlobalPool):
 
 
 def _adaptive_windows(n: int, m: int) -> list[int]:
-    """Window sizes PyTorch's adaptive pooling uses: [⌊i·n/m⌋, ⌈(i+1)·n/m⌉) for i < m."""
+    """Window sizes PyTorch's adaptive pooling uses: [⌊i·n/m⌋, ⌈(i+1)·n/m⌉) for i < m (the
+    definition; the layer uses the closed forms below, which do not walk m windows)."""
     return [-(-(i + 1) * n // m) - (i * n // m) for i in range(m)]
+
+
+def _adaptive_window_sum(n: int, m: int) -> int:
+    """Σ_i |window_i| = n + m − gcd(n, m).
+
+    |window_i| = ⌊(i+1)n/m⌋ − ⌊in/m⌋ + [m ∤ (i+1)n]: the floors telescope to n, and (i+1)n is a
+    multiple of m for exactly gcd(n, m) of the i + 1 = 1 … m (those divisible by m / gcd)."""
+    return n + m - math.gcd(n, m)
+
+
+def _adaptive_window_max(n: int, m: int) -> int:
+    """max_i |window_i|, with q = ⌊n/m⌋, r = n mod m, g = gcd(n, m): q if r = 0, q + 1 if r = g,
+    else q + 2.
+
+    With a = i·n mod m, |window_i| = (n + a + ((−a − r) mod m)) / m: q when a + r = 0, q + 1 when
+    0 < a + r ≤ m, q + 2 when a + r > m. The a are the multiples of g below m, the largest m − g,
+    so some window reaches q + 2 exactly when m − g + r > m, i.e. r > g."""
+    q, r = divmod(n, m)
+    return q if r == 0 else q + 1 if r == math.gcd(n, m) else q + 2
 
 
 class _AdaptivePool(Layer):
@@ -208,11 +229,11 @@ class _AdaptivePool(Layer):
 
     def ops(self, ins: Shapes, out: Shape) -> int:
         _, h, w = ins[0]
-        return ins[0][0] * sum(_adaptive_windows(h, self.output[0])) * sum(_adaptive_windows(w, self.output[1]))
+        return ins[0][0] * _adaptive_window_sum(h, self.output[0]) * _adaptive_window_sum(w, self.output[1])
 
     def explain(self, ins: Shapes, out: Shape) -> list[Formula]:
         c, h, w = ins[0]
-        sh, sw = sum(_adaptive_windows(h, self.output[0])), sum(_adaptive_windows(w, self.output[1]))
+        sh, sw = _adaptive_window_sum(h, self.output[0]), _adaptive_window_sum(w, self.output[1])
         return [Formula("Output", "C × H' × W' (as asked)", f"{c} × {out[1]} × {out[2]}", f"{c}×{out[1]}×{out[2]}"),
                 Formula("Ops", "C × Σ window heights × Σ window widths", f"{c} × {sh} × {sw}",
                         f"{self.ops(ins, out):,}")]
@@ -222,7 +243,7 @@ class _AdaptivePool(Layer):
         _, h, w = ins[0]
         if self.output == (1, 1) and h * w > 1:
             return rf.reduced()
-        k = (max(_adaptive_windows(h, self.output[0])), max(_adaptive_windows(w, self.output[1])))
+        k = (_adaptive_window_max(h, self.output[0]), _adaptive_window_max(w, self.output[1]))
         s = (Fraction(h, self.output[0]), Fraction(w, self.output[1]))
         return RF(
             tuple(r + (kk - 1) * j for r, kk, j in zip(rf.size, k, rf.jump)),  # type: ignore[arg-type]
