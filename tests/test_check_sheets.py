@@ -492,6 +492,23 @@ def test_perturbed_right_sheets_get_full_marks(order: list[str], heads: list[int
     assert r.all_right and r.max_points == 59, [c for c in r.cells if c.status is not Status.RIGHT]
 
 
+@pytest.mark.parametrize("spec", ["lenet5", "alexnet_cs231n", "googlenet_stem", "squeezenet1_1", "resnet18"])
+@pytest.mark.parametrize("fmt", ["csv", "markdown"])
+def test_the_tools_own_table_checks_all_right(spec: str, fmt: str, tmp_path: Path) -> None:
+    """Oracle without hand values: cnncalc's table of a spec, handed in as the worksheet, is right in
+    every cell — whatever units each column picked (LeNet-5's MACs in k, its Total row in Markdown
+    bold: '**417**' under 'MACs (k)' was once unreadable)."""
+    table = runner.invoke(app, ["table", spec, "-f", fmt])
+    assert table.exit_code == 0, table.output
+    sheet = tmp_path / ("sheet.csv" if fmt == "csv" else "sheet.md")
+    sheet.write_text(table.stdout, encoding="utf-8")
+    res = runner.invoke(app, ["check", spec, str(sheet), "-f", "json"])
+    cells = json.loads(res.stdout)["cells"]
+    assert res.exit_code == 0, [c for c in cells if c["status"] != "right"][:3]
+    assert cells and all(c["status"] == "right" for c in cells)
+    assert any(c["layer"] == "Total" for c in cells)
+
+
 def test_error_carried_forward_credit_is_a_rule(tmp_path: Path) -> None:
     p = next(x for x in corpus() if x.name == "sheets.csv")
     plain = run(p, tmp_path)

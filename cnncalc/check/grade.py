@@ -170,7 +170,8 @@ class _Grader:
         num = _parse_number(text, self.rules.kb, self.decimal)
         unit = self.units.get(key)
         if unit and num is not None and not num.absolute:
-            with_unit = _parse_number(f"{text.strip()} {unit}", self.rules.kb, self.decimal)
+            # the unit goes after the number, inside the Markdown emphasis a Total row's cells wear
+            with_unit = _parse_number(f"{text.strip().strip('*').strip()} {unit}", self.rules.kb, self.decimal)
             return with_unit, with_unit is not None
         return num, False
 
