@@ -226,9 +226,13 @@ def fit_units(table: TableData, threshold: int = UNIT_THRESHOLD) -> TableData:
     (exact counts last): lenet5's 61,706 params print as 61,706, not 62 (k); a seed table's columns,
     whose totals are thousands of units, keep KB, k and M. Every column so fitted shows a nonzero
     value that rounds to 0 with the decimals its first digit needs (a 128-parameter BatchNorm: 0.1 k).
-    For display only: CSV keeps each key's own unit.
+    For display only: CSV keeps each key's own unit. A column fitted down to exact counts that the
+    table also shows as an exact column (``--exact``: Mem (KB) become bytes beside Mem (B)) is left
+    out rather than printed twice.
     """
     cols = []
+    fixed = {c.header(table.units) for c in table.columns if c.ladder is None}
+    dropped: set[int] = set()
     for j, c in enumerate(table.columns):
         if c.ladder is None:
             cols.append(c)
@@ -238,8 +242,15 @@ def fit_units(table: TableData, threshold: int = UNIT_THRESHOLD) -> TableData:
         top = max(nums, default=0)
         steps = c.ladder(table.units)
         div, head = next(((d, h) for d, h in steps if top >= threshold * d), steps[-1])
+        if div == 1 and head in fixed:
+            dropped.add(j)
+            continue
         cols.append(replace(c, header=_const(head), scale=_const_int(div), nonzero=True))
-    return replace(table, columns=tuple(cols))
+    if not dropped:
+        return replace(table, columns=tuple(cols))
+    keep = [j for j in range(len(table.columns)) if j not in dropped]
+    return replace(table, columns=tuple(cols), rows=tuple(tuple(row[j] for j in keep) for row in table.rows),
+                   totals=tuple(table.totals[j] for j in keep) if table.totals else table.totals)
 
 
 def _const_int(n: int) -> Callable[[Units], int]:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -122,6 +123,21 @@ def test_lenet5_shows_its_61706_params_and_no_zero_totals() -> None:
     assert total[-3:] == ["60,008", "61,706", "417"]
     rows = {x.split()[0]: x.split() for x in out.splitlines() if x.split()[:1] and x.split()[0].startswith("fc")}
     assert rows["fc3"][-2:] == ["850", "1"]  # 840 MACs = 0.84 k → 1, not 0
+
+
+@pytest.mark.parametrize("spec", ["lenet5", "alexnet_cs231n"])
+@pytest.mark.parametrize("fmt", ["table", "markdown", "latex"])
+def test_no_column_is_shown_twice(spec: str, fmt: str) -> None:
+    """--exact adds Params, MACs, Mem (B); LeNet-5's fitted columns fall to those same exact counts
+    (Mem (KB) → Mem (B), Params (k) → Params) and are then left out, not printed twice; AlexNet's
+    keep KB / k / M beside the exact ones."""
+    r = CliRunner().invoke(app, ["table", spec, "--exact", "-f", fmt])
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stdout.splitlines() if "Layer" in x)
+    heads = [h.strip(" \\&") for h in re.split(r"\s{2,}|\|| & ", line.strip()) if h.strip(" \\&")]
+    assert len(heads) == len(set(heads)), heads
+    assert {"Params", "MACs", "Mem (B)"} <= set(heads)
+    assert ("Params (k)" in heads) is (spec == "alexnet_cs231n")
 
 
 def test_footer_like_torchinfo_by_hand() -> None:
