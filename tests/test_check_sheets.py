@@ -494,11 +494,13 @@ def test_perturbed_right_sheets_get_full_marks(order: list[str], heads: list[int
 
 @pytest.mark.parametrize("spec", ["lenet5", "alexnet_cs231n", "googlenet_stem", "squeezenet1_1", "resnet18"])
 @pytest.mark.parametrize("fmt", ["csv", "markdown"])
-def test_the_tools_own_table_checks_all_right(spec: str, fmt: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("exact", [False, True])
+def test_the_tools_own_table_checks_all_right(spec: str, fmt: str, exact: bool, tmp_path: Path) -> None:
     """Oracle without hand values: cnncalc's table of a spec, handed in as the worksheet, is right in
     every cell — whatever units each column picked (LeNet-5's MACs in k, its Total row in Markdown
-    bold: '**417**' under 'MACs (k)' was once unreadable)."""
-    table = runner.invoke(app, ["table", spec, "-f", fmt])
+    bold: '**417**' under 'MACs (k)' was once unreadable), and with --exact's columns beside the
+    rounded ones ('MACs (k)' and 'MACs' were once refused as one column repeated)."""
+    table = runner.invoke(app, ["table", spec, "-f", fmt, *(["--exact"] if exact else [])])
     assert table.exit_code == 0, table.output
     sheet = tmp_path / ("sheet.csv" if fmt == "csv" else "sheet.md")
     sheet.write_text(table.stdout, encoding="utf-8")

@@ -284,13 +284,19 @@ def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSh
     if body and _looks_like_subheader(body[0]):
         sub = body.pop(0)
         header = [(t or (sub[i][0] if i < len(sub) else ""), p) for i, (t, p) in enumerate(header)]
-    units: dict[str, str] = {}
     keys: list[str | None] = []
+    col_units: list[str | None] = []
     for t, _ in header:
         key, unit = _key_unit(t) if t else (None, None)
         keys.append(key)
-        if key is not None and unit:
-            units[key] = unit
+        col_units.append(unit)
+    # A quantity given twice, exactly and in a unit ('MACs' and 'MACs (k)', as cnncalc's own
+    # `table --exact` prints them): the column in a unit answers the rounded sibling.
+    for i, k in enumerate(keys):
+        sibling = _ROUNDED_SIBLING.get(k or "")
+        if sibling and col_units[i] and keys.count(k) > 1 and sibling not in keys:
+            keys[i] = sibling
+    units = {k: u for k, u in zip(keys, col_units) if k is not None and u}
     dropped: list[str] = []
     seen: dict[str, Position] = {}
     for (t, p), k in zip(header, keys):
@@ -330,6 +336,10 @@ def _table(raw: list[_Raw], file: str, delimiter: str | None = None) -> AnswerSh
 
 def _only(dropped: Sequence[str]) -> str:
     return f" (only {', '.join(repr(t) for t in dropped[:6])})" if dropped else ""
+
+
+#: The rounded column that answers the same quantity as an exact one.
+_ROUNDED_SIBLING = {"memory_bytes": "memory_kb", "params": "params_k", "macs": "macs_m"}
 
 
 def _key_unit(header: str) -> tuple[str | None, str | None]:
