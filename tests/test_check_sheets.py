@@ -294,6 +294,46 @@ def test_german_sheet_reads_commas_as_decimals(tmp_path: Path) -> None:
     assert conv1.status is Status.RIGHT and conv1.given == "34,944"       # 34.944 k, not 34,944 k
 
 
+@pytest.mark.parametrize("label", ["Summe", "Gesamt:", "Insgesamt", "Somme", "Total"])
+def test_a_german_excel_sheet_with_whole_kilobytes_and_thousands_dots(label: str, tmp_path: Path) -> None:
+    """ZFNet as German Excel saves it: ';', dots grouping thousands, no cell with a decimal comma
+    (whole KB: 4.538 is conv1's 4,537.5 KB rounded; 1.134 pool1's 1,134.375), the given 1.024
+    filters of conv4, and the totals row under a German label. By hand: conv4 has 1,024 filters;
+    pool1 96·55·55·4 B = 1,161,600 B = 1,134.375 KB."""
+    table = runner.invoke(app, ["table", "zfnet", "-f", "csv", "--decimals", "0"]).stdout
+    rows = [ln.split(",") for ln in table.strip().splitlines()]
+    assert rows[0][:1] == ["layer"]
+
+    def de(cell: str) -> str:
+        return f"{int(cell):,}".replace(",", ".") if cell.isdecimal() else cell
+
+    text = "\n".join(";".join([label if r[0] == "Total" else r[0], *map(de, r[1:])]) for r in rows)
+    assert ";4.538;" in text and ";1.134;" in text and ";1.024;" in text
+    sheet = tmp_path / "zfnet.csv"
+    sheet.write_text(text + "\n", encoding="utf-8-sig")
+    res = runner.invoke(app, ["check", "zfnet", str(sheet), "-f", "json"])
+    report = json.loads(res.stdout)
+    assert res.exit_code == 0, [c for c in report["cells"] if c["status"] != "right"][:3]
+    assert any(c["layer"] == "Total" and c["column"] == "memory_kb" for c in report["cells"])
+    pool1 = next(c for c in report["cells"] if (c["layer"], c["column"]) == ("pool1", "memory_kb"))
+    assert pool1["given"] == "1.134" and pool1["status"] == "right"
+
+
+def test_a_given_count_with_a_thousands_separator(tmp_path: Path) -> None:
+    """A given hyper-parameter written as a number: '1,024' filters is 1024 on an English sheet (not
+    the shape 1×24), '1.024,0' on a German one; '1,5' is no count of filters."""
+    for text, right in (('conv4,"1,024"\n', True), ('conv4,"1,5"\n', False)):
+        sheet = tmp_path / "s.csv"
+        sheet.write_text("layer,filters\n" + text, encoding="utf-8")
+        r = grade(analyse(build_graph(load_spec("zfnet"))), read_sheet(sheet))
+        cell = next(c for c in r.cells if (c.layer, c.column) == ("conv4", "filters"))
+        assert (cell.status is Status.RIGHT) is right, cell
+    sheet = tmp_path / "de.csv"
+    sheet.write_text("layer;filters;memory_kb\nconv4;1.024,0;253,5\n", encoding="utf-8")
+    r = grade(analyse(build_graph(load_spec("zfnet"))), read_sheet(sheet))
+    assert next(c for c in r.cells if (c.layer, c.column) == ("conv4", "filters")).status is Status.RIGHT
+
+
 def test_labels_and_an_out_of_order_vgg_line(tmp_path: Path) -> None:
     """The VGG list (seed 003) with one line typed late: still matched, by its answers, all right."""
     lines = (Path(__file__).parent / "fixtures" / "answers" / "vgg16_seed.yaml").read_text().splitlines()

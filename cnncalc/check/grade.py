@@ -381,6 +381,14 @@ class _Grader:
             got = self._shapes[(key, raw)] = (_square(exp, key), shape_text(exp, key))
         return got
 
+    def _given_number(self, text: str, expected: str) -> bool:
+        """A given count written as a number in the sheet's locale: 1,024 (or 1.024 on a German
+        sheet, where 1,024 is a decimal) is 1024; without a unit, exactly."""
+        if not expected.isdecimal():
+            return False
+        num = _parse_number(text, self.rules.kb, self.decimal)
+        return num is not None and not num.absolute and num.value == int(expected)
+
     def _scale(self, key: str) -> int:
         got = self._scales.get(key)
         if got is None:
@@ -402,7 +410,7 @@ class _Grader:
         name = row.name
         if _is_blank(text):
             return self.result(name, key, text, points, pos, Status.UNANSWERED, expected)
-        if _given_right(key, text, expected):
+        if _given_right(key, text, expected) or self._given_number(text, expected):
             return self.result(name, key, text, points, pos, Status.RIGHT, expected)
         return self.result(name, key, text, points, pos, Status.WRONG, expected,
                            note=f"differs from the spec ({key} {expected})" + _given_consequence(key, text, row))

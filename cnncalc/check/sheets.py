@@ -16,7 +16,10 @@ from ..source import load_yaml, without_gc
 from .numbers import Decimal, is_blank, parse_number
 
 #: Layer names that mark the totals row.
-TOTAL_NAMES = frozenset({"total", "totals", "sum", "σ", "∑", "overall", "network"})
+#: Labels of the totals row, normalised ('Total:' → total), in the languages of the sheets seen:
+#: English, German (Summe, Gesamt), French (somme), Spanish / Portuguese (suma, soma), Italian (totale).
+TOTAL_NAMES = frozenset({"total", "totals", "sum", "σ", "∑", "overall", "network", "summe", "gesamt", "insgesamt",
+                         "gesamtsumme", "somme", "suma", "soma", "totale"})
 
 SheetFormat = Literal["csv", "markdown", "yaml"]
 
@@ -355,24 +358,27 @@ _DEC_COMMA = re.compile(r"[-+−]?\d+,(\d{1,2}|\d{4,})(\s*[A-Za-zµ]*)?|[-+−]?
                         r"|[-+−]?\d{1,3}(\.\d{3})+,\d+(\s*[A-Za-zµ]*)?")
 _DEC_POINT = re.compile(r"[-+−]?\d*\.(\d{1,2}|\d{4,})(\s*[A-Za-zµ]*)?|[-+−]?\d{1,3}(,\d{3}){2,}(\.\d+)?(\s*[A-Za-zµ]*)?"
                         r"|[-+−]?\d{1,3}(,\d{3})+\.\d+(\s*[A-Za-zµ]*)?")
-_AMBIGUOUS_COMMA = re.compile(r"[-+−]?\d{1,3},\d{3}")
+#: Either mark: 34,944 (thousands, or a decimal comma) and 1.134 (a decimal point, or German thousands).
+_AMBIGUOUS = re.compile(r"[-+−]?\d{1,3}[,.]\d{3}")
 
 
 @functools.lru_cache(maxsize=4096)
 def _decimal_kind(text: str) -> int:
-    """1: a cell read only with a decimal comma, 2: only with a decimal point, 3: either (34,944), 0: neither."""
+    """1: a cell read only with a decimal comma, 2: only with a decimal point, 3: either (34,944 or
+    1.134), 0: neither."""
     t = text.strip().strip("*").strip()
     if _DEC_COMMA.fullmatch(t):
         return 1
     if _DEC_POINT.fullmatch(t):
         return 2
-    return 3 if _AMBIGUOUS_COMMA.fullmatch(t) else 0
+    return 3 if _AMBIGUOUS.fullmatch(t) else 0
 
 
 def detect_decimal(texts: Sequence[str], delimiter: str | None = None) -> Decimal:
     """The sheet's decimal mark, from its answers: ',' when cells read only as decimal commas
     ('253,5', '1.134,375') and none only as decimal points ('253.5', '1,327,488'); in a ';'-separated
-    sheet (Excel in a comma locale) also when its commas could be either ('34,944')."""
+    sheet (Excel in a comma locale) also when its numbers could be either ('34,944', '1.134': German
+    thousands when nothing reads only with a decimal point)."""
     counts = [0, 0, 0, 0]
     for t in texts:
         counts[_decimal_kind(t)] += 1
