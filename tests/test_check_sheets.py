@@ -334,6 +334,24 @@ def test_a_given_count_with_a_thousands_separator(tmp_path: Path) -> None:
     assert next(c for c in r.cells if (c.layer, c.column) == ("conv4", "filters")).status is Status.RIGHT
 
 
+@pytest.mark.parametrize("kind", ["xlsx", "xls"])
+def test_a_workbook_handed_in_says_save_it_as_csv(kind: str, tmp_path: Path) -> None:
+    """A student hands in the Excel file itself: a ZIP container (xlsx, written here with zipfile as
+    Excel writes one) or an OLE2 file (xls, its 8-byte signature): one positioned line saying what
+    the file is and how to make the CSV, exit 2 — not 'no header row'."""
+    import zipfile
+    path = tmp_path / f"answers.{kind}"
+    if kind == "xlsx":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            z.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    else:
+        path.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + bytes(504))
+    res = runner.invoke(app, ["check", "lenet5", str(path)])
+    assert res.exit_code == 2
+    assert f"answers.{kind}:1:1: error:" in res.stderr and "save it as CSV" in res.stderr, res.stderr
+
+
 def test_labels_and_an_out_of_order_vgg_line(tmp_path: Path) -> None:
     """The VGG list (seed 003) with one line typed late: still matched, by its answers, all right."""
     lines = (Path(__file__).parent / "fixtures" / "answers" / "vgg16_seed.yaml").read_text().splitlines()

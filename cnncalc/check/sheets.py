@@ -489,13 +489,23 @@ def parse_sheet(text: str, file: str, fmt: SheetFormat | None = None) -> AnswerS
 MAX_FILE_BYTES = MAX_TEXT_BYTES
 
 
+#: Binary spreadsheets a student may hand in instead of the CSV: a ZIP container (xlsx, ods,
+#: numbers) and the OLE2 file of Excel 97–2003 (xls).
+_WORKBOOKS = ((b"PK\x03\x04", "a spreadsheet workbook (xlsx / ods, a ZIP file)"),
+              (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97–2003 workbook (xls)"))
+
+
 def read_text(path: str | Path, what: str = "file", legacy: bool = False) -> str:
     """A text file's contents (UTF-8, BOM dropped; with ``legacy``, Windows-1252 when not UTF-8, as
-    Excel saves CSV in Western locales); UsageError when it cannot be opened or is larger than
+    Excel saves CSV in Western locales, and a workbook handed in instead is named as such); UsageError when it cannot be opened or is larger than
     MAX_FILE_BYTES (read at most that much, so endless devices stop), SpecError at the first byte
     that is not text."""
     p = Path(path)
     data = read_bytes_limited(p, what, MAX_FILE_BYTES)  # also remembered as an input: never written over
+    for magic, kind in _WORKBOOKS if legacy else ():  # (a sheet: what Excel saves)
+        if data.startswith(magic):
+            raise SpecError([Diagnostic(Position(str(p), 1, 1), f"{kind}, not a text sheet; save it as CSV "
+                                        "(in Excel: File → Save As → CSV UTF-8) and check that file")])
     bad = data.find(b"\0")
     try:
         if bad >= 0:
