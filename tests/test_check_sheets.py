@@ -352,6 +352,22 @@ def test_a_workbook_handed_in_says_save_it_as_csv(kind: str, tmp_path: Path) -> 
     assert f"answers.{kind}:1:1: error:" in res.stderr and "save it as CSV" in res.stderr, res.stderr
 
 
+def test_german_headers(tmp_path: Path) -> None:
+    """A German course's headers: Schicht, Filter, Schrittweite, Speicher (KB), Parameter (Tsd.),
+    MACs (Mio.) — each the column it names, its unit converted; AlexNet's own numbers check right."""
+    table = runner.invoke(app, ["table", "alexnet_cs231n", "-f", "csv", "--decimals", "3",
+                                "--columns", "layer,filters,stride,c_out,hw_out,memory_kb,params_k,macs_m"]).stdout
+    lines = table.strip().splitlines()
+    head = "Schicht;Filter;Schrittweite;C_out;H'/W';Speicher (KB);Parameter (Tsd.);MACs (Mio.)"
+    body = [";".join(c.replace(".", ",") for c in ln.split(",")) for ln in lines[1:]]
+    sheet = tmp_path / "de.csv"
+    sheet.write_text("\n".join([head, *body]).replace("Total;", "Summe;") + "\n", encoding="utf-8")
+    res = runner.invoke(app, ["check", "alexnet_cs231n", str(sheet), "-f", "json"])
+    cells = json.loads(res.stdout)["cells"]
+    assert res.exit_code == 0, [c for c in cells if c["status"] != "right"][:3]
+    assert {c["column"] for c in cells} >= {"filters", "stride", "memory_kb", "params", "macs"}
+
+
 def test_labels_and_an_out_of_order_vgg_line(tmp_path: Path) -> None:
     """The VGG list (seed 003) with one line typed late: still matched, by its answers, all right."""
     lines = (Path(__file__).parent / "fixtures" / "answers" / "vgg16_seed.yaml").read_text().splitlines()

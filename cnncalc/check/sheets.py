@@ -33,26 +33,26 @@ def _norm(h: str) -> str:
 
 
 _EXTRA_ALIASES: dict[str, tuple[str, ...]] = {
-    "layer": ("name", "layername", "layer(name)", "#"),
+    "layer": ("name", "layername", "layer(name)", "#", "schicht", "ebene"),
     "type": ("kind", "layertype"),
     "c_in": ("c", "cin", "channelsin", "inputchannels", "c(in)", "inchannels"),
     "hw_in": ("h/w", "hw", "h/win", "hwin", "h/w(in)", "inputhw", "hin", "win", "h", "w"),
-    "filters": ("filters", "#filters", "filters(cout)", "numfilters", "units", "neurons"),
+    "filters": ("filters", "#filters", "filters(cout)", "numfilters", "units", "neurons", "filter", "anzahlfilter"),
     "kernel": ("k", "kernelsize", "kxk", "size"),
-    "stride": ("s",),
+    "stride": ("s", "schrittweite"),
     "pad": ("p", "padding"),
     "c_out": ("cout", "c'", "outputchannels", "channelsout", "outchannels", "c(out)"),
     "hw_out": ("h'/w'", "h'w'", "hw'", "h'/w'out", "hwout", "h/wout", "w'", "h'", "outputhw"),
     "memory_kb": ("mem(kb)", "memory(kb)", "mem(kib)", "memory(kib)", "mem", "memory", "kb", "memkb",
-                  "activationmemory(kb)", "mem(k)"),
+                  "activationmemory(kb)", "mem(k)", "speicher", "speicher(kb)"),
     "params_k": ("param(k)", "params(k)", "parameters(k)", "params(thousands)", "paramsk", "#params(k)",
-                 "param(k)", "params(1000)", "kparams"),
+                 "param(k)", "params(1000)", "kparams", "parameter(k)"),
     "macs_m": ("flops(m)", "mflops", "mflop", "macs(m)", "mmacs", "madds(m)", "multadds(m)", "flop(m)",
                "mac(m)", "mults(m)", "macsm"),
     "ops_m": ("ops(m)", "mops", "otherops(m)"),
-    "params": ("params", "parameters", "#params", "param", "numparams", "learnableparameters"),
+    "params": ("params", "parameters", "#params", "param", "numparams", "learnableparameters", "parameter"),
     "macs": ("macs", "flops", "multadds", "madds", "mac", "flop", "multiplyadds"),
-    "memory_bytes": ("mem(b)", "memory(bytes)", "bytes", "memorybytes", "mem(bytes)", "memory(b)"),
+    "memory_bytes": ("mem(b)", "memory(bytes)", "bytes", "memorybytes", "mem(bytes)", "memory(b)", "speicher(b)"),
     "input_shape": ("input", "inputshape", "in", "inshape"),
     "output_shape": ("output", "outputshape", "out", "outshape", "shape"),
     "receptive_field": ("rf", "receptivefield", "rf(px)"),
@@ -83,10 +83,11 @@ def column_for_header(text: str) -> str | None:
 _MEM_UNITS = {"b": "B", "byte": "B", "bytes": "B", "kb": "KB", "kib": "KiB", "mb": "MB", "mib": "MiB",
               "gb": "GB", "gib": "GiB"}
 _MAG_UNITS = {"k": "k", "thousand": "k", "thousands": "k", "m": "M", "mio": "M", "million": "M",
-              "millions": "M", "g": "G", "b": "G", "bn": "G", "billion": "G", "billions": "G"}
+              "millions": "M", "g": "G", "b": "G", "bn": "G", "billion": "G", "billions": "G",
+              "tsd": "k", "tausend": "k", "millionen": "M", "mrd": "G", "milliarden": "G"}  # (German)
 _QUANTITY = (
-    ("memory_bytes", r"mem|memory|activationmemory|activations?|outputmemory|actmem", _MEM_UNITS),
-    ("params", r"#?params?|#?parameters|weights|learnableparameters", _MAG_UNITS),
+    ("memory_bytes", r"mem|memory|activationmemory|activations?|outputmemory|actmem|speicher", _MEM_UNITS),
+    ("params", r"#?params?|#?parameters?|weights|learnableparameters", _MAG_UNITS),
     ("macs", r"macs?|flops?|madds|multadds|multiplyadds|mults", _MAG_UNITS),
 )
 
