@@ -45,7 +45,7 @@ from cnncalc.analysis import Analysis, analyse  # noqa: E402
 from cnncalc.codegen import MODULE_ATTRS, Generated, torch_source  # noqa: E402
 from cnncalc.graph import Graph, build_graph  # noqa: E402
 from cnncalc.layers import LAYER_TYPES  # noqa: E402
-from cnncalc.spec import parse_spec  # noqa: E402
+from cnncalc.spec import load_spec, parse_spec, zoo_names  # noqa: E402
 
 # CNNCALC_ORACLE_EXAMPLES=500 CNNCALC_ORACLE_RANDOM=1 explores beyond the fixed CI examples
 settings.register_profile("ci", derandomize=not os.environ.get("CNNCALC_ORACLE_RANDOM"), deadline=None, print_blob=True,
@@ -872,3 +872,25 @@ PER_TOKEN: list[tuple[str, Entry]] = [
 @pytest.mark.parametrize("name,spec", PER_TOKEN, ids=[n for n, _ in PER_TOKEN])
 def test_per_token_layers_match_pytorch(name: str, spec: Entry) -> None:
     check_kind_against_torch(spec)
+
+
+# ----------------------------------------------------------------------------- the zoo, in PyTorch
+
+@pytest.mark.parametrize("name", sorted(zoo_names()))
+def test_every_zoo_network_as_pytorch_has_the_tables_numbers(name: str) -> None:
+    """Each built-in network written as PyTorch (`cnncalc torch`), run by PyTorch at batch 1:
+    its parameters, buffers, multiply-adds (FlopCounterMode's FLOPs / 2) and output shape are the
+    table's totals, and every layer's output shape the table's row."""
+    graph = build_graph(load_spec(name))
+    a = analyse(graph)
+    gen = torch_source(graph)
+    model = getattr(_load(gen.text, f"zoo_{name}"), gen.class_name)().eval()
+    x = torch.randn(1, *graph.input)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y, shapes = _layer_shapes(model, gen, x)
+    assert tuple(y.shape[1:]) == a.rows[-1].output
+    bad = [(r.name, shapes.get(r.name), r.output) for r in a.rows if shapes.get(r.name) != r.output]
+    assert not bad, bad[:3]
+    params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers())
+    assert (params, buffers, counter.get_total_flops() // 2) == _totals(a)
